@@ -1,0 +1,70 @@
+/**
+ * Builds the Express app from its dependencies (no globals, no environment reads), so the dev
+ * stack, the API process and the tests all run the same app. Public: /health, /openapi.json,
+ * /docs. Everything else needs a bearer token.
+ */
+import express, { type Express } from 'express';
+import swaggerUi from 'swagger-ui-express';
+import type { Client } from '@temporalio/client';
+import type { Logger } from '../config/logger';
+import type { Db } from '../db/knex';
+import { UserStore } from '../db/stores/users';
+import { authenticate, requestId } from './auth';
+import { errorHandler, notFoundHandler } from './errors';
+import { buildOpenApi, mount, type RouteSpec } from './http';
+import { activityRoutes } from './routes/activities';
+import { healthRoutes } from './routes/health';
+import { leadNurtureRoutes } from './routes/leadNurture';
+import { leadRoutes } from './routes/leads';
+
+export interface AppDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+  /** The URL clients reach the API at, for the OpenAPI `servers` entry. */
+  publicUrl: string;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { db, log } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'extended');
+  app.use(requestId);
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.debug({ method: req.method, path: req.originalUrl, status: res.statusCode, ms: Math.round(ms), requestId: req.requestId }, 'request');
+    });
+    next();
+  });
+  app.use(express.json({ limit: '1mb', strict: true }));
+
+  const publicRoutes: RouteSpec[] = healthRoutes(deps);
+  const routes: RouteSpec[] = [...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps)];
+  const openapi = buildOpenApi(routes, publicRoutes, {
+    title: 'Contoso sales process API',
+    version: '0.1.0',
+    description: 'Leads, nurture sequences and timelines of Contoso Home Security. Errors are application/problem+json with a stable `code` and, for bad input, the offending `field`.',
+    serverUrl: deps.publicUrl,
+  });
+
+  const open = express.Router();
+  mount(open, publicRoutes);
+  open.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  open.use('/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'Contoso sales process API' }));
+  app.use(open);
+
+  const secured = express.Router();
+  secured.use(authenticate(new UserStore(db)));
+  mount(secured, routes);
+  app.use(secured);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(log));
+  return app;
+}

@@ -1,0 +1,209 @@
+/**
+ * Routes are declared once, as data: method, path, roles and the zod schemas of params, query and
+ * body. The same declaration validates requests, types the handler, checks roles and produces the
+ * OpenAPI document, so the documentation cannot drift from what the server accepts.
+ */
+import type { Request, Response, Router } from 'express';
+import { z } from 'zod';
+import type { Role, User } from '../db/stores/users';
+import { ForbiddenError, ValidationError, type FieldError } from './errors';
+
+export type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
+
+export interface HandlerContext<P, Q, B> {
+  req: Request;
+  res: Response;
+  user: User;
+  params: P;
+  query: Q;
+  body: B;
+  requestId: string;
+}
+
+export interface HandlerResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+}
+
+export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
+  method: Method;
+  /** Express-style path: `/leads/:id`. */
+  path: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  /** Roles allowed; omitted means any signed-in user. */
+  roles?: readonly Role[];
+  /** Whether the route accepts an `Idempotency-Key` header (documented; the handler applies it). */
+  idempotent?: boolean;
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  responses: Record<number, ResponseSpec>;
+  handler(ctx: HandlerContext<P, Q, B>): Promise<HandlerResult>;
+}
+
+/** Keeps each route's handler typed by its own schemas. */
+export function route<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>): RouteSpec {
+  return spec as unknown as RouteSpec;
+}
+
+function issueCode(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'required' : 'invalid_type';
+    case 'invalid_format':
+      return `invalid_${issue.format}`;
+    case 'too_small':
+      return issue.origin === 'string' ? (issue.minimum === 1 ? 'required' : 'too_short') : 'too_small';
+    case 'too_big':
+      return issue.origin === 'string' ? 'too_long' : 'too_large';
+    case 'invalid_value':
+      return 'invalid_value';
+    case 'not_multiple_of':
+      return 'invalid_value';
+    case 'custom':
+      return (issue.params?.code as string | undefined) ?? 'invalid';
+    default:
+      return 'invalid';
+  }
+}
+
+export function fieldErrors(error: z.ZodError, prefix?: string): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of error.issues) {
+    const base = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ field: base ? `${base}.${key}` : key, code: 'unknown_field', message: 'is not a known field' });
+      continue;
+    }
+    out.push({ field: base || (prefix ?? 'body'), code: issueCode(issue), message: issue.message });
+  }
+  return out;
+}
+
+function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, prefix?: string): T {
+  if (!schema) return value as T;
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ValidationError(fieldErrors(result.error, prefix));
+  return result.data;
+}
+
+export function mount(router: Router, routes: RouteSpec[]): void {
+  for (const spec of routes) {
+    router[spec.method](spec.path, async (req: Request, res: Response) => {
+      const user = req.user!;
+      if (spec.roles && !spec.roles.includes(user.role)) {
+        throw new ForbiddenError(`${spec.method.toUpperCase()} ${spec.path} needs one of the roles: ${spec.roles.join(', ')}`);
+      }
+      const params = parse(spec.params, req.params);
+      const query = parse(spec.query, req.query);
+      const body = parse(spec.body, spec.body && req.body === undefined ? {} : req.body);
+      const result = await spec.handler({ req, res, user, params, query, body, requestId: req.requestId });
+      for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
+      if (result.body === undefined) res.status(result.status).end();
+      else res.status(result.status).json(result.body);
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenAPI 3.1: its schema dialect is JSON Schema 2020-12, which zod emits directly.
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const out = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+  delete out.$schema;
+  return out;
+}
+
+const problemSchema = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'code', 'detail'],
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    code: { type: 'string', description: 'Stable, machine-readable reason' },
+    detail: { type: 'string' },
+    field: { type: 'string', description: 'The offending field, when one is to blame' },
+    errors: {
+      type: 'array',
+      items: { type: 'object', properties: { field: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } },
+    },
+    instance: { type: 'string' },
+    requestId: { type: 'string' },
+  },
+};
+
+export interface OpenApiInfo {
+  title: string;
+  version: string;
+  description: string;
+  serverUrl: string;
+}
+
+export function buildOpenApi(routes: RouteSpec[], publicRoutes: RouteSpec[], info: OpenApiInfo): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const publicSet = new Set(publicRoutes);
+  for (const spec of [...publicRoutes, ...routes]) {
+    const path = spec.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    const parameters: unknown[] = [];
+    for (const [where, schema] of [['path', spec.params], ['query', spec.query]] as const) {
+      if (!schema) continue;
+      const js = jsonSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+      for (const [name, s] of Object.entries(js.properties ?? {})) {
+        parameters.push({ name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: s });
+      }
+    }
+    if (spec.idempotent) {
+      parameters.push({
+        name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 },
+        description: 'Retrying with the same key returns the first successful response instead of acting twice.',
+      });
+    }
+    const responses: Record<string, unknown> = {};
+    for (const [status, r] of Object.entries(spec.responses)) {
+      const isError = Number(status) >= 400;
+      responses[status] = {
+        description: r.description,
+        ...(r.schema ? { content: { 'application/json': { schema: jsonSchema(r.schema, 'output') } } }
+          : isError ? { content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } } : {}),
+      };
+    }
+    if (!publicSet.has(spec)) {
+      responses['401'] ??= { description: 'No valid bearer token', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+      if (spec.roles) responses['403'] ??= { description: `Only for: ${spec.roles.join(', ')}`, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+    }
+    if (spec.body || spec.query) {
+      responses['400'] ??= { description: 'Validation failed; `field` and `errors[]` name each bad field', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+    }
+    paths[path] ??= {};
+    paths[path][spec.method] = {
+      tags: [spec.tag],
+      summary: spec.summary,
+      ...(spec.description ? { description: spec.description } : {}),
+      operationId: `${spec.method}${path.replace(/[{}]/g, '').split('/').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('').replace(/[^A-Za-z0-9]/g, '')}`,
+      ...(parameters.length ? { parameters } : {}),
+      ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } } } } : {}),
+      responses,
+      ...(publicSet.has(spec) ? { security: [] } : {}),
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: info.title, version: info.version, description: info.description },
+    servers: [{ url: info.serverUrl }],
+    security: [{ bearerAuth: [] }],
+    components: {
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A user token from `npm run user:create`' } },
+      schemas: { Problem: problemSchema },
+    },
+    paths,
+  };
+}

@@ -1,0 +1,102 @@
+/** Activities on any record's timeline: create, and complete / cancel / reschedule / edit. */
+import { z } from 'zod';
+import type { Db } from '../../db/knex';
+import { ACTIVITY_STATUSES, ACTIVITY_TYPES, ActivityStore, REGARDING_TYPES, type ActivityPatch, type TimelineFilter } from '../../db/stores/activities';
+import { NotFoundError } from '../../db/errors';
+import { ForbiddenError } from '../errors';
+import { route, type RouteSpec } from '../http';
+import { csv, idParams, isoDateTime, optionalText, pageOf, paging, text } from '../schemas';
+
+export const activitySchema = z.object({
+  id: z.uuid(),
+  type: z.enum(ACTIVITY_TYPES),
+  regardingType: z.string(),
+  regardingId: z.uuid(),
+  subject: z.string(),
+  body: z.string().nullable(),
+  dueAt: z.string().nullable(),
+  ownerId: z.uuid().nullable(),
+  status: z.enum(ACTIVITY_STATUSES),
+  overdue: z.boolean().describe('Open and past its due date'),
+  completedAt: z.string().nullable(),
+  canceledAt: z.string().nullable(),
+  outcome: z.string().nullable(),
+  toAddress: z.string().nullable(),
+  sentAt: z.string().nullable(),
+  createdBy: z.uuid().nullable(),
+  createdByWorkflow: z.string().nullable().describe('The workflow that wrote it, for automated steps'),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const timelineQuery = z.object({
+  type: csv(ACTIVITY_TYPES).optional().describe('Comma-separated activity types'),
+  status: csv([...ACTIVITY_STATUSES, 'overdue'] as const).optional().describe('Comma-separated: open, completed, canceled, overdue'),
+  ...paging,
+});
+
+export const timelineResponse = pageOf(activitySchema);
+
+export function toTimelineFilter(query: z.infer<typeof timelineQuery>): TimelineFilter {
+  return { types: query.type, statuses: query.status };
+}
+
+const createBody = z.strictObject({
+  type: z.enum(ACTIVITY_TYPES),
+  regarding: z.strictObject({ type: z.string().refine((t) => REGARDING_TYPES().includes(t), { params: { code: 'invalid_value' }, message: 'is not a record type with a timeline' }), id: z.uuid() }),
+  subject: text(300),
+  body: optionalText(10_000),
+  dueAt: isoDateTime().nullable().optional(),
+  ownerId: z.uuid().optional().describe('Defaults to the caller'),
+  status: z.enum(['open', 'completed']).optional().describe('Notes default to completed, the rest to open'),
+  outcome: optionalText(500),
+});
+
+const patchBody = z
+  .strictObject({
+    status: z.enum(['completed', 'canceled']).optional().describe('Complete or cancel; both are final'),
+    dueAt: isoDateTime().nullable().optional().describe('Reschedule'),
+    subject: text(300).optional(),
+    body: optionalText(10_000),
+    outcome: optionalText(500),
+    ownerId: z.uuid().optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
+
+export function activityRoutes({ db }: { db: Db }): RouteSpec[] {
+  const activities = new ActivityStore(db);
+  return [
+    route({
+      method: 'post', path: '/activities', tag: 'Timeline', summary: 'Add an activity to a record’s timeline',
+      body: createBody,
+      responses: { 201: { description: 'The new activity', schema: activitySchema } },
+      async handler({ user, body, requestId }) {
+        // Reps hand tasks to each other; a technical consultant's notes and tasks stay their own.
+        if (body.ownerId && body.ownerId !== user.id && user.role === 'tech_consultant') {
+          throw new ForbiddenError('a technical consultant may only create activities they own', 'owner_reassign_forbidden');
+        }
+        const activity = await activities.create({ ...body, body: body.body ?? null, outcome: body.outcome ?? null }, { actor: { type: 'user', id: user.id }, userId: user.id, requestId });
+        return { status: 201, body: activity, headers: { Location: `/activities/${activity.id}` } };
+      },
+    }),
+    route({
+      method: 'get', path: '/activities/:id', tag: 'Timeline', summary: 'Read an activity', params: idParams('activity'),
+      responses: { 200: { description: 'The activity', schema: activitySchema }, 404: { description: 'No such activity' } },
+      async handler({ params: { id } }) {
+        const activity = await activities.get(id);
+        if (!activity) throw new NotFoundError('activity', id);
+        return { status: 200, body: activity };
+      },
+    }),
+    route({
+      method: 'patch', path: '/activities/:id', tag: 'Timeline', summary: 'Complete, cancel, reschedule or edit an open activity',
+      description: 'Completed and canceled activities are final (409 `activity_closed`).',
+      params: idParams('activity'), body: patchBody,
+      responses: { 200: { description: 'The changed activity', schema: activitySchema }, 404: { description: 'No such activity' }, 409: { description: '`activity_closed`' } },
+      async handler({ user, params: { id }, body, requestId }) {
+        const activity = await activities.update(id, body as ActivityPatch, { actor: { type: 'user', id: user.id }, requestId });
+        return { status: 200, body: activity };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,214 @@
+/**
+ * The lead-nurture sequence through the API: enroll, read its state, stop, pause, resume. The
+ * workflow holds the state; these handlers only check who may act and forward to it.
+ */
+import { z } from 'zod';
+import { ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Logger } from '../../config/logger';
+import type { Db } from '../../db/knex';
+import { ConflictError, NotFoundError, UnprocessableError } from '../../db/errors';
+import { recordAudit } from '../../db/stores/audit';
+import { LeadStore, type Lead } from '../../db/stores/leads';
+import type { User } from '../../db/stores/users';
+import type { leadNurtureWorkflow } from '../../workflows/leadNurture';
+import {
+  MANUAL_STOP_REASONS,
+  NURTURE_STEPS,
+  getNurtureStateQuery,
+  nurtureWorkflowId,
+  pauseNurtureUpdate,
+  resumeNurtureUpdate,
+  stopNurtureSignal,
+  stopNurtureUpdate,
+  type LeadNurtureInput,
+  type NurtureState,
+  type NurtureStopReason,
+} from '../../workflows/leadNurture.contract';
+import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey } from '../../workflows/searchAttributes';
+import { WORKERS, assertOwnerOrSupervisor } from '../auth';
+import { ServiceUnavailableError } from '../errors';
+import { route, type RouteSpec } from '../http';
+import { withIdempotency } from '../idempotency';
+import { idParams } from '../schemas';
+
+/** How long an API call waits for the workflow to answer an update before reporting 503. */
+const UPDATE_DEADLINE_MS = 10_000;
+
+const stepSchema = z.object({
+  step: z.enum(NURTURE_STEPS),
+  title: z.string(),
+  activityType: z.enum(['phone_call', 'email']),
+  state: z.enum(['pending', 'done', 'skipped']),
+  dueAt: z.string().nullable(),
+  doneAt: z.string().nullable(),
+  activityId: z.string().nullable(),
+});
+
+const nurtureSchema = z.object({
+  workflowId: z.string(),
+  runId: z.string(),
+  leadId: z.uuid(),
+  ownerId: z.uuid(),
+  cadenceVersion: z.number(),
+  status: z.enum(['running', 'paused', 'completed', 'stopped']),
+  steps: z.array(stepSchema),
+  currentStep: z.enum(NURTURE_STEPS).nullable(),
+  nextStepAt: z.string().nullable(),
+  pausedAt: z.string().nullable(),
+  pausedBy: z.string().nullable(),
+  remainingGapMs: z.number().nullable(),
+  stopReason: z.string().nullable(),
+  stoppedBy: z.string().nullable(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+});
+
+const enrolledSchema = z.object({ workflowId: z.string(), runId: z.string(), leadId: z.uuid(), status: z.literal('running') });
+
+export interface NurtureRoutesDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+}
+
+/** Qualifying or disqualifying a lead stops its sequence; the workflow also sees the closed lead at its next step. */
+export async function stopNurtureForClosedLead(temporal: Client, log: Logger, leadId: string, reason: NurtureStopReason, by: string): Promise<void> {
+  try {
+    await temporal.workflow.getHandle(nurtureWorkflowId(leadId)).signal(stopNurtureSignal, { reason, by });
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return;
+    log.warn({ err: error, leadId }, 'could not signal the nurture sequence; it will stop at its next step');
+  }
+}
+
+export function leadNurtureRoutes({ db, temporal, taskQueue, log }: NurtureRoutesDeps): RouteSpec[] {
+  const leads = new LeadStore(db);
+  const params = idParams('lead');
+
+  async function runningHandle(leadId: string): Promise<WorkflowHandle<typeof leadNurtureWorkflow>> {
+    await leads.require(leadId);
+    const handle = temporal.workflow.getHandle<typeof leadNurtureWorkflow>(nurtureWorkflowId(leadId));
+    try {
+      await handle.describe();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new NotFoundError('nurture', nurtureWorkflowId(leadId));
+      throw error;
+    }
+    return handle;
+  }
+
+  async function update(user: User, leadId: string, requestId: string, action: string, call: (handle: WorkflowHandle<typeof leadNurtureWorkflow>) => Promise<NurtureState>) {
+    const handle = await runningHandle(leadId);
+    let state: NurtureState;
+    try {
+      state = await temporal.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => call(handle));
+    } catch (error) {
+      if (error instanceof ServiceError && /deadline/i.test(error.message)) {
+        throw new ServiceUnavailableError('worker_unavailable', 'the sequence did not answer in time (is a worker running?); retrying the same request is safe');
+      }
+      throw error;
+    }
+    await recordAudit(db, { actor: { type: 'user', id: user.id }, action: `nurture.${action}`, entityType: 'lead', entityId: leadId, after: { status: state.status, stopReason: state.stopReason }, requestId });
+    const { runId } = await handle.describe();
+    return { status: 200, body: { workflowId: handle.workflowId, runId, ...state } };
+  }
+
+  const actor = z.object({});
+  return [
+    route({
+      method: 'post', path: '/leads/:id/nurture', tag: 'Nurture', summary: 'Enroll a corporate lead in the nurture sequence',
+      description: 'Starts `lead-nurture-<leadId>`: intro call now, information email after 1 day, follow-up email 3 days later, appointment call 2 days after that. Consumer leads are refused (422 `not_corporate`), closed leads too (409 `lead_closed`); a lead already in a running sequence gives 409 `already_enrolled`.',
+      roles: WORKERS, params, idempotent: true,
+      responses: {
+        202: { description: 'Enrolled; the sequence runs in the background', schema: enrolledSchema },
+        404: { description: 'No such lead' },
+        409: { description: '`lead_closed` or `already_enrolled` (names the running workflow)' },
+        422: { description: '`not_corporate` or `email_required`' },
+      },
+      async handler({ req, user, params: { id }, requestId }) {
+        return withIdempotency(db, req, async () => {
+          const lead = await leads.require(id);
+          assertEnrollable(lead);
+          const workflowId = nurtureWorkflowId(lead.id);
+          const input: LeadNurtureInput = { leadId: lead.id, ownerId: lead.ownerId, customerType: lead.customerType, enrolledBy: user.id };
+          let runId: string;
+          try {
+            const handle = await temporal.workflow.start<typeof leadNurtureWorkflow>('leadNurtureWorkflow', {
+              workflowId, taskQueue, args: [input],
+              workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+              staticSummary: `Nurture ${[lead.firstName, lead.lastName].filter(Boolean).join(' ')}${lead.companyName ? ` (${lead.companyName})` : ''}`,
+              typedSearchAttributes: [
+                { key: LeadIdKey, value: lead.id },
+                { key: OwnerIdKey, value: lead.ownerId },
+                { key: CustomerTypeKey, value: lead.customerType },
+                { key: NurtureStatusKey, value: 'running' },
+                { key: NurtureStepKey, value: NURTURE_STEPS[0] },
+              ],
+            });
+            runId = handle.firstExecutionRunId;
+          } catch (error) {
+            if (error instanceof WorkflowExecutionAlreadyStartedError) {
+              const running = await temporal.workflow.getHandle(workflowId).describe();
+              throw new ConflictError('already_enrolled', `lead ${lead.id} is already in a running nurture sequence (${workflowId})`, undefined, { workflowId, runId: running.runId });
+            }
+            throw error;
+          }
+          await recordAudit(db, { actor: { type: 'user', id: user.id }, action: 'nurture.enrolled', entityType: 'lead', entityId: lead.id, after: { workflowId, runId }, requestId });
+          return { status: 202, body: { workflowId, runId, leadId: lead.id, status: 'running' }, headers: { Location: `/leads/${lead.id}/nurture` } };
+        });
+      },
+    }),
+    route({
+      method: 'get', path: '/leads/:id/nurture', tag: 'Nurture', summary: "The lead's nurture sequence: status and steps",
+      params,
+      responses: { 200: { description: 'The latest sequence of the lead', schema: nurtureSchema }, 404: { description: 'No such lead, or never enrolled (`nurture_not_found`)' } },
+      async handler({ params: { id } }) {
+        const handle = await runningHandle(id);
+        const [state, { runId }] = await Promise.all([handle.query(getNurtureStateQuery), handle.describe()]);
+        return { status: 200, body: { workflowId: handle.workflowId, runId, ...state } };
+      },
+    }),
+    route({
+      method: 'post', path: '/leads/:id/nurture/stop', tag: 'Nurture', summary: 'Stop the sequence; the remaining steps are recorded as skipped',
+      roles: WORKERS, params, body: z.strictObject({ reason: z.enum(MANUAL_STOP_REASONS) }),
+      responses: { 200: { description: 'The stopped sequence', schema: nurtureSchema }, 404: { description: 'No such lead or sequence' }, 409: { description: '`nurture_finished`' } },
+      async handler({ user, params: { id }, body, requestId, req }) {
+        return update(user, id, requestId, 'stopped', (h) => h.executeUpdate(stopNurtureUpdate, { args: [{ reason: body.reason, by: user.id }], updateId: req.header('idempotency-key') ?? requestId }));
+      },
+    }),
+    route({
+      method: 'post', path: '/leads/:id/nurture/pause', tag: 'Nurture', summary: 'Pause the sequence (owner or manager)',
+      description: 'While paused no step fires. On resume, what was left of the current gap runs; later gaps keep their full length.',
+      roles: WORKERS, params, body: actor.optional(),
+      responses: { 200: { description: 'The paused sequence', schema: nurtureSchema }, 403: { description: '`not_owner`' }, 409: { description: '`nurture_already_paused` or `nurture_finished`' } },
+      async handler({ user, params: { id }, requestId, req }) {
+        const lead = await leads.require(id);
+        assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
+        return update(user, id, requestId, 'paused', (h) => h.executeUpdate(pauseNurtureUpdate, { args: [{ by: user.id }], updateId: req.header('idempotency-key') ?? requestId }));
+      },
+    }),
+    route({
+      method: 'post', path: '/leads/:id/nurture/resume', tag: 'Nurture', summary: 'Resume a paused sequence (owner or manager)',
+      roles: WORKERS, params, body: actor.optional(),
+      responses: { 200: { description: 'The running sequence', schema: nurtureSchema }, 403: { description: '`not_owner`' }, 409: { description: '`nurture_not_paused` or `nurture_finished`' } },
+      async handler({ user, params: { id }, requestId, req }) {
+        const lead = await leads.require(id);
+        assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
+        return update(user, id, requestId, 'resumed', (h) => h.executeUpdate(resumeNurtureUpdate, { args: [{ by: user.id }], updateId: req.header('idempotency-key') ?? requestId }));
+      },
+    }),
+  ];
+}
+
+function assertEnrollable(lead: Lead): void {
+  if (lead.customerType !== 'corporate') {
+    throw new UnprocessableError('not_corporate', 'only corporate leads can be nurtured; this lead is a consumer', 'customerType');
+  }
+  if (lead.status !== 'open') {
+    throw new ConflictError('lead_closed', `lead ${lead.id} is already ${lead.status}`, undefined, { status: lead.status });
+  }
+  if (!lead.email) {
+    throw new UnprocessableError('email_required', 'the sequence sends emails: give the lead an email address first', 'email');
+  }
+}

@@ -1,0 +1,155 @@
+/** Leads (SPEC "Leads"): create, read, list, edit, disqualify, and the lead's timeline. */
+import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import type { Logger } from '../../config/logger';
+import type { Db } from '../../db/knex';
+import { ActivityStore } from '../../db/stores/activities';
+import { CUSTOMER_TYPES, LEAD_SOURCES, LEAD_STATUSES, LeadStore, type LeadFields } from '../../db/stores/leads';
+import { WORKERS, assertMayAssignOwner } from '../auth';
+import { route, type RouteSpec } from '../http';
+import { cents, definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { stopNurtureForClosedLead } from './leadNurture';
+import { timelineQuery, timelineResponse, toTimelineFilter } from './activities';
+
+const leadFields = {
+  topic: text(200).describe('What the lead is interested in, e.g. a product'),
+  firstName: optionalText(100),
+  lastName: text(100),
+  email: z.email().max(254).nullable().optional(),
+  mobilePhone: optionalText(50),
+  businessPhone: optionalText(50),
+  companyName: optionalText(200),
+  website: z.url({ protocol: /^https?$/ }).max(500).nullable().optional(),
+  street: optionalText(200),
+  city: optionalText(100),
+  postalCode: optionalText(20),
+  state: optionalText(100),
+  country: optionalText(100),
+  source: z.enum(LEAD_SOURCES).optional(),
+  customerType: z.enum(CUSTOMER_TYPES).describe('Only corporate leads can be nurtured'),
+  estimatedValueCents: cents().nullable().optional(),
+  ownerId: z.uuid().optional().describe('The rep who owns the lead; defaults to the caller'),
+};
+
+const createLeadBody = z.strictObject(leadFields);
+const patchLeadBody = createLeadBody
+  .partial()
+  .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
+
+export const leadSchema = z.object({
+  id: z.uuid(),
+  topic: z.string(),
+  firstName: z.string().nullable(),
+  lastName: z.string(),
+  email: z.string().nullable(),
+  mobilePhone: z.string().nullable(),
+  businessPhone: z.string().nullable(),
+  companyName: z.string().nullable(),
+  website: z.string().nullable(),
+  street: z.string().nullable(),
+  city: z.string().nullable(),
+  postalCode: z.string().nullable(),
+  state: z.string().nullable(),
+  country: z.string().nullable(),
+  source: z.enum(LEAD_SOURCES),
+  customerType: z.enum(CUSTOMER_TYPES),
+  estimatedValueCents: z.number().int().nullable(),
+  status: z.enum(LEAD_STATUSES),
+  statusReason: z.string().nullable(),
+  closedAt: z.string().nullable(),
+  closedBy: z.string().nullable(),
+  ownerId: z.uuid(),
+  createdBy: z.uuid(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+const EMPTY_LEAD: Omit<LeadFields, 'topic' | 'lastName' | 'customerType' | 'ownerId'> = {
+  firstName: null, email: null, mobilePhone: null, businessPhone: null, companyName: null, website: null, street: null,
+  city: null, postalCode: null, state: null, country: null, estimatedValueCents: null, source: 'other',
+};
+
+const listQuery = z.object({
+  status: z.enum(LEAD_STATUSES).optional(),
+  ownerId: z.uuid().optional(),
+  customerType: z.enum(CUSTOMER_TYPES).optional(),
+  ...paging,
+});
+
+export interface LeadRoutesDeps {
+  db: Db;
+  temporal: Client;
+  log: Logger;
+}
+
+export function leadRoutes({ db, temporal, log }: LeadRoutesDeps): RouteSpec[] {
+  const leads = new LeadStore(db);
+  const activities = new ActivityStore(db);
+  const params = idParams('lead');
+
+  return [
+    route({
+      method: 'post', path: '/leads', tag: 'Leads', summary: 'Create a lead', roles: WORKERS,
+      body: createLeadBody,
+      responses: { 201: { description: 'The new lead', schema: leadSchema }, 403: { description: 'Wrong role, or a rep naming another owner' } },
+      async handler({ user, body, requestId }) {
+        assertMayAssignOwner(user, body.ownerId);
+        const fields: LeadFields = { ...EMPTY_LEAD, ...definedOnly(body), ownerId: body.ownerId ?? user.id };
+        const lead = await leads.create(fields, user.id, { actor: { type: 'user', id: user.id }, requestId });
+        return { status: 201, body: lead, headers: { Location: `/leads/${lead.id}` } };
+      },
+    }),
+    route({
+      method: 'get', path: '/leads', tag: 'Leads', summary: 'List leads (newest first)',
+      query: listQuery,
+      responses: { 200: { description: 'A page of leads', schema: pageOf(leadSchema) } },
+      async handler({ query }) {
+        const { limit, offset, ...filter } = query;
+        const { items, total } = await leads.list(filter, { limit, offset });
+        return { status: 200, body: { data: items, page: { limit, offset, total } } };
+      },
+    }),
+    route({
+      method: 'get', path: '/leads/:id', tag: 'Leads', summary: 'Read a lead', params,
+      responses: { 200: { description: 'The lead', schema: leadSchema }, 404: { description: 'No such lead' } },
+      async handler({ params: { id } }) {
+        return { status: 200, body: await leads.require(id) };
+      },
+    }),
+    route({
+      method: 'patch', path: '/leads/:id', tag: 'Leads', summary: 'Change an open lead',
+      description: 'Only the named fields change. Reassigning the owner needs a manager or an admin. A closed lead is read-only (409 `lead_closed`).',
+      roles: WORKERS, params, body: patchLeadBody,
+      responses: { 200: { description: 'The changed lead', schema: leadSchema }, 404: { description: 'No such lead' }, 409: { description: '`lead_closed`' } },
+      async handler({ user, params: { id }, body, requestId }) {
+        const current = await leads.require(id);
+        assertMayAssignOwner(user, body.ownerId, current.ownerId);
+        const { after } = await leads.update(id, body as Partial<LeadFields>, { actor: { type: 'user', id: user.id }, requestId });
+        return { status: 200, body: after };
+      },
+    }),
+    route({
+      method: 'post', path: '/leads/:id/disqualify', tag: 'Leads', summary: 'Disqualify (close) a lead',
+      description: 'Closes the lead with a reason from the configured list (`lost`, `cannot_contact`, `no_longer_interested`, `canceled` by default) and stops its nurture sequence.',
+      roles: WORKERS, params, body: z.strictObject({ reason: text(50) }),
+      responses: { 200: { description: 'The closed lead', schema: leadSchema }, 404: { description: 'No such lead' }, 409: { description: '`lead_closed`: already qualified or disqualified' } },
+      async handler({ user, params: { id }, body, requestId }) {
+        const lead = await leads.disqualify(id, body.reason, { actor: { type: 'user', id: user.id }, userId: user.id, requestId });
+        await stopNurtureForClosedLead(temporal, log, id, 'disqualified', user.id);
+        return { status: 200, body: lead };
+      },
+    }),
+    route({
+      method: 'get', path: '/leads/:id/timeline', tag: 'Timeline', summary: "A lead's timeline",
+      description: 'Activities newest first (open ones by due date, closed ones by when they were closed). Open activities past due are flagged `overdue`; `status=overdue` selects them.',
+      params, query: timelineQuery,
+      responses: { 200: { description: 'A page of activities', schema: timelineResponse }, 404: { description: 'No such lead' } },
+      async handler({ params: { id }, query }) {
+        await leads.require(id);
+        const { limit, offset } = query;
+        const { items, total } = await activities.timeline({ type: 'lead', id }, toTimelineFilter(query), { limit, offset });
+        return { status: 200, body: { data: items, page: { limit, offset, total } } };
+      },
+    }),
+  ];
+}

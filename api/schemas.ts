@@ -1,0 +1,39 @@
+/** Schema pieces every area's routes share: ids, paging, money, timestamps. */
+import { z } from 'zod';
+import { NotFoundError } from '../db/errors';
+
+export const uuid = () => z.uuid();
+
+/** Path `:id` params: a malformed id names nothing, so it is a 404 rather than a 400. */
+export function idParams(entity: string) {
+  return z.object({ id: z.string() }).transform(({ id }) => {
+    if (!z.uuid().safeParse(id).success) throw new NotFoundError(entity, id);
+    return { id };
+  });
+}
+
+export const paging = {
+  limit: z.coerce.number().int().min(1).max(200).default(50).describe('Page size (1-200)'),
+  offset: z.coerce.number().int().min(0).default(0).describe('Items to skip'),
+};
+
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ data: z.array(item), page: z.object({ limit: z.number(), offset: z.number(), total: z.number() }) });
+
+/** A comma-separated list in a query string (`?type=email,task`), or the same key repeated. */
+export function csv<T extends string>(values: readonly [T, ...T[]]) {
+  return z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(values)));
+}
+
+export const cents = () => z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const isoDateTime = () => z.iso.datetime({ offset: true });
+export const text = (max = 200) => z.string().trim().min(1).max(max);
+export const optionalText = (max = 200) => z.string().trim().max(max).nullable().optional().transform((v) => (v === '' ? null : v));
+
+/** Drops keys whose value is undefined (absent optional fields), so defaults underneath survive a spread. */
+export function definedOnly<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+}

@@ -1,0 +1,101 @@
+/**
+ * The only place that reads environment variables. Every other module receives a `Config` (or the
+ * part of it it needs), so tests build one in code and nothing reads `process.env` behind our back.
+ * Each variable is documented in README.md ("Configuration").
+ */
+import path from 'node:path';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..');
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface SmtpConfig {
+  /** null: the dev stack starts its own catch-all (MailDev) and fills this in. */
+  host: string | null;
+  port: number;
+  secure: boolean;
+  user: string | null;
+  password: string | null;
+  from: string;
+}
+
+export interface Config {
+  /** null: use the embedded PostgreSQL under `dataDir/postgres`. */
+  databaseUrl: string | null;
+  embeddedPostgresPort: number;
+  /** null: start the Temporal dev server (CLI) from `.tools/`. */
+  temporalAddress: string | null;
+  temporalNamespace: string;
+  temporalDevPort: number;
+  temporalUiPort: number;
+  taskQueue: string;
+  port: number;
+  publicUrl: string | null;
+  smtp: SmtpConfig;
+  mailInboxPort: number;
+  logLevel: LogLevel;
+  dataDir: string;
+  toolsDir: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | null {
+  const value = env[name]?.trim();
+  return value ? value : null;
+}
+
+function int(env: Env, name: string, fallback: number): number {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0 || value > 65535) {
+    throw new ConfigError(`${name} must be a port number (1-65535), got "${raw}"`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  if (/^(1|true|yes)$/i.test(raw)) return true;
+  if (/^(0|false|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env = process.env): Config {
+  const logLevel = (str(env, 'LOG_LEVEL') ?? 'info').toLowerCase() as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const dataDir = path.resolve(PROJECT_ROOT, str(env, 'DATA_DIR') ?? '.data');
+  return {
+    databaseUrl: str(env, 'DATABASE_URL'),
+    embeddedPostgresPort: int(env, 'EMBEDDED_PG_PORT', 54329),
+    temporalAddress: str(env, 'TEMPORAL_ADDRESS'),
+    temporalNamespace: str(env, 'TEMPORAL_NAMESPACE') ?? 'default',
+    temporalDevPort: int(env, 'TEMPORAL_DEV_PORT', 7233),
+    temporalUiPort: int(env, 'TEMPORAL_UI_PORT', 8233),
+    taskQueue: str(env, 'TASK_QUEUE') ?? 'sales-process',
+    port: int(env, 'PORT', 3000),
+    publicUrl: str(env, 'PUBLIC_URL'),
+    smtp: {
+      host: str(env, 'SMTP_HOST'),
+      port: int(env, 'SMTP_PORT', 1025),
+      secure: bool(env, 'SMTP_SECURE', false),
+      user: str(env, 'SMTP_USER'),
+      password: str(env, 'SMTP_PASSWORD'),
+      from: str(env, 'MAIL_FROM') ?? 'Contoso Home Security <sales@contoso.example>',
+    },
+    mailInboxPort: int(env, 'MAIL_INBOX_PORT', 1080),
+    logLevel,
+    dataDir,
+    toolsDir: path.resolve(PROJECT_ROOT, '.tools'),
+  };
+}

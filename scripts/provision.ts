@@ -1,0 +1,22 @@
+/**
+ * Installs the project-local tools the stack and the tests need (see scripts/lib/tools.ts).
+ * Idempotent: run it as often as you like; `npm test` runs it first.
+ */
+import { loadConfig } from '../config';
+import { createLogger } from '../config/logger';
+import { ensureComposeChecker } from './lib/composeCheck';
+import { ProvisionError, ensureTemporalCli, ensureTestServer } from './lib/tools';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel).child({ component: 'provision' });
+  await ensureTemporalCli(config.toolsDir, log);
+  await ensureTestServer(config.toolsDir, log);
+  await ensureComposeChecker(config.toolsDir, log);
+  log.info('tools ready');
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ProvisionError ? `\n${error.message}\n` : error);
+  process.exit(1);
+});

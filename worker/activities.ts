@@ -1,0 +1,17 @@
+/** Every area's activities, built from the dependencies the worker injects. */
+import type { Logger } from '../config/logger';
+import type { Db } from '../db/knex';
+import type { Mailer } from '../activities/mailer';
+import { createLeadNurtureActivities } from '../activities/leadNurture';
+
+export interface ActivityDeps {
+  db: Db;
+  mailer: Mailer;
+  log: Logger;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createLeadNurtureActivities(deps),
+  };
+}

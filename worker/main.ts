@@ -1,0 +1,57 @@
+/**
+ * The worker process: `npm run worker`. Connects to Temporal (TEMPORAL_ADDRESS, or the dev server
+ * the stack runs on localhost) and Postgres (DATABASE_URL, or the stack's embedded cluster), and
+ * runs until SIGINT/SIGTERM, letting in-flight activities finish before it closes its connections.
+ */
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfig, type Config } from '../config';
+import { createLogger, type Logger } from '../config/logger';
+import { embeddedDatabaseUrl } from '../db/embedded';
+import { createDb, type Db } from '../db/knex';
+import { createSmtpMailer } from '../activities/mailer';
+import { installTemporalLogging } from './runtime';
+import { createSalesWorker } from './worker';
+
+export interface RunningWorker {
+  /** Resolves when the worker has stopped and its connections are closed. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function startWorker(config: Config, log: Logger, db: Db): Promise<RunningWorker> {
+  const connection = await NativeConnection.connect({ address: config.temporalAddress ?? `127.0.0.1:${config.temporalDevPort}` });
+  const mailer = createSmtpMailer({ ...config.smtp, host: config.smtp.host ?? '127.0.0.1' });
+  const worker = await createSalesWorker({
+    connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, db, mailer, log,
+  });
+  log.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace }, 'worker polling');
+  const done = worker.run().finally(async () => {
+    mailer.close();
+    await connection.close();
+    log.info('worker stopped');
+  });
+  return {
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel).child({ component: 'worker' });
+  installTemporalLogging(log);
+  const db = createDb(config.databaseUrl ?? embeddedDatabaseUrl(config.embeddedPostgresPort));
+  const running = await startWorker(config, log, db);
+  await running.done;
+  await db.destroy();
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

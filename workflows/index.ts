@@ -1,0 +1,2 @@
+/** The workflow bundle's entry point: every export here is a workflow type, so export only those. */
+export { leadNurtureWorkflow } from './leadNurture';
