@@ -15,6 +15,8 @@ export interface SalesWorkerOptions extends ActivityDeps {
   /** Extra wrapping of the activities (tests inject faults around the real ones). */
   wrapActivities?: (activities: ReturnType<typeof createActivities>) => object;
   identity?: string;
+  /** 0 turns off the sticky workflow cache (the time-skipping server never hands a dead worker's sticky tasks back). */
+  maxCachedWorkflows?: number;
 }
 
 export function workflowsPath(): string {
@@ -30,6 +32,7 @@ export async function createSalesWorker(options: SalesWorkerOptions): Promise<Wo
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
     activities: options.wrapActivities ? options.wrapActivities(activities) : activities,
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
     // Drain in-flight activities on shutdown rather than abandoning them to a timeout.
     shutdownGraceTime: '10 seconds',
   });
