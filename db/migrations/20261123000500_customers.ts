@@ -180,6 +180,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('phase').nullable();
     t.jsonb('progress').notNullable().defaultTo('{}');
     t.jsonb('stats').notNullable().defaultTo('{}');
+    // The rules as they were when the pass began: every phase of the pass applies the same ones.
+    t.jsonb('rules').nullable();
     t.text('rules_hash').nullable();
     t.text('error').nullable();
     t.timestamp('started_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());

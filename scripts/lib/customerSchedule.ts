@@ -1,0 +1,82 @@
+/**
+ * The nightly unification Schedule (CUSTOMER_UNIFICATION_CRON, default 02:00 UTC): created when
+ * missing, brought in line with the configuration when it differs, deleted when the cron is
+ * `off`. Idempotent: `npm run customers:schedule` runs it; running it again changes nothing.
+ * The Schedule starts `scheduledCustomerUnificationWorkflow`, which hands a request to
+ * `customer-unification` (see workflows/customerUnification.ts for why it cannot start it itself).
+ */
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import {
+  CUSTOMER_UNIFICATION_SCHEDULE_ID,
+  SCHEDULED_UNIFICATION_WORKFLOW_ID,
+} from '../../workflows/customerUnification.contract';
+
+export interface ScheduleSettings {
+  cron: string | null;
+  timezone: string;
+  taskQueue: string;
+}
+
+export type ScheduleOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'absent';
+
+function action(taskQueue: string) {
+  return {
+    type: 'startWorkflow' as const,
+    workflowType: 'scheduledCustomerUnificationWorkflow',
+    workflowId: SCHEDULED_UNIFICATION_WORKFLOW_ID,
+    taskQueue,
+    args: [],
+  };
+}
+
+export async function ensureUnificationSchedule(temporal: Client, settings: ScheduleSettings): Promise<ScheduleOutcome> {
+  const handle = temporal.schedule.getHandle(CUSTOMER_UNIFICATION_SCHEDULE_ID);
+  let current: Awaited<ReturnType<typeof handle.describe>> | null = null;
+  try {
+    current = await handle.describe();
+  } catch (error) {
+    if (!(error instanceof ScheduleNotFoundError)) throw error;
+  }
+  if (!settings.cron) {
+    if (!current) return 'absent';
+    await handle.delete();
+    return 'deleted';
+  }
+  const spec = { cronExpressions: [settings.cron], timezone: settings.timezone };
+  if (!current) {
+    try {
+      await temporal.schedule.create({
+        scheduleId: CUSTOMER_UNIFICATION_SCHEDULE_ID,
+        spec,
+        action: action(settings.taskQueue),
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+        state: { note: 'Nightly customer unification (npm run customers:schedule)' },
+        // The server keeps a cron expression only in compiled form: the memo keeps what we asked for.
+        memo: { cron: settings.cron, timezone: settings.timezone },
+      });
+      return 'created';
+    } catch (error) {
+      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+      current = await handle.describe();
+    }
+  }
+  const memo = (current.memo ?? {}) as { cron?: string; timezone?: string };
+  const same =
+    memo.cron === settings.cron &&
+    memo.timezone === settings.timezone &&
+    current.action.type === 'startWorkflow' &&
+    current.action.workflowType === 'scheduledCustomerUnificationWorkflow' &&
+    current.action.taskQueue === settings.taskQueue;
+  if (same) return 'unchanged';
+  // An update cannot change the memo: replace the Schedule instead.
+  await handle.delete();
+  await temporal.schedule.create({
+    scheduleId: CUSTOMER_UNIFICATION_SCHEDULE_ID,
+    spec,
+    action: action(settings.taskQueue),
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+    state: { note: 'Nightly customer unification (npm run customers:schedule)', paused: current.state.paused },
+    memo: { cron: settings.cron, timezone: settings.timezone },
+  });
+  return 'updated';
+}
