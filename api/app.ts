@@ -13,6 +13,9 @@ import { authenticate, requestId } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { buildOpenApi, mount, type RouteSpec } from './http';
 import { activityRoutes } from './routes/activities';
+import { customerRoutes } from './routes/customers';
+import { customerUnificationRoutes } from './routes/customerUnification';
+import { importRoutes } from './routes/imports';
 import { healthRoutes } from './routes/health';
 import { leadNurtureRoutes } from './routes/leadNurture';
 import { leadRoutes } from './routes/leads';
@@ -43,7 +46,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: '1mb', strict: true }));
 
   const publicRoutes: RouteSpec[] = healthRoutes(deps);
-  const routes: RouteSpec[] = [...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps)];
+  const routes: RouteSpec[] = [
+    ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps),
+    ...customerRoutes(deps), ...importRoutes(deps), ...customerUnificationRoutes(deps),
+  ];
   const openapi = buildOpenApi(routes, publicRoutes, {
     title: 'Contoso sales process API',
     version: '0.1.0',

@@ -35,8 +35,9 @@ export async function requestUnification(temporal: Client, taskQueue: string, re
   return { workflowId: handle.workflowId, runId: handle.signaledRunId, requestId: full.requestId };
 }
 
-export async function unificationState(temporal: Client, ticket: Pick<UnificationTicket, 'workflowId' | 'runId'>): Promise<UnificationState> {
-  return temporal.workflow.getHandle(ticket.workflowId, ticket.runId).query(getUnificationStateQuery);
+/** The state of one run, or of the latest run when `runId` is not given. */
+export async function unificationState(temporal: Client, ticket: { workflowId: string; runId?: string }): Promise<UnificationState> {
+  return temporal.workflow.getHandle(ticket.workflowId, ticket.runId || undefined).query(getUnificationStateQuery);
 }
 
 /** The pass serving a request, once known. */
