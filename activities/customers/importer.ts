@@ -35,6 +35,8 @@ export interface FileSummary {
   rowsRejected: number;
   rejectReasons: Record<string, number>;
   ms: number;
+  /** Where the time went: streaming into the stage, the duplicate check, filing rejects, the upsert. */
+  timings: Record<'stream' | 'duplicates' | 'rejects' | 'upsert', number>;
 }
 
 export interface ImportProgress {
@@ -57,10 +59,13 @@ export interface ImportFileInput {
 
 const MAX_RAW = 4000;
 
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
 /** COPY text-format field. */
 function copyField(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return '\\N';
   const text = typeof value === 'string' ? value : String(value);
+  if (!NEEDS_ESCAPE.test(text)) return text;
   return text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
@@ -75,21 +80,17 @@ const COMMON_STAGE = ['line integer not null', 'kind char(1) not null', 'source_
 
 const columnNames = (defs: string[]) => defs.map((d) => d.split(' ')[0]);
 
-function rowHash(parts: unknown[]): string {
-  return crypto.createHash('md5').update(JSON.stringify(parts)).digest('base64');
-}
-
 function acceptedLine(line: number, row: PersonRow | PurchaseRow, raw: string): string {
   const fields: Array<string | number | boolean | null | undefined> = [line, 'r', row.sourceKey];
   // The raw text rides along so that a later duplicate of this key can be rejected with it.
   const rawText = raw.length > MAX_RAW ? `${raw.slice(0, MAX_RAW)}…` : raw;
   if (row.kind === 'person') {
     const values = PERSON_VALUES.map((k) => row.values[k] ?? null);
-    fields.push(rowHash([values, row.links, row.extra]), null, null, null, rawText, ...values, JSON.stringify(row.links), JSON.stringify(row.extra));
+    fields.push(null, null, null, null, rawText, ...values, JSON.stringify(row.links), JSON.stringify(row.extra));
   } else {
     const v = row.values;
     const values = [row.customerSource, row.customerKey, v.productId ?? null, v.purchasedOn ?? null, v.total ?? null, v.pointsAdded ?? null];
-    fields.push(rowHash([values, row.extra]), null, null, null, rawText, ...values, JSON.stringify(row.extra));
+    fields.push(null, null, null, null, rawText, ...values, JSON.stringify(row.extra));
   }
   return `${fields.map(copyField).join('\t')}\n`;
 }
@@ -123,11 +124,19 @@ function normaliseText(onBytes: (chunk: Buffer) => void): Transform {
   });
 }
 
+/** The record's text without the empty lines before it and its line end. */
+function trimRaw(raw: string): string {
+  let start = 0;
+  let end = raw.length;
+  while (start < end && raw.charCodeAt(start) === 10) start++;
+  if (end > start && raw.charCodeAt(end - 1) === 10) end--;
+  return start === 0 && end === raw.length ? raw : raw.slice(start, end);
+}
+
 /** The line a record starts on: csv-parse reports the line it ends on. */
-function startLine(endLine: number, raw: string): number {
-  const body = raw.replace(/^\n+/, '').replace(/\n$/, '');
+function startLine(endLine: number, body: string): number {
   let inner = 0;
-  for (let i = 0; i < body.length; i++) if (body.charCodeAt(i) === 10) inner++;
+  for (let i = body.indexOf('\n'); i !== -1; i = body.indexOf('\n', i + 1)) inner++;
   return endLine - inner;
 }
 
@@ -206,11 +215,20 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
       input.onProgress({ source: mapping.source, fileName, bytesRead: bytes, totalBytes: input.totalBytes ?? null, rowsRead, rowsRejected: rejectedInStream });
     };
 
+    // Lines are gathered into chunks: one COPY message per row would cost more than the parsing.
+    let pending = '';
+    const emit = (text: string, stream: Transform) => {
+      pending += text;
+      if (pending.length >= 1 << 16) {
+        stream.push(pending);
+        pending = '';
+      }
+    };
     const toCopy = new Transform({
       writableObjectMode: true,
       transform(item: ParsedRecord, _enc, done) {
-        const line = startLine(item.info.lines, item.raw);
-        const raw = item.raw.replace(/^\n+/, '').replace(/\n$/, '');
+        const raw = trimRaw(item.raw);
+        const line = startLine(item.info.lines, raw);
         if (!headerSeen) {
           headerSeen = true;
           const bound = bindHeader(mapping, item.record);
@@ -222,15 +240,21 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
         report();
         if (!layout) {
           rejectedInStream++;
-          return done(null, rejectedLine(kind, line, null, 'wrong_header', null, `wrong header: ${headerError}`, raw));
+          emit(rejectedLine(kind, line, null, 'wrong_header', null, `wrong header: ${headerError}`, raw), this);
+          return done();
         }
         const result = parseRow(layout, item.record);
         if (!result.ok) {
           rejectedInStream++;
           const key = layout.keyIndex < item.record.length ? item.record[layout.keyIndex]?.trim() || null : null;
-          return done(null, rejectedLine(kind, line, key, result.reason, result.column ?? null, result.message, raw));
+          emit(rejectedLine(kind, line, key, result.reason, result.column ?? null, result.message, raw), this);
+          return done();
         }
-        done(null, acceptedLine(line, result.row, raw));
+        emit(acceptedLine(line, result.row, raw), this);
+        done();
+      },
+      flush(done) {
+        done(null, pending || undefined);
       },
     });
 
@@ -244,7 +268,7 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
       raw: true,
     });
     parser.on('skip', (error: CsvError) => {
-      const raw = String((error as unknown as { raw?: string }).raw ?? '');
+      const raw = trimRaw(String((error as unknown as { raw?: string }).raw ?? ''));
       const line = startLine(Number(error.lines ?? 0), raw);
       if (!headerSeen) {
         headerSeen = true;
@@ -252,7 +276,7 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
       }
       rowsRead++;
       rejectedInStream++;
-      toCopy.push(rejectedLine(kind, line, null, 'malformed_row', null, error.message, raw.replace(/^\n+/, '').replace(/\n$/, '')));
+      emit(rejectedLine(kind, line, null, 'malformed_row', null, error.message, raw), toCopy);
     });
 
     const copy = client.query(copyFrom(`copy ${stage} (${columnNames([...COMMON_STAGE, ...typed]).join(', ')}) from stdin`));
@@ -268,13 +292,19 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
     );
     if (!headerSeen) headerError = 'the file is empty: no header line';
     report(true);
+    const streamed = Date.now();
 
     // Duplicate keys: the first occurrence in the file is loaded, later ones are rejected.
     await client.query(`
       update ${stage} s set kind = 'x', reason = 'duplicate_key', column_name = $1,
         message = 'duplicate key ' || s.source_key || ' (first seen on line ' || d.first_line || ')'
-      from (select line, min(line) over (partition by source_key) as first_line from ${stage} where kind = 'r') d
-      where s.line = d.line and d.first_line <> s.line`, [mapping.key]);
+      from (
+        select source_key, min(line) as first_line from ${stage} where kind = 'r' group by source_key having count(*) > 1
+      ) d
+      where s.kind = 'r' and s.source_key = d.source_key and s.line <> d.first_line`, [mapping.key]);
+    // Temporary tables get no statistics of their own: without them the planner guesses the joins below badly.
+    await client.query(`analyze ${stage}`);
+    const deduped = Date.now();
     await client.query(`
       insert into customer_import_rejects (import_id, source, file_name, line, reason, column_name, message, raw)
       select $1, $2, $3, line, reason, column_name, message, raw from ${stage} where kind = 'x' order by line`, [id, mapping.source, fileName]);
@@ -283,14 +313,21 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
       `select count(*) filter (where kind = 'r')::int as accepted, count(*) filter (where kind = 'x')::int as rejected from ${stage}`);
     const { accepted, rejected } = counted.rows[0];
 
-    const upsert = kind === 'person' ? upsertPersons(stage) : upsertPurchases(stage, mapping.channel!);
-    const { rows: [written] } = await client.query<{ inserted: number; updated: number }>(upsert, [mapping.source, id]);
+    const filed = Date.now();
+    const [lock, update, insert] = kind === 'person'
+      ? upsertStatements('customer_source_records', 'source_key', PERSON_COLUMNS, stage)
+      : upsertStatements('customer_purchases', 'purchase_id', PURCHASE_COLUMNS, stage, { channel: `'${mapping.channel}'` });
+    await client.query(lock, [mapping.source]);
+    const updated = (await client.query<{ n: number }>(update, [mapping.source, id])).rows[0].n;
+    const inserted = (await client.query<{ n: number }>(insert, [mapping.source, id])).rows[0].n;
+    const written = { inserted, updated };
     const summary: FileSummary = {
       source: mapping.source, fileName, mapping: mapping.source, bytes, sha256: sha.digest('hex'), headerError,
       rowsRead, rowsLoaded: accepted, rowsInserted: written.inserted, rowsUpdated: written.updated,
       rowsUnchanged: accepted - written.inserted - written.updated, rowsRejected: rejected,
       rejectReasons: Object.fromEntries(reasons.rows.map((r) => [r.reason, r.n])),
       ms: Date.now() - started,
+      timings: { stream: streamed - started, duplicates: deduped - streamed, rejects: filed - deduped, upsert: Date.now() - filed },
     };
     await client.query(
       `insert into customer_import_files (import_id, source, file_name, mapping, header, header_error, bytes, sha256, rows_read, rows_loaded, rows_inserted, rows_updated, rows_unchanged, rows_rejected, ms)
@@ -343,35 +380,31 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
 }
 
 const PERSON_COLUMNS = ['first_name', 'last_name', 'full_name', 'email', 'phone', 'date_of_birth', 'gender', 'postal_code', 'street', 'city', 'state', 'country', 'created_on', 'reward_points', 'links', 'extra'];
-
-function upsertPersons(stage: string): string {
-  const cols = PERSON_COLUMNS.join(', ');
-  return `
-    with up as (
-      insert into customer_source_records as t (source, source_key, ${cols}, row_hash, first_import_id, last_import_id, line)
-      select $1, source_key, ${cols}, row_hash, $2, $2, line from ${stage} where kind = 'r'
-      on conflict (source, source_key) do update set
-        ${PERSON_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')},
-        row_hash = excluded.row_hash, last_import_id = excluded.last_import_id, line = excluded.line, updated_at = now()
-      where t.row_hash is distinct from excluded.row_hash
-      returning (xmax = 0) as inserted
-    )
-    select count(*) filter (where inserted)::int as inserted, count(*) filter (where not inserted)::int as updated from up`;
-}
-
 const PURCHASE_COLUMNS = ['customer_source', 'customer_key', 'product_id', 'purchased_on', 'total_cents', 'points_added', 'extra'];
 
-function upsertPurchases(stage: string, channel: string): string {
-  const cols = PURCHASE_COLUMNS.join(', ');
-  return `
-    with up as (
-      insert into customer_purchases as t (source, purchase_id, channel, ${cols}, row_hash, first_import_id, last_import_id, line)
-      select $1, source_key, '${channel}', ${cols}, row_hash, $2, $2, line from ${stage} where kind = 'r'
-      on conflict (source, purchase_id) do update set
-        ${PURCHASE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')},
-        channel = excluded.channel, row_hash = excluded.row_hash, last_import_id = excluded.last_import_id, line = excluded.line, updated_at = now()
-      where t.row_hash is distinct from excluded.row_hash
-      returning (xmax = 0) as inserted
-    )
-    select count(*) filter (where inserted)::int as inserted, count(*) filter (where not inserted)::int as updated from up`;
+/**
+ * Changed rows are updated and new rows inserted by two set-based statements (an update join and
+ * an anti-join insert), cheaper than a row-by-row ON CONFLICT; imports of one source are
+ * serialised by an advisory lock, so no other import can slip a key in between the two.
+ */
+function upsertStatements(target: 'customer_source_records' | 'customer_purchases', keyColumn: string, columns: string[], stage: string, fixed: Record<string, string> = {}): string[] {
+  const hash = `md5(row(${columns.map((c) => `s.${c}`).join(', ')})::text)`;
+  const fixedCols = Object.keys(fixed);
+  return [
+    `select pg_advisory_xact_lock(hashtext('customer-import:' || $1::text), 0)`,
+    `with changed as (
+       update ${target} t set ${[...columns, ...fixedCols].map((c) => `${c} = ${fixed[c] ?? `s.${c}`}`).join(', ')},
+         row_hash = ${hash}, last_import_id = $2, line = s.line, updated_at = now()
+       from ${stage} s
+       where s.kind = 'r' and t.source = $1 and t.${keyColumn} = s.source_key and t.row_hash is distinct from ${hash}
+       returning 1
+     ) select count(*)::int as n from changed`,
+    `with added as (
+       insert into ${target} (source, ${keyColumn}, ${[...columns, ...fixedCols].join(', ')}, row_hash, first_import_id, last_import_id, line)
+       select $1, s.source_key, ${[...columns.map((c) => `s.${c}`), ...fixedCols.map((c) => fixed[c])].join(', ')}, ${hash}, $2, $2, s.line
+       from ${stage} s
+       where s.kind = 'r' and not exists (select 1 from ${target} t where t.source = $1 and t.${keyColumn} = s.source_key)
+       returning 1
+     ) select count(*)::int as n from added`,
+  ];
 }

@@ -220,6 +220,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('rule').nullable();
     t.specificType('confidence', 'real').notNullable();
     t.primary(['pass_id', 'record_id']);
+    // The merge phase reads the assignments customer by customer.
+    t.index(['pass_id', 'customer_id']);
   });
 
   // Merge phase output before it is published in one transaction.
