@@ -12,6 +12,7 @@
  */
 import crypto from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
 import { loadConfig, type CustomerConfig } from '../config';
 import type { Logger } from '../config/logger';
 import type { Db } from '../db/knex';
@@ -42,24 +43,36 @@ export interface CustomerUnificationDeps {
 const BATCH = 5000;
 const PROGRESS_EVERY_MS = 1000;
 
-/** Heartbeats (inside an activity) and the pass's progress row, throttled. */
+const HEARTBEAT_EVERY_MS = 5000;
+
+/**
+ * A phase's progress: heartbeats (inside an activity) with the latest details — also from a
+ * timer, so that long database reads keep the activity alive — the pass's progress row
+ * (throttled), and the stop when Temporal cancels the attempt (for instance because its heartbeat
+ * timed out and a retry took over): a superseded attempt must not go on writing.
+ */
 function progressReporter(db: Db, passId: string, phase: UnificationPhase) {
   let last = 0;
-  const inActivity = (() => {
-    try {
-      Context.current();
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-  return async (details: Record<string, unknown>, force = false) => {
-    if (inActivity) Context.current().heartbeat({ phase, ...details });
+  let details: Record<string, unknown> = {};
+  let context: Context | null = null;
+  try {
+    context = Context.current();
+  } catch {
+    context = null;
+  }
+  const beat = () => context?.heartbeat({ phase, ...details });
+  const timer = context ? setInterval(beat, HEARTBEAT_EVERY_MS) : null;
+  timer?.unref();
+  const report = async (next: Record<string, unknown>, force = false) => {
+    details = next;
+    beat();
+    if (context?.cancellationSignal.aborted) throw new CancelledFailure(`unification ${phase} attempt cancelled: ${String(context.cancellationSignal.reason ?? '')}`);
     const now = Date.now();
     if (!force && now - last < PROGRESS_EVERY_MS) return;
     last = now;
     await db('customer_unification_passes').where({ id: passId }).update({ phase, progress: JSON.stringify({ phase, ...details, at: new Date(now).toISOString() }) });
   };
+  return Object.assign(report, { stop: () => timer && clearInterval(timer) });
 }
 
 /** The heartbeat details a previous attempt left (logged; the checkpoints are what resume). */
@@ -73,6 +86,8 @@ function previousDetails(): unknown {
 }
 
 const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
+
+type Reporter = ReturnType<typeof progressReporter>;
 
 /** The id of a group new in this pass: the same on every retry of the pass. */
 function newCustomerId(passId: string, smallestRecordId: number): string {
@@ -132,9 +147,8 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   // -------------------------------------------------------------------------------------------
   // map
 
-  async function mapCustomerRecords({ passId }: PassRef): Promise<PhaseResult> {
+  async function mapPhase({ passId }: PassRef, report: Reporter): Promise<PhaseResult> {
     const rules = await passRules(passId);
-    const report = progressReporter(db, passId, 'map');
     const resumed = previousDetails();
     const signature = rules.keysSignature;
     const [{ total }] = await db('customer_source_records').count<{ total: number }[]>({ total: '*' });
@@ -180,7 +194,7 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   // -------------------------------------------------------------------------------------------
   // match
 
-  async function loadMatchRecords(): Promise<MatchRecord[]> {
+  async function loadMatchRecords(report: Reporter): Promise<MatchRecord[]> {
     const records: MatchRecord[] = [];
     let after = 0;
     for (;;) {
@@ -193,17 +207,17 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       for (const r of rows) records.push({ id: Number(r.id), source: r.source, sourceKey: r.source_key, keys: r.keys, links: r.links });
       if (rows.length < BATCH * 4) break;
       after = Number(rows[rows.length - 1].id);
+      await report({ step: 'load', loaded: records.length });
       await yieldToLoop();
     }
     return records;
   }
 
-  async function matchCustomerRecords({ passId }: PassRef): Promise<PhaseResult> {
+  async function matchPhase({ passId }: PassRef, report: Reporter): Promise<PhaseResult> {
     const rules = await passRules(passId);
-    const report = progressReporter(db, passId, 'match');
     const names = stepNames(rules.config);
     const done = await checkpoints(passId, 'match');
-    const records = await loadMatchRecords();
+    const records = await loadMatchRecords(report);
     const matcher = new Matcher(records, rules);
     records.length = 0;
     if (done.size) {
@@ -244,10 +258,9 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   // -------------------------------------------------------------------------------------------
   // cluster
 
-  async function clusterCustomerRecords({ passId }: PassRef): Promise<PhaseResult> {
+  async function clusterPhase({ passId }: PassRef, report: Reporter): Promise<PhaseResult> {
     const done = await checkpoints(passId, 'cluster');
     if (done.has(0)) return { stats: done.get(0)! };
-    const report = progressReporter(db, passId, 'cluster');
     await report({ step: 'load' }, true);
     const recordIds = (await db('customer_source_records').orderBy('id').pluck('id')).map(Number);
     const links: Link[] = (await db('customer_match_links').where({ pass_id: passId }).orderBy(['step', 'a', 'b']).select('a', 'b', 'rule', 'confidence'))
@@ -277,7 +290,7 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
 
   const PROFILE_COLUMNS = ['first_name', 'last_name', 'full_name', 'email', 'phone', 'date_of_birth', 'gender', 'postal_code', 'street', 'city', 'state', 'country'];
 
-  async function buildProfiles(passId: string, rules: CompiledRules, report: ReturnType<typeof progressReporter>): Promise<number> {
+  async function buildProfiles(passId: string, rules: CompiledRules, report: Reporter): Promise<number> {
     await db('customer_profile_staging').where({ pass_id: passId }).delete();
     let after = '00000000-0000-0000-0000-000000000000';
     let built = 0;
@@ -331,9 +344,8 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     return built;
   }
 
-  async function mergeCustomerProfiles({ passId }: PassRef): Promise<PhaseResult> {
+  async function mergePhase({ passId }: PassRef, report: Reporter): Promise<PhaseResult> {
     const rules = await passRules(passId);
-    const report = progressReporter(db, passId, 'merge');
     const done = await checkpoints(passId, 'merge');
     if (done.has(1)) return { stats: done.get(1)! };
     if (!done.has(0)) {
@@ -384,6 +396,20 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     log.info({ passId, ...stats }, 'unification merge published');
     return { stats };
   }
+
+  async function inPhase(passId: string, phase: UnificationPhase, run: (report: Reporter) => Promise<PhaseResult>): Promise<PhaseResult> {
+    const report = progressReporter(db, passId, phase);
+    try {
+      return await run(report);
+    } finally {
+      report.stop();
+    }
+  }
+
+  const mapCustomerRecords = (ref: PassRef) => inPhase(ref.passId, 'map', (report) => mapPhase(ref, report));
+  const matchCustomerRecords = (ref: PassRef) => inPhase(ref.passId, 'match', (report) => matchPhase(ref, report));
+  const clusterCustomerRecords = (ref: PassRef) => inPhase(ref.passId, 'cluster', (report) => clusterPhase(ref, report));
+  const mergeCustomerProfiles = (ref: PassRef) => inPhase(ref.passId, 'merge', (report) => mergePhase(ref, report));
 
   async function finishUnificationPass(input: FinishPassInput): Promise<void> {
     await db.transaction(async (trx) => {

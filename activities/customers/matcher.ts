@@ -219,6 +219,11 @@ export class Matcher {
 
     const blocks = new Map<string, number[]>();
     for (let i = 0; i < this.size; i++) {
+      if ((i & 0xffff) === 0xffff) {
+        // A million records take seconds to block: let heartbeats and other work through.
+        await onProgress?.({ step, rule: rule.name, comparisons: 0, blocksDone: 0, blocks: 0 });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       let key = '';
       let complete = true;
       for (const b of blockKeys) {

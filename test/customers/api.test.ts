@@ -77,7 +77,7 @@ describe('customer view API (dev server)', function () {
     assert.ok(reply.body.unification?.requestId, 'unification was requested');
     const pass = await waitForUnification(env.client, reply.body.unification, { timeoutMs: 60_000 });
     assert.equal(pass.status, 'completed');
-    assert.equal(pass.summary!.customers, 393);
+    assert.equal(pass.summary!.customers, 394);
 
     const view = await client(api.url, users.rep.token).get(`/imports/${importId}?reason=invalid_value`);
     assert.equal(view.status, 200);
@@ -97,7 +97,7 @@ describe('customer view API (dev server)', function () {
     }
     assert.equal(ids.size, 1, 'every search finds the same profile');
     const all = await http.get('/customers?limit=5');
-    assert.equal(all.body.page.total, 393);
+    assert.equal(all.body.page.total, 394);
   });
 
   it('shows one customer: merged profile, source records, purchases with totals, loyalty points and CRM records by e-mail', async function () {
