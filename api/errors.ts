@@ -79,7 +79,8 @@ interface Problem {
 }
 
 function problem(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
-  return { type: `https://contoso.example/problems/${code}`, title: TITLES[status] ?? 'Error', status, code, detail, ...extra };
+  // Extra members never override the standard ones.
+  return { ...extra, type: `https://contoso.example/problems/${code}`, title: TITLES[status] ?? 'Error', status, code, detail };
 }
 
 const PG_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300']);
