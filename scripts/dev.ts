@@ -7,7 +7,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { createLogger } from '../config/logger';
 import { ROLES, UserStore, type Role } from '../db/stores/users';
@@ -15,7 +14,6 @@ import type { Db } from '../db/knex';
 import { startApi } from '../api/main';
 import { startWorker } from '../worker/main';
 import { installTemporalLogging } from '../worker/runtime';
-import { ensureSearchAttributes } from '../worker/searchAttributes';
 import { openDatabase } from './lib/database';
 import { startMailInbox, startTemporalDevServer, type Service } from './lib/services';
 import { ensureTemporalCli } from './lib/tools';
@@ -103,10 +101,6 @@ async function main(): Promise<void> {
     uiUrl = `http://localhost:${config.temporalUiPort}/namespaces/${config.temporalNamespace}/workflows`;
     log('temporal').info({ address: temporalAddress }, 'Temporal dev server ready');
   }
-  const admin = await Connection.connect({ address: temporalAddress });
-  const added = await ensureSearchAttributes(admin, config.temporalNamespace);
-  if (added.length) log('temporal').info({ added }, 'search attributes registered');
-  await admin.close();
 
   // 4. Mail catch-all.
   let inboxUrl = `your SMTP server (${config.smtp.host})`;

@@ -54,6 +54,8 @@ function describeDuration(ms: number): string {
 class LeadNurture {
   private readonly state: NurtureState;
   private inFlightStep: number | null = null;
+  /** The gap timer that is running, so pause can say at once what is left of it. */
+  private gap: { index: number; startedAt: number; remainingMs: number } | null = null;
   private published: { status: NurtureStatus; step: string | null } | null = null;
 
   constructor(
@@ -180,24 +182,31 @@ class LeadNurture {
     for (;;) {
       if (this.state.stopReason) return false;
       if (this.state.status === 'paused') {
-        this.state.remainingGapMs = remaining;
-        this.setDue(index, null);
+        this.freeze(index, remaining);
         await condition(() => this.state.status !== 'paused' || this.state.stopReason !== null);
         continue;
       }
       if (remaining <= 0) return true;
-      const startedAt = Date.now();
+      this.gap = { index, startedAt: Date.now(), remainingMs: remaining };
       this.state.remainingGapMs = null;
-      this.setDue(index, startedAt + remaining);
+      this.setDue(index, Date.now() + remaining);
       const label = remaining === def.gapMs ? def.gapLabel : describeDuration(remaining);
       const interrupted = await condition(
         () => this.state.status === 'paused' || this.state.stopReason !== null,
         remaining,
         { summary: `Wait ${label}, then: ${def.title}` },
       );
+      const elapsed = Date.now() - this.gap.startedAt;
+      this.gap = null;
       if (!interrupted) return true;
-      remaining = Math.max(0, remaining - (Date.now() - startedAt));
+      remaining = Math.max(0, remaining - elapsed);
     }
+  }
+
+  /** While paused nothing is due; what is left of the gap is kept for the resume. */
+  private freeze(index: number, remainingMs: number): void {
+    this.state.remainingGapMs = remainingMs;
+    this.setDue(index, null);
   }
 
   private stop({ reason, by }: StopNurtureInput): NurtureState {
@@ -217,6 +226,7 @@ class LeadNurture {
     this.state.status = 'paused';
     this.state.pausedAt = iso(Date.now());
     this.state.pausedBy = by;
+    if (this.gap) this.freeze(this.gap.index, Math.max(0, this.gap.remainingMs - (Date.now() - this.gap.startedAt)));
     this.publish();
     return this.state;
   }
@@ -225,6 +235,8 @@ class LeadNurture {
     this.state.status = 'running';
     this.state.pausedAt = null;
     this.state.pausedBy = null;
+    const index = this.state.steps.findIndex((s) => s.state === 'pending');
+    if (this.state.remainingGapMs !== null && index > 0) this.setDue(index, Date.now() + this.state.remainingGapMs);
     this.publish();
     return this.state;
   }

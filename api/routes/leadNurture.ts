@@ -82,7 +82,7 @@ export async function stopNurtureForClosedLead(temporal: Client, log: Logger, le
   }
 }
 
-export function leadNurtureRoutes({ db, temporal, taskQueue, log }: NurtureRoutesDeps): RouteSpec[] {
+export function leadNurtureRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps): RouteSpec[] {
   const leads = new LeadStore(db);
   const params = idParams('lead');
 
@@ -109,6 +109,10 @@ export function leadNurtureRoutes({ db, temporal, taskQueue, log }: NurtureRoute
     try {
       state = await temporal.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => call(handle));
     } catch (error) {
+      if (error instanceof WorkflowNotFoundError) {
+        // It ended between our check and the update.
+        throw new ConflictError('nurture_finished', 'the sequence has already ended', undefined, { workflowId: handle.workflowId, runId });
+      }
       if (error instanceof ServiceError && /deadline/i.test(error.message)) {
         throw new ServiceUnavailableError('worker_unavailable', 'the sequence did not answer in time (is a worker running?); retrying the same request is safe');
       }
