@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from '../../config';
 import { testEnv } from '../helpers/env';
 import { client } from '../helpers/http';
 import { eventually } from '../helpers/temporal';
-import { freePort } from '../../scripts/lib/services';
+import { freePort, portOpen } from '../../scripts/lib/services';
 
 interface Stack {
   child: ChildProcess;
@@ -21,8 +21,9 @@ interface Stack {
 
 async function startStack(env: NodeJS.ProcessEnv): Promise<Stack> {
   let output = '';
-  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(PROJECT_ROOT, 'scripts', 'dev.ts')], {
-    cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'],
+  // What `npm start` runs, in a process group of its own, like a shell's foreground job.
+  const child = spawn(path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), [path.join(PROJECT_ROOT, 'scripts', 'dev.ts')], {
+    cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -34,8 +35,9 @@ async function startStack(env: NodeJS.ProcessEnv): Promise<Stack> {
   return { child, output: () => output, exited };
 }
 
+/** Ctrl-C on a terminal: SIGINT to the whole foreground process group. */
 async function stop(stack: Stack): Promise<number | null> {
-  stack.child.kill('SIGINT');
+  process.kill(-stack.child.pid!, 'SIGINT');
   return stack.exited;
 }
 
@@ -90,6 +92,9 @@ describe('the start command', function () {
 
     assert.equal(await stop(stack), 0, 'Ctrl-C stops the stack cleanly');
     assert.match(stack.output(), /stopped; state is kept/);
+    for (const port of [env.PORT, env.EMBEDDED_PG_PORT, env.TEMPORAL_DEV_PORT, env.SMTP_PORT]) {
+      assert.equal(await portOpen(Number(port)), false, `nothing listens on ${port} any more`);
+    }
 
     stack = await startStack(env);
     const again = Object.fromEntries([...stack.output().matchAll(/^ {4}(rep|tech_consultant|manager|admin)\s+.+?\s(sps_[\w-]+)$/gm)].map((m) => [m[1], m[2]]));
