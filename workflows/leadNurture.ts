@@ -28,7 +28,7 @@ import {
   type NurtureStatus,
   type StopNurtureInput,
 } from './leadNurture.contract';
-import { NurtureStatusKey, NurtureStepKey } from './searchAttributes';
+import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey } from './searchAttributes';
 
 /**
  * Step writes retry until the database is back (nothing accepted is lost); a lead that no longer
@@ -56,7 +56,7 @@ class LeadNurture {
   private inFlightStep: number | null = null;
   /** The gap timer that is running, so pause can say at once what is left of it. */
   private gap: { index: number; startedAt: number; remainingMs: number } | null = null;
-  private published: { status: NurtureStatus; step: string | null } | null = null;
+  private published: { status: NurtureStatus; step: string | null; ownerId: string } | null = null;
 
   constructor(
     private readonly input: LeadNurtureInput,
@@ -275,12 +275,18 @@ class LeadNurture {
     }
   }
 
-  /** Keeps the Web UI's NurtureStatus/NurtureStep in step with the state, without redundant upserts. */
+  /**
+   * Keeps the Web UI's search attributes in step with the state, without redundant upserts. The
+   * first call sets them all, so a run is findable however it was started.
+   */
   private publish(): void {
-    const { status, currentStep } = this.state;
-    if (this.published?.status === status && this.published.step === currentStep) return;
-    this.published = { status, step: currentStep };
+    const { status, currentStep, ownerId } = this.state;
+    const last = this.published;
+    if (last?.status === status && last.step === currentStep && last.ownerId === ownerId) return;
+    this.published = { status, step: currentStep, ownerId };
     upsertSearchAttributes([
+      ...(last ? [] : [{ key: LeadIdKey, value: this.input.leadId }, { key: CustomerTypeKey, value: this.input.customerType }]),
+      ...(last?.ownerId === ownerId ? [] : [{ key: OwnerIdKey, value: ownerId }]),
       { key: NurtureStatusKey, value: status },
       { key: NurtureStepKey, value: currentStep ?? '' },
     ]);
