@@ -96,6 +96,6 @@ export function loadConfig(env: Env = process.env): Config {
     mailInboxPort: int(env, 'MAIL_INBOX_PORT', 1080),
     logLevel,
     dataDir,
-    toolsDir: path.resolve(PROJECT_ROOT, '.tools'),
+    toolsDir: path.resolve(PROJECT_ROOT, str(env, 'TOOLS_DIR') ?? '.tools'),
   };
 }
