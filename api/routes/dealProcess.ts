@@ -4,7 +4,7 @@
  * Idempotency-Key is safe because the update id is derived from it). A refused Update surfaces as
  * WorkflowUpdateFailedError, which api/errors.ts maps to 409 with the rule's code.
  */
-import { ServiceError, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Logger } from '../../config/logger';
 import type { DealConfig } from '../../config';
@@ -14,6 +14,7 @@ import type { dealLifecycleWorkflow } from '../../workflows/dealLifecycle';
 import { DEFAULT_TECH_CHECK_REMINDERS, dealWorkflowId, type DealUpdateResult, type DealWorkflowInput } from '../../workflows/dealLifecycle.contract';
 import { techCheckGate } from '../../workflows/dealLifecycle.rules';
 import { DealIdKey, DealStageKey, DealValueKey, OwnerIdKey, TechCheckRequiredKey, WaitingSinceKey } from '../../workflows/searchAttributes';
+import { ConflictError } from '../../db/errors';
 import { ServiceUnavailableError } from '../errors';
 
 /** How long an API call waits for the deal workflow to answer before reporting 503. */
@@ -67,6 +68,10 @@ export function dealProcess({ temporal, taskQueue, deals: config }: DealProcessD
       if (error instanceof ServiceError && /deadline/i.test(error.message)) {
         throw new ServiceUnavailableError('worker_unavailable', 'the deal process did not answer in time (is a worker running?); retrying the same request with the same Idempotency-Key is safe');
       }
+      // The deal closed between our read and the Update: its process has ended.
+      if (error instanceof WorkflowNotFoundError && /completed/i.test(error.message)) {
+        throw new ConflictError('deal_closed', `deal ${dealId} is closed: its process has ended`);
+      }
       throw error;
     }
   }
@@ -75,6 +80,11 @@ export function dealProcess({ temporal, taskQueue, deals: config }: DealProcessD
 }
 
 export type DealProcess = ReturnType<typeof dealProcess>;
+
+/** A closed deal's process has ended: refuse at once, as the workflow would have. */
+export function assertDealOpen(deal: Deal): void {
+  if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${deal.id} is already ${deal.status}`, undefined, { dealStatus: deal.status });
+}
 
 /** The update id: the caller's Idempotency-Key (or the request id), scoped to the action and the caller. */
 export const updateIdFor = (action: string, userId: string, idempotencyKey: string | undefined, requestId: string): string =>

@@ -26,7 +26,7 @@ import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth'
 import { route, type RouteSpec } from '../http';
 import { cents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
 import { timelineQuery, timelineResponse, toTimelineFilter } from './activities';
-import { dealProcess, updateIdFor } from './dealProcess';
+import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
 import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from './dealViews';
 
 const quantity = () => z.number().int().min(1).max(1_000_000);
@@ -103,6 +103,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
   async function changeable(user: User, id: string): Promise<Deal> {
     const deal = await deals.require(id);
     assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
+    assertDealOpen(deal);
     return deal;
   }
 

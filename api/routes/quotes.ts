@@ -17,7 +17,7 @@ import { changeQuoteUpdate, type QuoteChange } from '../../workflows/dealLifecyc
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { cents, idParams, optionalText, text } from '../schemas';
-import { dealProcess, updateIdFor } from './dealProcess';
+import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
 import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from './dealViews';
 
 const isoDate = () => z.iso.date().describe('YYYY-MM-DD');
@@ -81,6 +81,7 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
     const quote = await quotes.require(id);
     const deal = await deals.require(quote.dealId);
     assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
+    assertDealOpen(deal);
     return quote;
   }
 
@@ -106,6 +107,7 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
       async handler({ user, params: { id }, body, requestId }) {
         const deal = await deals.require(id);
         assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
+        assertDealOpen(deal);
         const quote = await quotes.create(id, body ?? {}, ctx(user, requestId));
         return { status: 201, body: await views.quoteDetail(quote.id), headers: { Location: `/quotes/${quote.id}` } };
       },

@@ -16,7 +16,7 @@ import { TechCheckStore } from '../../db/stores/techChecks';
 import { TECH_CHECK_OUTCOMES, recordTechCheckUpdate } from '../../workflows/dealLifecycle.contract';
 import { route, type RouteSpec } from '../http';
 import { idParams, isoDateTime } from '../schemas';
-import { dealProcess, updateIdFor } from './dealProcess';
+import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
 import { processOf, processSchema, techCheckSchema } from './dealViews';
 
 /** Clocks differ a little; a check "completed" further ahead than this is a typo. */
@@ -56,7 +56,7 @@ export function techCheckRoutes(deps: TechCheckRoutesDeps): RouteSpec[] {
         409: { description: '`quote_not_active`, `tech_check_failed`, `deal_closed`' },
       },
       async handler({ req, user, params: { id }, body, requestId }) {
-        await deals.require(id);
+        assertDealOpen(await deals.require(id));
         if (Date.parse(body.completedAt) > Date.now() + FUTURE_TOLERANCE_MS) {
           throw new InvalidFieldError('completedAt', 'in_future', 'a check cannot be completed in the future');
         }

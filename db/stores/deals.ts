@@ -188,7 +188,7 @@ export class DealStore {
     const row = await trx('deals').where({ id: dealId }).forUpdate().first();
     if (!row) throw new NotFoundError('deal', dealId);
     const deal = fromRow<Deal>(row);
-    if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${dealId} is already ${deal.status}`, undefined, { status: deal.status });
+    if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${dealId} is already ${deal.status}`, undefined, { dealStatus: deal.status });
     if (position && (deal.stage !== position.stage || deal.moveSeq !== position.moveSeq)) {
       throw new ConflictError('deal_out_of_step', `deal ${dealId} is in ${deal.stage} (move ${deal.moveSeq}) in the database but in ${position.stage} (move ${position.moveSeq}) in its workflow`);
     }

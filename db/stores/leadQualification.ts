@@ -43,7 +43,7 @@ export class LeadQualification {
         if (deal) return { created: false, lead, deal, contactId: deal.contactId, accountId: deal.accountId };
       }
       if (lead.status !== 'open') {
-        throw new ConflictError('lead_closed', `lead ${leadId} is already ${lead.status}`, undefined, { status: lead.status });
+        throw new ConflictError('lead_closed', `lead ${leadId} is already ${lead.status}`, undefined, { leadStatus: lead.status });
       }
       const account = lead.companyName?.trim()
         ? (await this.accounts.findOrCreate(trx, {

@@ -243,7 +243,7 @@ export class QuoteStore {
     if (!row) throw new NotFoundError('quote', quoteId);
     const quote = toQuote(row);
     if (quote.status !== 'draft') {
-      throw new ConflictError('quote_read_only', `quote ${quote.quoteNumber} revision ${quote.revision} is ${quote.status}: only drafts can be edited (revise it to change it)`, undefined, { status: quote.status });
+      throw new ConflictError('quote_read_only', `quote ${quote.quoteNumber} revision ${quote.revision} is ${quote.status}: only drafts can be edited (revise it to change it)`, undefined, { quoteStatus: quote.status });
     }
     const deal = await trx('deals').where({ id: quote.dealId }).forShare().first('status');
     if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${quote.dealId} is already ${deal.status}`);
