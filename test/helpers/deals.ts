@@ -45,16 +45,29 @@ export interface DealStack {
   teardown(): Promise<void>;
 }
 
+/** Another API over the stack's Temporal, database and task queue (e.g. with other deal settings). */
+export async function startExtraApi(stack: Pick<DealStack, 'env' | 'db' | 'taskQueue'>, deals?: DealConfig): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server.on('request', createApp({ db: stack.db, temporal: stack.env.client, taskQueue: stack.taskQueue, log: testLog, publicUrl: url, deals }));
+  return {
+    url,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
 /** One Temporal server, database, worker and API for a test file. */
 export async function startDealStack(options: { server: 'dev' | 'time-skipping'; deals?: DealConfig }): Promise<DealStack> {
   const [env, database] = await Promise.all([options.server === 'dev' ? devServerEnv() : timeSkippingEnv(), createTestDatabase(), workflowBundle()]);
   const users = await createUsers(database.db);
   const taskQueue = uniqueTaskQueue('deals');
   const worker = await startTestWorker(env, database.db, taskQueue);
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  server.on('request', createApp({ db: database.db, temporal: env.client, taskQueue, log: testLog, publicUrl: url, deals: options.deals }));
+  const api = await startExtraApi({ env, db: database.db, taskQueue }, options.deals);
+  const url = api.url;
   const as = {
     rep: apiClient(url, users.rep.token),
     otherRep: apiClient(url, users.otherRep.token),
@@ -65,10 +78,7 @@ export async function startDealStack(options: { server: 'dev' | 'time-skipping';
   return {
     env, database, db: database.db, users, taskQueue, url, worker, as,
     async teardown() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await api.close();
       await worker.stop();
       await env.teardown();
       await database.drop();
