@@ -4,9 +4,11 @@
  * cents needs none; 2,000,001 cents needs one), quotes, Tech Checks, reading, and bad input.
  */
 import assert from 'node:assert/strict';
+import { DealValueKey } from '../../workflows/searchAttributes';
 import { countRows } from '../helpers/db';
 import type { Reply } from '../helpers/http';
 import { dealAt, expectStatus, productId, qualifiedDeal, stageEverywhere, startDealStack, techCheckBody, type DealStack } from '../helpers/deals';
+import { eventually } from '../helpers/temporal';
 
 const AT_THRESHOLD = 2_000_000;
 const ABOVE_THRESHOLD = 2_000_001;
@@ -456,6 +458,28 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
         assert.match(reply.body.field, /^stage/);
         return reply;
       }, 400, 'validation_failed');
+    });
+
+    it('ops find deals in the Temporal Web UI by stage, value (dollars), owner, Tech Check need and waiting time', async function () {
+      const high = await dealAt(stack, 'tech_check', ABOVE_THRESHOLD);
+      const low = await dealAt(stack, 'propose', AT_THRESHOLD);
+      const ids = async (query: string): Promise<string[]> => {
+        const found: string[] = [];
+        for await (const execution of stack.env.client.workflow.list({ query })) found.push(execution.workflowId);
+        return found;
+      };
+      const soon = new Date(Date.now() + 60_000).toISOString();
+      const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000).toISOString();
+      await eventually(async () => {
+        const waiting = await ids(`DealStage = 'tech_check' AND DealValue > 20000 AND TechCheckRequired = true AND WaitingSince < '${soon}' AND OwnerId = '${stack.users.rep.id}'`);
+        const propose = await ids(`DealStage = 'propose' AND DealValue = 20000 AND TechCheckRequired = false AND DealId = '${low.dealId}'`);
+        return waiting.includes(`deal-${high.dealId}`) && !waiting.includes(`deal-${low.dealId}`) && propose.length === 1;
+      }, 'the deals to be visible by their search attributes');
+      assert.ok(!(await ids(`DealStage = 'tech_check' AND WaitingSince < '${threeDaysAgo}'`)).includes(`deal-${high.dealId}`), 'it has not waited 3 days yet');
+      const [execution] = await ids(`DealId = '${high.dealId}'`);
+      assert.equal(execution, `deal-${high.dealId}`);
+      const description = await stack.env.client.workflow.getHandle(execution).describe();
+      assert.equal(description.typedSearchAttributes.get(DealValueKey), 20000.01, 'DealValue is in dollars');
     });
 
     it('the OpenAPI document describes the deal routes and never says "opportunity"', async function () {
