@@ -16,6 +16,7 @@ import type { User } from '../../db/stores/users';
 import { changeQuoteUpdate, type QuoteChange } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
+import { withIdempotency } from '../idempotency';
 import { cents, idParams, optionalText, text } from '../schemas';
 import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
 import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from './dealViews';
@@ -102,14 +103,16 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
     route({
       method: 'post', path: '/deals/:id/quotes', tag: 'Quotes', summary: 'Create a draft quote prefilled from the deal',
       description: 'The draft copies the deal’s customer and product lines (products, quantities, prices, discounts) and gets a new quote number (revision 1).',
-      roles: WORKERS, params: idParams('deal'), body: createBody.optional(),
+      roles: WORKERS, params: idParams('deal'), body: createBody.optional(), idempotent: true,
       responses: { 201: { description: 'The draft', schema: quoteDetailSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`' } },
-      async handler({ user, params: { id }, body, requestId }) {
-        const deal = await deals.require(id);
-        assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-        assertDealOpen(deal);
-        const quote = await quotes.create(id, body ?? {}, ctx(user, requestId));
-        return { status: 201, body: await views.quoteDetail(quote.id), headers: { Location: `/quotes/${quote.id}` } };
+      async handler({ req, user, params: { id }, body, requestId }) {
+        return withIdempotency(db, req, async () => {
+          const deal = await deals.require(id);
+          assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
+          assertDealOpen(deal);
+          const quote = await quotes.create(id, body ?? {}, ctx(user, requestId));
+          return { status: 201, body: await views.quoteDetail(quote.id), headers: { Location: `/quotes/${quote.id}` } };
+        });
       },
     }),
     route({

@@ -196,6 +196,23 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       const moved = await advance(dealId, 'develop', stack.as.manager);
       expectStatus(moved, 200);
       assert.equal(moved.body.moves[0].by, stack.users.manager.id, 'the move is attributed to the manager who made it');
+
+      await refusedWithoutWriting(() => stack.as.rep.patch(`/deals/${dealId}`, { ownerId: stack.users.otherRep.id }), 403, 'owner_reassign_forbidden', dealId);
+      const reassigned = await stack.as.manager.patch(`/deals/${dealId}`, { ownerId: stack.users.otherRep.id });
+      expectStatus(reassigned, 200);
+      assert.equal(reassigned.body.ownerId, stack.users.otherRep.id);
+      expectStatus(await advance(dealId, 'propose', stack.as.otherRep), 409, 'products_required');
+      await refusedWithoutWriting(() => advance(dealId, 'qualify', stack.as.rep), 403, 'not_owner', dealId);
+    });
+
+    it('a retried quote creation with the same Idempotency-Key creates one draft', async function () {
+      const dealId = await qualifiedDeal(stack);
+      const first = await stack.as.rep.post(`/deals/${dealId}/quotes`, {}, { 'Idempotency-Key': `quote-${dealId}` });
+      const retry = await stack.as.rep.post(`/deals/${dealId}/quotes`, {}, { 'Idempotency-Key': `quote-${dealId}` });
+      expectStatus(retry, 201);
+      assert.equal(retry.body.id, first.body.id);
+      assert.equal(retry.headers.get('idempotent-replayed'), 'true');
+      assert.equal((await stack.as.rep.get(`/deals/${dealId}/quotes`)).body.data.length, 1);
     });
   });
 
@@ -447,8 +464,9 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       const range = await stack.as.manager.get(`/deals?minValueCents=${AT_THRESHOLD}&maxValueCents=${AT_THRESHOLD}&stage=propose,close`);
       assert.ok(range.body.data.some((d: any) => d.id === low.dealId));
       assert.ok(!range.body.data.some((d: any) => d.id === high.dealId));
-      const mine = await stack.as.manager.get(`/deals?ownerId=${stack.users.otherRep.id}`);
-      assert.equal(mine.body.page.total, 0);
+      const theirs = await stack.as.manager.get(`/deals?ownerId=${stack.users.otherRep.id}`);
+      assert.ok(theirs.body.data.every((d: any) => d.ownerId === stack.users.otherRep.id));
+      assert.ok(!theirs.body.data.some((d: any) => d.id === high.dealId));
       const paged = await stack.as.manager.get('/deals?limit=2&offset=1&status=open');
       assert.equal(paged.body.data.length, 2);
       assert.deepEqual([paged.body.page.limit, paged.body.page.offset], [2, 1]);
