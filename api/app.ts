@@ -16,6 +16,12 @@ import { activityRoutes } from './routes/activities';
 import { healthRoutes } from './routes/health';
 import { leadNurtureRoutes } from './routes/leadNurture';
 import { leadRoutes } from './routes/leads';
+import { dealRoutes } from './routes/deals';
+import { leadQualificationRoutes } from './routes/leadQualification';
+import { productRoutes } from './routes/products';
+import { quoteRoutes } from './routes/quotes';
+import { techCheckRoutes } from './routes/techChecks';
+import type { DealConfig } from '../config';
 
 export interface AppDeps {
   db: Db;
@@ -24,6 +30,8 @@ export interface AppDeps {
   log: Logger;
   /** The URL clients reach the API at, for the OpenAPI `servers` entry. */
   publicUrl: string;
+  /** Tech Check reminder delays for new deals; SPEC defaults (2 and 5 days) when absent. */
+  deals?: DealConfig;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -43,7 +51,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: '1mb', strict: true }));
 
   const publicRoutes: RouteSpec[] = healthRoutes(deps);
-  const routes: RouteSpec[] = [...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps)];
+  const routes: RouteSpec[] = [
+    ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps),
+    ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
+  ];
   const openapi = buildOpenApi(routes, publicRoutes, {
     title: 'Contoso sales process API',
     version: '0.1.0',

@@ -3,6 +3,7 @@ import type { Logger } from '../config/logger';
 import type { Db } from '../db/knex';
 import type { Mailer } from '../activities/mailer';
 import { createLeadNurtureActivities } from '../activities/leadNurture';
+import { createDealLifecycleActivities } from '../activities/dealLifecycle';
 
 export interface ActivityDeps {
   db: Db;
@@ -13,5 +14,6 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createLeadNurtureActivities(deps),
+    ...createDealLifecycleActivities(deps),
   };
 }

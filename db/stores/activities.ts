@@ -16,7 +16,7 @@ export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 export type ActivityStatus = (typeof ACTIVITY_STATUSES)[number];
 
 /** Record types that have a timeline, and their tables; later areas add theirs here. */
-export const REGARDING_TABLES: Record<string, string> = { lead: 'leads' };
+export const REGARDING_TABLES: Record<string, string> = { lead: 'leads', deal: 'deals', quote: 'quotes', account: 'accounts', contact: 'contacts' };
 export const REGARDING_TYPES = () => Object.keys(REGARDING_TABLES);
 
 export interface Regarding {
