@@ -19,6 +19,12 @@ import { importRoutes } from './routes/imports';
 import { healthRoutes } from './routes/health';
 import { leadNurtureRoutes } from './routes/leadNurture';
 import { leadRoutes } from './routes/leads';
+import { dealRoutes } from './routes/deals';
+import { leadQualificationRoutes } from './routes/leadQualification';
+import { productRoutes } from './routes/products';
+import { quoteRoutes } from './routes/quotes';
+import { techCheckRoutes } from './routes/techChecks';
+import type { DealConfig } from '../config';
 
 export interface AppDeps {
   db: Db;
@@ -27,6 +33,8 @@ export interface AppDeps {
   log: Logger;
   /** The URL clients reach the API at, for the OpenAPI `servers` entry. */
   publicUrl: string;
+  /** Tech Check reminder delays for new deals; SPEC defaults (2 and 5 days) when absent. */
+  deals?: DealConfig;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -48,6 +56,7 @@ export function createApp(deps: AppDeps): Express {
   const publicRoutes: RouteSpec[] = healthRoutes(deps);
   const routes: RouteSpec[] = [
     ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps),
+    ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
     ...customerRoutes(deps), ...importRoutes(deps), ...customerUnificationRoutes(deps),
   ];
   const openapi = buildOpenApi(routes, publicRoutes, {

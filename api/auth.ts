@@ -48,8 +48,12 @@ export function assertOwnerOrSupervisor(user: User, ownerId: string, what: strin
   }
 }
 
-/** SPEC: managers reassign owners; a rep may only name themself. */
+/**
+ * SPEC: managers (and admins) reassign owners. A rep names only themself on a new record and
+ * cannot move an existing one, not even to themself.
+ */
 export function assertMayAssignOwner(user: User, ownerId: string | undefined, currentOwnerId?: string): void {
-  if (ownerId === undefined || ownerId === user.id || ownerId === currentOwnerId || isSupervisor(user)) return;
+  if (ownerId === undefined || isSupervisor(user)) return;
+  if (currentOwnerId === undefined ? ownerId === user.id : ownerId === currentOwnerId) return;
   throw new ForbiddenError('only a manager or an admin may assign a record to someone else', 'owner_reassign_forbidden');
 }

@@ -79,7 +79,8 @@ interface Problem {
 }
 
 function problem(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
-  return { type: `https://contoso.example/problems/${code}`, title: TITLES[status] ?? 'Error', status, code, detail, ...extra };
+  // Extra members never override the standard ones.
+  return { ...extra, type: `https://contoso.example/problems/${code}`, title: TITLES[status] ?? 'Error', status, code, detail };
 }
 
 const PG_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300']);
@@ -111,7 +112,10 @@ export function toProblem(error: unknown): Problem {
   }
   if (error instanceof ServiceError) return problem(503, 'temporal_unavailable', 'the workflow service is not reachable; retry shortly');
   const code = (error as { code?: string }).code;
-  if (code && PG_UNAVAILABLE.has(code)) return problem(503, 'database_unavailable', 'the database is not reachable; retry shortly');
+  const message = (error as Error)?.message ?? '';
+  if ((code && PG_UNAVAILABLE.has(code)) || /Connection terminated|Timeout acquiring a connection/.test(message)) {
+    return problem(503, 'database_unavailable', 'the database is not reachable; retry shortly');
+  }
   if ((error as { type?: string }).type === 'entity.parse.failed') return problem(400, 'malformed_json', 'the request body is not valid JSON');
   if ((error as { type?: string }).type === 'entity.too.large') return problem(413, 'body_too_large', 'the request body is too large');
   return problem(500, 'internal_error', 'an unexpected error occurred; it has been logged');

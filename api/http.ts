@@ -83,14 +83,15 @@ export function fieldErrors(error: z.ZodError, prefix?: string): FieldError[] {
       for (const key of issue.keys) out.push({ field: base ? `${base}.${key}` : key, code: 'unknown_field', message: 'is not a known field' });
       continue;
     }
-    out.push({ field: base || (prefix ?? 'body'), code: issueCode(issue), message: issue.message });
+    const code = issueCode(issue);
+    out.push({ field: base || (prefix ?? 'body'), code, message: code === 'required' ? 'is required' : issue.message });
   }
   return out;
 }
 
 function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, prefix?: string): T {
   if (!schema) return value as T;
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, { reportInput: true });
   if (!result.success) throw new ValidationError(fieldErrors(result.error, prefix));
   return result.data;
 }

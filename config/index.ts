@@ -19,6 +19,13 @@ export interface SmtpConfig {
   from: string;
 }
 
+export interface DealConfig {
+  /** How long a deal waits in Tech Check before a task for the technical consultants appears. */
+  techCheckConsultantReminderMs: number;
+  /** … and before a task for the owner's manager appears. */
+  techCheckManagerReminderMs: number;
+}
+
 export interface Config {
   /** null: use the embedded PostgreSQL under `dataDir/postgres`. */
   databaseUrl: string | null;
@@ -36,6 +43,7 @@ export interface Config {
   logLevel: LogLevel;
   dataDir: string;
   toolsDir: string;
+  deals: DealConfig;
   customers: CustomerConfig;
 }
 
@@ -82,6 +90,18 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as `2d`, `36h`, `90m`, `30s` or `500ms`. */
+function duration(env: Env, name: string, fallbackMs: number): number {
+  const raw = str(env, name);
+  if (raw === null) return fallbackMs;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/i.exec(raw);
+  const ms = match ? Number(match[1]) * DURATION_UNITS_MS[match[2].toLowerCase()] : NaN;
+  if (!Number.isFinite(ms) || ms <= 0) throw new ConfigError(`${name} must be a duration such as 2d, 36h or 90m, got "${raw}"`);
+  return Math.round(ms);
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env = process.env): Config {
@@ -111,7 +131,11 @@ export function loadConfig(env: Env = process.env): Config {
     mailInboxPort: int(env, 'MAIL_INBOX_PORT', 1080),
     logLevel,
     dataDir,
-    toolsDir: path.resolve(PROJECT_ROOT, '.tools'),
+    toolsDir: path.resolve(PROJECT_ROOT, str(env, 'TOOLS_DIR') ?? '.tools'),
+    deals: {
+      techCheckConsultantReminderMs: duration(env, 'TECH_CHECK_CONSULTANT_REMINDER', 2 * 86_400_000),
+      techCheckManagerReminderMs: duration(env, 'TECH_CHECK_MANAGER_REMINDER', 5 * 86_400_000),
+    },
     customers: customerConfig(env),
   };
 }

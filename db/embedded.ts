@@ -40,12 +40,17 @@ function isAlive(pid: number): boolean {
   }
 }
 
+function runningPid(dataDir: string): number | null {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return null;
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
+}
+
 /** A cluster left running by a killed parent keeps its lock: stop it before starting ours. */
 async function stopLeftover(dataDir: string, log: Logger): Promise<void> {
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  if (!fs.existsSync(pidFile)) return;
-  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const pid = runningPid(dataDir);
+  if (pid === null) return;
   log.warn({ pid }, 'stopping a PostgreSQL left running by an earlier run');
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
@@ -92,7 +97,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   } finally {
     await admin.end();
   }
-  return { url: urlFor(database), urlFor, stop: () => cluster.stop() };
+  return {
+    url: urlFor(database),
+    urlFor,
+    // A terminal's Ctrl-C reaches the postgres process too; once it has gone, there is nothing to
+    // wait for (the library would wait for an exit event that already happened).
+    stop: async () => {
+      if (runningPid(dataDir) !== null) await cluster.stop();
+    },
+  };
 }
 
 /** Where the dev stack's embedded cluster listens: separate processes (worker, API, CLIs) use it. */

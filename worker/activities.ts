@@ -3,6 +3,7 @@ import type { Logger } from '../config/logger';
 import type { Db } from '../db/knex';
 import type { Mailer } from '../activities/mailer';
 import { createLeadNurtureActivities } from '../activities/leadNurture';
+import { createDealLifecycleActivities } from '../activities/dealLifecycle';
 import { createCustomerUnificationActivities } from '../activities/customerUnification';
 
 export interface ActivityDeps {
@@ -14,6 +15,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createLeadNurtureActivities(deps),
+    ...createDealLifecycleActivities(deps),
     ...createCustomerUnificationActivities(deps),
   };
 }

@@ -3,6 +3,7 @@
  * the stack runs on localhost) and Postgres (DATABASE_URL, or the stack's embedded cluster), and
  * runs until SIGINT/SIGTERM, letting in-flight activities finish before it closes its connections.
  */
+import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
 import { createLogger, type Logger } from '../config/logger';
@@ -10,6 +11,7 @@ import { embeddedDatabaseUrl } from '../db/embedded';
 import { createDb, type Db } from '../db/knex';
 import { createSmtpMailer } from '../activities/mailer';
 import { installTemporalLogging } from './runtime';
+import { ensureSearchAttributes } from './searchAttributes';
 import { createSalesWorker } from './worker';
 
 export interface RunningWorker {
@@ -19,7 +21,12 @@ export interface RunningWorker {
 }
 
 export async function startWorker(config: Config, log: Logger, db: Db): Promise<RunningWorker> {
-  const connection = await NativeConnection.connect({ address: config.temporalAddress ?? `127.0.0.1:${config.temporalDevPort}` });
+  const address = config.temporalAddress ?? `127.0.0.1:${config.temporalDevPort}`;
+  // The workflows upsert these; on a cluster that lacks them every upsert would fail the task.
+  const admin = await Connection.connect({ address });
+  const added = await ensureSearchAttributes(admin, config.temporalNamespace).finally(() => admin.close());
+  if (added.length) log.info({ added }, 'search attributes registered');
+  const connection = await NativeConnection.connect({ address });
   const mailer = createSmtpMailer({ ...config.smtp, host: config.smtp.host ?? '127.0.0.1' });
   const worker = await createSalesWorker({
     connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, db, mailer, log,

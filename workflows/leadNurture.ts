@@ -28,7 +28,7 @@ import {
   type NurtureStatus,
   type StopNurtureInput,
 } from './leadNurture.contract';
-import { NurtureStatusKey, NurtureStepKey } from './searchAttributes';
+import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey } from './searchAttributes';
 
 /**
  * Step writes retry until the database is back (nothing accepted is lost); a lead that no longer
@@ -54,7 +54,9 @@ function describeDuration(ms: number): string {
 class LeadNurture {
   private readonly state: NurtureState;
   private inFlightStep: number | null = null;
-  private published: { status: NurtureStatus; step: string | null } | null = null;
+  /** The gap timer that is running, so pause can say at once what is left of it. */
+  private gap: { index: number; startedAt: number; remainingMs: number } | null = null;
+  private published: { status: NurtureStatus; step: string | null; ownerId: string } | null = null;
 
   constructor(
     private readonly input: LeadNurtureInput,
@@ -180,24 +182,31 @@ class LeadNurture {
     for (;;) {
       if (this.state.stopReason) return false;
       if (this.state.status === 'paused') {
-        this.state.remainingGapMs = remaining;
-        this.setDue(index, null);
+        this.freeze(index, remaining);
         await condition(() => this.state.status !== 'paused' || this.state.stopReason !== null);
         continue;
       }
       if (remaining <= 0) return true;
-      const startedAt = Date.now();
+      this.gap = { index, startedAt: Date.now(), remainingMs: remaining };
       this.state.remainingGapMs = null;
-      this.setDue(index, startedAt + remaining);
+      this.setDue(index, Date.now() + remaining);
       const label = remaining === def.gapMs ? def.gapLabel : describeDuration(remaining);
       const interrupted = await condition(
         () => this.state.status === 'paused' || this.state.stopReason !== null,
         remaining,
         { summary: `Wait ${label}, then: ${def.title}` },
       );
+      const elapsed = Date.now() - this.gap.startedAt;
+      this.gap = null;
       if (!interrupted) return true;
-      remaining = Math.max(0, remaining - (Date.now() - startedAt));
+      remaining = Math.max(0, remaining - elapsed);
     }
+  }
+
+  /** While paused nothing is due; what is left of the gap is kept for the resume. */
+  private freeze(index: number, remainingMs: number): void {
+    this.state.remainingGapMs = remainingMs;
+    this.setDue(index, null);
   }
 
   private stop({ reason, by }: StopNurtureInput): NurtureState {
@@ -217,6 +226,7 @@ class LeadNurture {
     this.state.status = 'paused';
     this.state.pausedAt = iso(Date.now());
     this.state.pausedBy = by;
+    if (this.gap) this.freeze(this.gap.index, Math.max(0, this.gap.remainingMs - (Date.now() - this.gap.startedAt)));
     this.publish();
     return this.state;
   }
@@ -225,6 +235,8 @@ class LeadNurture {
     this.state.status = 'running';
     this.state.pausedAt = null;
     this.state.pausedBy = null;
+    const index = this.state.steps.findIndex((s) => s.state === 'pending');
+    if (this.state.remainingGapMs !== null && index > 0) this.setDue(index, Date.now() + this.state.remainingGapMs);
     this.publish();
     return this.state;
   }
@@ -263,12 +275,18 @@ class LeadNurture {
     }
   }
 
-  /** Keeps the Web UI's NurtureStatus/NurtureStep in step with the state, without redundant upserts. */
+  /**
+   * Keeps the Web UI's search attributes in step with the state, without redundant upserts. The
+   * first call sets them all, so a run is findable however it was started.
+   */
   private publish(): void {
-    const { status, currentStep } = this.state;
-    if (this.published?.status === status && this.published.step === currentStep) return;
-    this.published = { status, step: currentStep };
+    const { status, currentStep, ownerId } = this.state;
+    const last = this.published;
+    if (last?.status === status && last.step === currentStep && last.ownerId === ownerId) return;
+    this.published = { status, step: currentStep, ownerId };
     upsertSearchAttributes([
+      ...(last ? [] : [{ key: LeadIdKey, value: this.input.leadId }, { key: CustomerTypeKey, value: this.input.customerType }]),
+      ...(last?.ownerId === ownerId ? [] : [{ key: OwnerIdKey, value: ownerId }]),
       { key: NurtureStatusKey, value: status },
       { key: NurtureStepKey, value: currentStep ?? '' },
     ]);

@@ -11,4 +11,15 @@ export const CustomerTypeKey = defineSearchAttributeKey('CustomerType', SearchAt
 export const NurtureStepKey = defineSearchAttributeKey('NurtureStep', SearchAttributeType.KEYWORD);
 export const NurtureStatusKey = defineSearchAttributeKey('NurtureStatus', SearchAttributeType.KEYWORD);
 
-export const ALL_SEARCH_ATTRIBUTES = [LeadIdKey, OwnerIdKey, CustomerTypeKey, NurtureStepKey, NurtureStatusKey];
+export const DealIdKey = defineSearchAttributeKey('DealId', SearchAttributeType.KEYWORD);
+export const DealStageKey = defineSearchAttributeKey('DealStage', SearchAttributeType.KEYWORD);
+/** The deal's value in dollars (a Double for range filters; the records keep exact cents). */
+export const DealValueKey = defineSearchAttributeKey('DealValue', SearchAttributeType.DOUBLE);
+export const TechCheckRequiredKey = defineSearchAttributeKey('TechCheckRequired', SearchAttributeType.BOOL);
+/** When the deal entered its current stage: `DealStage = 'tech_check' AND WaitingSince < …` finds the long waits. */
+export const WaitingSinceKey = defineSearchAttributeKey('WaitingSince', SearchAttributeType.DATETIME);
+
+export const ALL_SEARCH_ATTRIBUTES = [
+  LeadIdKey, OwnerIdKey, CustomerTypeKey, NurtureStepKey, NurtureStatusKey,
+  DealIdKey, DealStageKey, DealValueKey, TechCheckRequiredKey, WaitingSinceKey,
+];

@@ -20,7 +20,8 @@ export async function loadNormalizers(): Promise<void> {
 function toAscii(text: string): string {
   if (!anyAscii) throw new Error('loadNormalizers() must run before Unicode normalisation');
   // Plain ASCII is the common case and needs no transliteration.
-  return /^[\x00-\x7f]*$/.test(text) ? text : anyAscii(text);
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) return anyAscii(text);
+  return text;
 }
 
 /** "Last, First" reads as "First Last"; then token order stops mattering ("Moss Abbie" = "Abbie Moss"). */

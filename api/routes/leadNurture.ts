@@ -82,35 +82,43 @@ export async function stopNurtureForClosedLead(temporal: Client, log: Logger, le
   }
 }
 
-export function leadNurtureRoutes({ db, temporal, taskQueue, log }: NurtureRoutesDeps): RouteSpec[] {
+export function leadNurtureRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps): RouteSpec[] {
   const leads = new LeadStore(db);
   const params = idParams('lead');
 
-  async function runningHandle(leadId: string): Promise<WorkflowHandle<typeof leadNurtureWorkflow>> {
+  /** The lead's latest sequence; `mustRun` refuses one that has ended (an update could not reach it). */
+  async function latestSequence(leadId: string, mustRun = false): Promise<{ handle: WorkflowHandle<typeof leadNurtureWorkflow>; runId: string }> {
     await leads.require(leadId);
     const handle = temporal.workflow.getHandle<typeof leadNurtureWorkflow>(nurtureWorkflowId(leadId));
+    let description;
     try {
-      await handle.describe();
+      description = await handle.describe();
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) throw new NotFoundError('nurture', nurtureWorkflowId(leadId));
       throw error;
     }
-    return handle;
+    if (mustRun && description.status.name !== 'RUNNING') {
+      throw new ConflictError('nurture_finished', `the sequence has already ended (${description.status.name.toLowerCase()})`, undefined, { workflowId: handle.workflowId, runId: description.runId });
+    }
+    return { handle, runId: description.runId };
   }
 
   async function update(user: User, leadId: string, requestId: string, action: string, call: (handle: WorkflowHandle<typeof leadNurtureWorkflow>) => Promise<NurtureState>) {
-    const handle = await runningHandle(leadId);
+    const { handle, runId } = await latestSequence(leadId, true);
     let state: NurtureState;
     try {
       state = await temporal.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => call(handle));
     } catch (error) {
+      if (error instanceof WorkflowNotFoundError) {
+        // It ended between our check and the update.
+        throw new ConflictError('nurture_finished', 'the sequence has already ended', undefined, { workflowId: handle.workflowId, runId });
+      }
       if (error instanceof ServiceError && /deadline/i.test(error.message)) {
         throw new ServiceUnavailableError('worker_unavailable', 'the sequence did not answer in time (is a worker running?); retrying the same request is safe');
       }
       throw error;
     }
     await recordAudit(db, { actor: { type: 'user', id: user.id }, action: `nurture.${action}`, entityType: 'lead', entityId: leadId, after: { status: state.status, stopReason: state.stopReason }, requestId });
-    const { runId } = await handle.describe();
     return { status: 200, body: { workflowId: handle.workflowId, runId, ...state } };
   }
 
@@ -164,8 +172,8 @@ export function leadNurtureRoutes({ db, temporal, taskQueue, log }: NurtureRoute
       params,
       responses: { 200: { description: 'The latest sequence of the lead', schema: nurtureSchema }, 404: { description: 'No such lead, or never enrolled (`nurture_not_found`)' } },
       async handler({ params: { id } }) {
-        const handle = await runningHandle(id);
-        const [state, { runId }] = await Promise.all([handle.query(getNurtureStateQuery), handle.describe()]);
+        const { handle, runId } = await latestSequence(id);
+        const state = await handle.query(getNurtureStateQuery);
         return { status: 200, body: { workflowId: handle.workflowId, runId, ...state } };
       },
     }),
@@ -206,7 +214,7 @@ function assertEnrollable(lead: Lead): void {
     throw new UnprocessableError('not_corporate', 'only corporate leads can be nurtured; this lead is a consumer', 'customerType');
   }
   if (lead.status !== 'open') {
-    throw new ConflictError('lead_closed', `lead ${lead.id} is already ${lead.status}`, undefined, { status: lead.status });
+    throw new ConflictError('lead_closed', `lead ${lead.id} is already ${lead.status}`, undefined, { leadStatus: lead.status });
   }
   if (!lead.email) {
     throw new UnprocessableError('email_required', 'the sequence sends emails: give the lead an email address first', 'email');

@@ -16,7 +16,7 @@ export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 export type ActivityStatus = (typeof ACTIVITY_STATUSES)[number];
 
 /** Record types that have a timeline, and their tables; later areas add theirs here. */
-export const REGARDING_TABLES: Record<string, string> = { lead: 'leads' };
+export const REGARDING_TABLES: Record<string, string> = { lead: 'leads', deal: 'deals', quote: 'quotes', account: 'accounts', contact: 'contacts' };
 export const REGARDING_TYPES = () => Object.keys(REGARDING_TABLES);
 
 export interface Regarding {
@@ -74,7 +74,11 @@ export interface TimelineFilter {
   statuses?: Array<ActivityStatus | 'overdue'>;
 }
 
-const SELECT = (db: Knex) => ['activities.*', db.raw("(status = 'open' and due_at is not null and due_at < now()) as overdue")];
+const COLUMNS = [
+  'id', 'type', 'regarding_type', 'regarding_id', 'subject', 'body', 'due_at', 'owner_id', 'status', 'completed_at',
+  'canceled_at', 'outcome', 'to_address', 'sent_at', 'message_id', 'created_by', 'created_by_workflow', 'created_at', 'updated_at',
+].map((c) => `activities.${c}`);
+const SELECT = (db: Knex) => [...COLUMNS, db.raw("(activities.status = 'open' and activities.due_at is not null and activities.due_at < now()) as overdue")];
 
 /** Newest first: an open activity sorts by when it is due, a closed one by when it was closed. */
 const TIMELINE_ORDER = "coalesce(case status when 'completed' then completed_at when 'canceled' then canceled_at end, due_at, created_at) desc, created_at desc, id desc";
@@ -196,7 +200,7 @@ export class ActivityStore {
       if (!row) throw new NotFoundError('activity', id);
       const before = (await this.get(id, trx))!;
       if (before.status !== 'open') {
-        throw new ConflictError('activity_closed', `activity ${id} is already ${before.status} and cannot be changed`, undefined, { status: before.status });
+        throw new ConflictError('activity_closed', `activity ${id} is already ${before.status} and cannot be changed`, undefined, { activityStatus: before.status });
       }
       if (patch.ownerId) await this.assertUser(trx, patch.ownerId, 'ownerId');
       const { status, ...fields } = patch;

@@ -209,12 +209,13 @@ export class CustomerStore {
       out.contacts = rows(await this.db('contacts').whereRaw('lower(email) = any(?)', [wanted]).orderBy('created_at', 'desc').limit(MAX_CRM_ROWS));
     }
     const contactIds = out.contacts.map((c) => c.id as string);
-    if (out.available.includes('accounts')) {
-      const accountIds = [...new Set(out.contacts.map((c) => c.parentAccountId as string | null).filter((v): v is string => Boolean(v)))];
-      if (accountIds.length) out.accounts = rows(await this.db('accounts').whereIn('id', accountIds).limit(MAX_CRM_ROWS));
-    }
     if (out.available.includes('deals') && contactIds.length) {
-      out.deals = rows(await this.db('deals').whereIn('contact_id', contactIds).limit(MAX_CRM_ROWS));
+      out.deals = rows(await this.db('deals').whereIn('contact_id', contactIds).orderBy('created_at', 'desc').limit(MAX_CRM_ROWS));
+    }
+    if (out.available.includes('accounts')) {
+      // The companies the person belongs to, and those of their deals.
+      const accountIds = [...new Set([...out.contacts.map((c) => c.parentAccountId), ...out.deals.map((d) => d.accountId)].filter((v): v is string => typeof v === 'string'))];
+      if (accountIds.length) out.accounts = rows(await this.db('accounts').whereIn('id', accountIds).orderBy('name').limit(MAX_CRM_ROWS));
     }
     if (out.available.includes('activities')) {
       const regarding: Array<[string, string[]]> = [

@@ -143,7 +143,7 @@ export class LeadStore {
     if (!row) throw new NotFoundError('lead', id);
     const lead = fromRow<Lead>(row);
     if (lead.status !== 'open') {
-      throw new ConflictError('lead_closed', `lead ${id} is already ${lead.status} and cannot be changed`, undefined, { status: lead.status });
+      throw new ConflictError('lead_closed', `lead ${id} is already ${lead.status} and cannot be changed`, undefined, { leadStatus: lead.status });
     }
     return lead;
   }

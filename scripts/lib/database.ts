@@ -17,11 +17,17 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Config, log: Logger, options: { migrate?: boolean } = {}): Promise<OpenDatabase> {
+export interface OpenDatabaseOptions {
+  migrate?: boolean;
+  /** The stack owns its cluster: start it (stopping a leftover of a killed run) rather than reuse one. */
+  own?: boolean;
+}
+
+export async function openDatabase(config: Config, log: Logger, options: OpenDatabaseOptions = {}): Promise<OpenDatabase> {
   let url = config.databaseUrl;
   let stopCluster: (() => Promise<void>) | null = null;
   if (!url) {
-    if (await portOpen(config.embeddedPostgresPort)) {
+    if (!options.own && (await portOpen(config.embeddedPostgresPort))) {
       url = embeddedDatabaseUrl(config.embeddedPostgresPort);
       log.debug('using the embedded PostgreSQL the stack is running');
     } else {

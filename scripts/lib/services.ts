@@ -19,8 +19,42 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-export function startService(name: string, command: string, args: string[], log: Logger): Service {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: PROJECT_ROOT });
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A service left running by a parent that was killed (no Ctrl-C) would hold its port: stop it. */
+async function stopLeftover(pidFile: string, log: Logger): Promise<void> {
+  if (!fs.existsSync(pidFile)) return;
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+    log.warn({ pid }, 'stopping a process left running by an earlier run');
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  fs.rmSync(pidFile, { force: true });
+}
+
+export interface ServiceOptions {
+  /**
+   * Remember the pid here, and stop a leftover with the same file first. Such a service runs in its
+   * own process group, so a terminal's Ctrl-C reaches only us and we stop the parts in order.
+   */
+  pidFile?: string;
+}
+
+export async function startService(name: string, command: string, args: string[], log: Logger, options: ServiceOptions = {}): Promise<Service> {
+  if (options.pidFile) await stopLeftover(options.pidFile, log);
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: PROJECT_ROOT, detached: Boolean(options.pidFile) });
+  if (options.pidFile && child.pid) {
+    fs.mkdirSync(path.dirname(options.pidFile), { recursive: true });
+    fs.writeFileSync(options.pidFile, String(child.pid));
+  }
   for (const stream of [child.stdout!, child.stderr!]) {
     readline.createInterface({ input: stream }).on('line', (line) => {
       if (line.trim()) log.debug(line);
@@ -39,6 +73,7 @@ export function startService(name: string, command: string, args: string[], log:
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(killer);
+      if (options.pidFile) fs.rmSync(options.pidFile, { force: true });
     },
   };
 }
@@ -85,7 +120,7 @@ export async function temporalReady(address: string): Promise<boolean> {
   }
 }
 
-export interface DevServerOptions {
+export interface DevServerOptions extends ServiceOptions {
   cli: string;
   dbFile: string;
   port: number;
@@ -97,7 +132,7 @@ export interface DevServerOptions {
 /** The Temporal dev server: real server, SQLite file kept across restarts, Web UI on a fixed port. */
 export async function startTemporalDevServer(options: DevServerOptions): Promise<Service> {
   fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
-  const service = startService('temporal', options.cli, [
+  const service = await startService('temporal', options.cli, [
     'server', 'start-dev',
     '--ip', '127.0.0.1',
     '--port', String(options.port),
@@ -106,7 +141,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     '--namespace', options.namespace,
     '--log-level', 'warn',
     ...devServerSearchAttributeArgs(),
-  ], options.log);
+  ], options.log, options);
   await waitFor('the Temporal dev server', () => temporalReady(`127.0.0.1:${options.port}`), 60_000, service.process);
   return service;
 }
@@ -128,14 +163,14 @@ export interface MailInbox extends Service {
 }
 
 /** MailDev: an SMTP catch-all with a web inbox, so a person can read what the sequences send. */
-export async function startMailInbox(options: { smtpPort: number; webPort: number; mailDir?: string; log: Logger }): Promise<MailInbox> {
+export async function startMailInbox(options: ServiceOptions & { smtpPort: number; webPort: number; mailDir?: string; log: Logger }): Promise<MailInbox> {
   const bin = require.resolve('maildev/bin/maildev');
   const args = ['--ip', '127.0.0.1', '--smtp', String(options.smtpPort), '--web', String(options.webPort), '--silent'];
   if (options.mailDir) {
     fs.mkdirSync(options.mailDir, { recursive: true });
     args.push('--mail-directory', options.mailDir);
   }
-  const service = startService('maildev', process.execPath, [bin, ...args], options.log);
+  const service = await startService('maildev', process.execPath, [bin, ...args], options.log, options);
   const webUrl = `http://localhost:${options.webPort}`;
   await waitFor('MailDev', async () => (await portOpen(options.smtpPort)) && (await portOpen(options.webPort)), 30_000, service.process);
   return {

@@ -42,7 +42,7 @@ function stampMatches(stamp: string, expected: string, binary: string): boolean 
   return fs.existsSync(binary) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === expected;
 }
 
-function internetReachable(): Promise<boolean> {
+export function internetReachable(): Promise<boolean> {
   return new Promise((resolve) => {
     const request = https.request('https://temporal.download/', { method: 'HEAD', timeout: 5000 }, () => resolve(true));
     request.on('timeout', () => request.destroy());

@@ -106,6 +106,13 @@ describe('customer view API (dev server)', function () {
     const lead = await createLead(database.db, users.rep.id, { firstName: 'Julia', lastName: 'Medina', email: 'Julia.Medina@icloud.com', customerType: 'consumer' });
     await new ActivityStore(database.db).create({ type: 'phone_call', regarding: { type: 'lead', id: lead.id }, subject: 'Asked about doorbells' }, { actor: { type: 'user', id: users.rep.id }, userId: users.rep.id });
 
+    // The CRM side of the deals area: a contact with the same address (another case), its company and its deal.
+    const [account] = await database.db('accounts').insert({ name: 'Medina Design', normalized_name: 'medina design', owner_id: users.rep.id, created_by: users.rep.id }).returning('id');
+    const [contact] = await database.db('contacts').insert({ first_name: 'Julia', last_name: 'Medina', email: 'JULIA.MEDINA@ICLOUD.COM', parent_account_id: account.id, owner_id: users.rep.id, created_by: users.rep.id }).returning('id');
+    const [deal] = await database.db('deals').insert({ name: 'Doorbells for the studio', contact_id: contact.id, account_id: account.id, owner_id: users.rep.id, created_by: users.rep.id, value_cents: 120_000 }).returning('id');
+    await database.db('activities').insert({ type: 'note', regarding_type: 'deal', regarding_id: deal.id, subject: 'Wants a quote', status: 'completed', completed_at: database.db.fn.now(), created_by: users.rep.id });
+    await database.db('contacts').insert({ last_name: 'Someone Else', email: 'someone@example.com', owner_id: users.rep.id, created_by: users.rep.id });
+
     const view = await http.get(`/customers/${id}?asOf=2020-12-31`);
     assert.equal(view.status, 200);
     const body = view.body;
@@ -130,8 +137,11 @@ describe('customer view API (dev server)', function () {
     assert.equal(body.loyalty.pointsEarnedInStore, pos.reduce((n, r) => n + Number(r.RewardPointsAdded), 0));
 
     assert.deepEqual(body.crm.leads.map((l: { id: string }) => l.id), [lead.id], 'the lead with the same e-mail, whatever its case');
-    assert.deepEqual(body.crm.activities.map((a: { subject: string }) => a.subject), ['Asked about doorbells']);
-    assert.ok(body.crm.available.includes('leads'));
+    assert.deepEqual(body.crm.contacts.map((c: { id: string }) => c.id), [contact.id]);
+    assert.deepEqual(body.crm.accounts.map((a: { id: string }) => a.id), [account.id]);
+    assert.deepEqual(body.crm.deals.map((d: { id: string; valueCents: number }) => [d.id, d.valueCents]), [[deal.id, 120_000]]);
+    assert.deepEqual(body.crm.activities.map((a: { subject: string }) => a.subject).sort(), ['Asked about doorbells', 'Wants a quote']);
+    assert.deepEqual(body.crm.available, ['leads', 'contacts', 'accounts', 'deals', 'activities']);
     assert.equal((await http.get('/customers/not-a-uuid')).status, 404);
   });
 

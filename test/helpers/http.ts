@@ -44,7 +44,8 @@ export function client(baseUrl: string, token?: string) {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+    const json = /json/.test(response.headers.get('content-type') ?? '');
+    return { status: response.status, body: text && json ? JSON.parse(text) : text || undefined, headers: response.headers };
   }
   return {
     get: <T = any>(path: string, headers?: Record<string, string>) => call<T>('GET', path, undefined, headers),

@@ -17,7 +17,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 import { testEnv } from './env';
 
 const tools = toolPaths(loadConfig().toolsDir);
-export const testLog = createLogger((process.env.TEST_LOG_LEVEL as 'warn') ?? 'warn', { pretty: true }).child({ component: 'test' });
+export const testLog = createLogger((process.env.TEST_LOG_LEVEL as 'error') ?? 'error', { pretty: true }).child({ component: 'test' });
 
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: tools.testServer } } });

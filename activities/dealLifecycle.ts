@@ -1,0 +1,208 @@
+/**
+ * The deal workflow's side effects. Every change to what the stage rules judge (product lines, the
+ * estimate, quote activation / revision / close, Tech Checks) and every stage move is written here,
+ * one transaction each, so Postgres follows the workflow exactly:
+ * - a change is keyed by `<workflowId>/change-<n>` in deal_changes: a retry returns the stored result;
+ * - a move is keyed by (deal, move number): a retry finds its row, and moves apply in order;
+ * - each transaction first checks Postgres is where the workflow believes (open, same stage and
+ *   move count) and re-judges the rule on its own rows, so a stale workflow copy cannot open the gate;
+ * - a change that closes the gate of a deal in Close writes the send-back to Tech Check in the same
+ *   transaction.
+ * Business refusals are non-retryable ApplicationFailures typed with the rule's code (the API's 409).
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Knex } from 'knex';
+import type { Logger } from '../config/logger';
+import { DomainError } from '../db/errors';
+import type { Db } from '../db/knex';
+import { DealStore } from '../db/stores/deals';
+import { QuoteStore } from '../db/stores/quotes';
+import { TechCheckStore } from '../db/stores/techChecks';
+import type { WriteContext } from '../db/stores/leads';
+import {
+  DEAL_REJECTIONS,
+  type ApplyDealChangeInput,
+  type DealChangeResult,
+  type DealFacts,
+  type DealProductChange,
+  type QuoteChange,
+  type RecordDealMoveInput,
+  type StageMove,
+  type TechCheckReminderInput,
+} from '../workflows/dealLifecycle.contract';
+import { closeRejection, dollars, moveRejection, needsSendBack, techCheckGate } from '../workflows/dealLifecycle.rules';
+
+export interface DealLifecycleDeps {
+  db: Db;
+  log: Logger;
+}
+
+type Ctx = WriteContext & { userId: string };
+
+function currentWorkflowId(): string {
+  const execution = Context.current().info.workflowExecution;
+  if (!execution) throw ApplicationFailure.nonRetryable('deal activities run only inside a workflow', 'no_workflow');
+  return execution.workflowId;
+}
+
+/** Store refusals become typed, non-retryable failures; anything else is transient and retried. */
+async function refusalsAsFailures<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof DomainError) throw ApplicationFailure.nonRetryable(error.message, error.code);
+    throw error;
+  }
+}
+
+const userCtx = (by: string, requestId?: string | null): Ctx => ({ actor: { type: 'user', id: by }, userId: by, requestId: requestId ?? null });
+
+export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
+  const deals = new DealStore(db);
+  const quotes = new QuoteStore(db);
+  const checks = new TechCheckStore(db);
+
+  /**
+   * One change in one transaction: the ledger row makes it happen once; the guard checks the deal
+   * is open and where the workflow believes; `apply` writes; the send-back or close follows.
+   */
+  async function applyChange<C>(
+    kind: string,
+    input: ApplyDealChangeInput<C>,
+    apply: (trx: Knex.Transaction, ctx: Ctx) => Promise<{ createdId: string | null; closeDeal?: string | null }>,
+  ): Promise<DealChangeResult> {
+    const workflowId = currentWorkflowId();
+    return refusalsAsFailures(() =>
+      db.transaction(async (trx) => {
+        const fresh = await trx('deal_changes').insert({ idempotency_key: input.key, deal_id: input.dealId, kind }).onConflict('idempotency_key').ignore().returning('idempotency_key');
+        if (fresh.length === 0) {
+          const done = await trx('deal_changes').where({ idempotency_key: input.key }).first('result');
+          log.debug({ dealId: input.dealId, key: input.key }, 'deal change already applied');
+          return done.result as DealChangeResult;
+        }
+        const { position } = input;
+        await deals.lockForChange(trx, input.dealId, position);
+        const ctx = userCtx(input.by, input.requestId);
+        const { createdId, closeDeal } = await apply(trx, ctx);
+        const facts = await deals.facts(input.dealId, trx);
+        let sentBack: StageMove | null = null;
+        let closed: DealChangeResult['closed'] = null;
+        if (closeDeal) {
+          const move: StageMove = { seq: position.moveSeq + 1, from: position.stage, to: 'lost', by: input.by, at: position.at, reason: closeDeal };
+          await deals.recordMove(trx, input.dealId, move, { outcome: 'lost', reason: closeDeal, description: null, actualRevenueCents: null }, workflowId, ctx);
+          closed = { move, reason: closeDeal };
+        } else if (needsSendBack(position.stage, 'open', facts)) {
+          sentBack = { seq: position.moveSeq + 1, from: position.stage, to: 'tech_check', by: input.by, at: position.at, reason: DEAL_REJECTIONS.techCheckRequired };
+          await deals.recordMove(trx, input.dealId, sentBack, null, workflowId, ctx);
+        }
+        const result: DealChangeResult = { facts, sentBack, closed, createdId };
+        await trx('deal_changes').where({ idempotency_key: input.key }).update({ result: JSON.stringify(result) });
+        return result;
+      }),
+    );
+  }
+
+  async function changeDealProducts(input: ApplyDealChangeInput<DealProductChange>): Promise<DealChangeResult> {
+    const { change, dealId } = input;
+    return applyChange(change.kind, input, async (trx, ctx) => {
+      switch (change.kind) {
+        case 'add_line':
+          return { createdId: (await deals.addLine(trx, dealId, change, ctx)).id };
+        case 'update_line':
+          await deals.updateLine(trx, dealId, change.lineId, change, ctx);
+          return { createdId: null };
+        case 'remove_line':
+          await deals.removeLine(trx, dealId, change.lineId, ctx);
+          return { createdId: null };
+        case 'edit':
+          await deals.edit(trx, dealId, { name: change.name, estimatedValueCents: change.estimatedValueCents, ownerId: change.ownerId }, ctx);
+          return { createdId: null };
+      }
+    });
+  }
+
+  async function changeQuote(input: ApplyDealChangeInput<QuoteChange>): Promise<DealChangeResult> {
+    const { change, dealId } = input;
+    return applyChange(`quote_${change.kind}`, input, async (trx, ctx) => {
+      switch (change.kind) {
+        case 'activate':
+          await quotes.activate(trx, dealId, change.quoteId, ctx);
+          return { createdId: null };
+        case 'revise':
+          return { createdId: (await quotes.revise(trx, dealId, change.quoteId, ctx)).id };
+        case 'close': {
+          const quote = await quotes.close(trx, dealId, change.quoteId, change.reason, change.description ?? null, ctx);
+          return { createdId: null, closeDeal: change.closeDeal ? `quote_${quote.statusReason}` : null };
+        }
+      }
+    });
+  }
+
+  async function recordTechCheck(input: ApplyDealChangeInput<{ quoteId: string; outcome: 'passed' | 'failed'; completedAt: string; notes: string }>): Promise<DealChangeResult> {
+    const { change, dealId } = input;
+    return applyChange('tech_check', input, async (trx, ctx) => {
+      const quote = await trx('quotes').where({ id: change.quoteId }).forUpdate().first();
+      if (!quote || quote.deal_id !== dealId) throw ApplicationFailure.nonRetryable(`quote ${change.quoteId} does not belong to deal ${dealId}`, DEAL_REJECTIONS.quoteNotOnDeal);
+      const q = (await quotes.get(change.quoteId, trx))!;
+      if (q.status !== 'active') throw ApplicationFailure.nonRetryable(`quote ${q.quoteNumber} revision ${q.revision} is ${q.status}; a Tech Check reviews the active quote`, DEAL_REJECTIONS.quoteNotActive);
+      if (change.outcome === 'passed') {
+        const failed = await trx('tech_checks').where({ quote_id: q.id, quote_revision: q.revision, outcome: 'failed' }).first('id');
+        if (failed) throw ApplicationFailure.nonRetryable(`quote ${q.quoteNumber} revision ${q.revision} failed its Tech Check; revise the quote and check the new revision`, DEAL_REJECTIONS.techCheckFailed);
+      }
+      return { createdId: (await checks.record(trx, q, change, ctx)).id };
+    });
+  }
+
+  /**
+   * Writes a move or close the workflow decided, after re-judging it on Postgres's rows. A refusal
+   * carries the fresh facts, so the workflow corrects its copy.
+   */
+  async function recordDealMove(input: RecordDealMoveInput): Promise<DealFacts> {
+    const workflowId = currentWorkflowId();
+    const { dealId, move, close } = input;
+    return refusalsAsFailures(() =>
+      db.transaction(async (trx) => {
+        const done = await trx('deal_stage_moves').where({ deal_id: dealId, seq: move.seq }).first('id');
+        if (done) return deals.facts(dealId, trx);
+        await deals.lockForChange(trx, dealId, { stage: move.from, moveSeq: move.seq - 1 });
+        const facts = await deals.facts(dealId, trx);
+        const rejection = close
+          ? closeRejection(move.from, 'open', close.outcome, close.reason, facts)
+          : moveRejection(move.from, 'open', move.to as StageMove['from'], facts);
+        if (rejection) throw ApplicationFailure.nonRetryable(rejection.message, rejection.code, facts);
+        await deals.recordMove(trx, dealId, move, close ?? null, workflowId, userCtx(move.by, input.requestId));
+        return facts;
+      }),
+    );
+  }
+
+  /** SPEC: while a deal waits in Tech Check, a task for the consultants (2 days), then for the owner's manager (5 days). */
+  async function createTechCheckReminder(input: TechCheckReminderInput): Promise<{ activityId: string }> {
+    const workflowId = currentWorkflowId();
+    const deal = await deals.get(input.dealId);
+    if (!deal) throw ApplicationFailure.nonRetryable(`deal ${input.dealId} no longer exists`, 'deal_not_found');
+    const facts = await deals.facts(deal.id);
+    const gate = techCheckGate(facts);
+    const quote = facts.activeQuote ? `quote ${facts.activeQuote.quoteNumber} revision ${facts.activeQuote.revision}` : 'the active quote (none yet: the rep must activate one)';
+    const waited = `since ${input.waitingSince.slice(0, 10)}`;
+    let ownerId: string | null = null;
+    let subject: string;
+    let body: string;
+    if (input.kind === 'tech_consultants') {
+      subject = `Tech Check needed: ${deal.name}`;
+      body = `For the technical consultants: deal "${deal.name}" (${dollars(gate.judgedValueCents)}) has waited in Tech Check ${waited}. Review ${quote} and record the check, with notes even if everything is in order.`;
+    } else {
+      const owner = await db('users').where({ id: deal.ownerId }).first('manager_id', 'name');
+      ownerId = owner?.manager_id ?? null;
+      subject = `Tech Check overdue: ${deal.name}`;
+      body = `Deal "${deal.name}" of ${owner?.name ?? 'its owner'} (${dollars(gate.judgedValueCents)}) has waited in Tech Check ${waited} without a passed check of ${quote}.${ownerId ? '' : ' The owner has no manager on record: this task is for any manager.'}`;
+    }
+    const { activityId, created } = await checks.createReminder({ dealId: deal.id, visit: input.visit, kind: input.kind, ownerId, subject, body, dueAt: new Date().toISOString(), workflowId });
+    log.info({ dealId: deal.id, kind: input.kind, visit: input.visit, activityId, firstWrite: created }, 'tech check reminder');
+    return { activityId };
+  }
+
+  return { changeDealProducts, changeQuote, recordTechCheck, recordDealMove, createTechCheckReminder };
+}
+
+export type DealLifecycleActivities = ReturnType<typeof createDealLifecycleActivities>;

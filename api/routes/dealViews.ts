@@ -1,0 +1,182 @@
+/**
+ * What the API shows of a deal, a quote and a Tech Check: the response schemas (which also make the
+ * OpenAPI document) and the reads that fill them. Everything is read from Postgres, which the deal
+ * workflow has brought in step before any update answered; the stage rules add the gate and moves.
+ */
+import { z } from 'zod';
+import type { Db } from '../../db/knex';
+import { DealStore } from '../../db/stores/deals';
+import { QUOTE_STATUSES, QuoteStore } from '../../db/stores/quotes';
+import { TechCheckStore } from '../../db/stores/techChecks';
+import { DEAL_STAGES, DEAL_STATUSES, TECH_CHECK_OUTCOMES, dealWorkflowId, type DealState } from '../../workflows/dealLifecycle.contract';
+import { movesNow, techCheckGate } from '../../workflows/dealLifecycle.rules';
+
+const stageOrOutcome = z.enum([...DEAL_STAGES, 'won', 'lost']);
+
+export const lineSchema = z.object({
+  id: z.uuid(),
+  productId: z.uuid(),
+  sku: z.string(),
+  productName: z.string(),
+  quantity: z.number().int(),
+  unitPriceCents: z.number().int(),
+  discountCents: z.number().int(),
+  amountCents: z.number().int().describe('quantity × unit price − discount'),
+  position: z.number().int(),
+});
+
+export const techCheckSchema = z.object({
+  id: z.uuid(),
+  dealId: z.uuid(),
+  quoteId: z.uuid(),
+  quoteRevision: z.number().int(),
+  quoteTotalCents: z.number().int().describe('The total of the revision that was reviewed'),
+  outcome: z.enum(TECH_CHECK_OUTCOMES),
+  completedAt: z.string(),
+  notes: z.string(),
+  performedBy: z.uuid(),
+  activityId: z.uuid().nullable().describe('The note on the deal’s timeline'),
+  createdAt: z.string(),
+});
+
+export const quoteSchema = z.object({
+  id: z.uuid(),
+  dealId: z.uuid(),
+  quoteNumber: z.string(),
+  revision: z.number().int(),
+  revisedFromId: z.uuid().nullable(),
+  name: z.string(),
+  description: z.string().nullable(),
+  validUntil: z.string().nullable(),
+  contactId: z.uuid(),
+  accountId: z.uuid().nullable(),
+  status: z.enum(QUOTE_STATUSES),
+  statusReason: z.enum(['revised', 'lost', 'canceled']).nullable(),
+  totalCents: z.number().int(),
+  activatedAt: z.string().nullable(),
+  activatedBy: z.uuid().nullable(),
+  closedAt: z.string().nullable(),
+  closedBy: z.uuid().nullable(),
+  closeDescription: z.string().nullable(),
+  createdBy: z.uuid(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const quoteDetailSchema = quoteSchema.extend({
+  lines: z.array(lineSchema),
+  techChecks: z.array(techCheckSchema),
+});
+
+export const gateSchema = z.object({
+  required: z.boolean(),
+  reason: z.enum(['value_above_threshold', 'value_at_or_below_threshold']).describe('Why a Tech Check is (not) required'),
+  thresholdCents: z.number().int(),
+  judgedValueCents: z.number().int().describe('The larger of the deal value and the active quote total'),
+  basis: z.enum(['deal_value', 'active_quote']),
+  satisfied: z.boolean().describe('Whether the deal may leave Propose/Tech Check as far as the check is concerned'),
+  passedCheckId: z.uuid().nullable(),
+  failedCheckId: z.uuid().nullable(),
+});
+
+export const moveSchema = z.object({
+  seq: z.number().int(),
+  from: z.enum(DEAL_STAGES),
+  to: stageOrOutcome,
+  by: z.uuid(),
+  at: z.string(),
+  reason: z.string().nullable(),
+});
+
+export const dealSchema = z.object({
+  id: z.uuid(),
+  workflowId: z.string(),
+  name: z.string(),
+  leadId: z.uuid().nullable(),
+  contactId: z.uuid(),
+  accountId: z.uuid().nullable(),
+  ownerId: z.uuid(),
+  stage: z.enum(DEAL_STAGES),
+  status: z.enum(DEAL_STATUSES),
+  stageEnteredAt: z.string(),
+  valueCents: z.number().int().describe('The sum of the lines, or the estimate while there are none'),
+  estimatedValueCents: z.number().int().nullable(),
+  closeReason: z.string().nullable(),
+  closeDescription: z.string().nullable(),
+  actualRevenueCents: z.number().int().nullable(),
+  closedAt: z.string().nullable(),
+  closedBy: z.uuid().nullable(),
+  createdBy: z.uuid(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const dealDetailSchema = dealSchema.extend({
+  lines: z.array(lineSchema),
+  techCheck: gateSchema,
+  techChecks: z.array(techCheckSchema),
+  quotes: z.array(quoteSchema),
+  activeQuoteId: z.uuid().nullable(),
+  moves: z.array(moveSchema).describe('Every stage move and the close: who, when, from, to'),
+  allowedMoves: z.array(stageOrOutcome).describe('Where the deal may go now (`won`/`lost`: closing)'),
+  blockedMoves: z.array(z.object({ to: stageOrOutcome, code: z.string(), message: z.string() })).describe('Moves the rules refuse now, and why'),
+});
+
+/** The deal workflow's own answer to an update: the API's record agrees with it. */
+export const processSchema = z.object({
+  workflowId: z.string(),
+  stage: z.enum(DEAL_STAGES),
+  status: z.enum(DEAL_STATUSES),
+  moveSeq: z.number().int(),
+});
+
+export const dealUpdatedSchema = dealDetailSchema.extend({
+  process: processSchema,
+  createdId: z.uuid().nullable().describe('What the change created (a line), if anything'),
+});
+
+export type DealDetail = z.infer<typeof dealDetailSchema>;
+
+export const processOf = (state: DealState) => ({ workflowId: dealWorkflowId(state.dealId), stage: state.stage, status: state.status, moveSeq: state.moveSeq });
+
+export function dealViews(db: Db) {
+  const deals = new DealStore(db);
+  const quotes = new QuoteStore(db);
+  const checks = new TechCheckStore(db);
+
+  async function dealDetail(id: string): Promise<DealDetail> {
+    // One snapshot, so the stage, the facts and the moves shown belong together.
+    const { deal, lines, facts, checkList, quoteList, moves } = await db.transaction(
+      async (trx) => ({
+        deal: await deals.require(id, trx),
+        lines: await deals.lines(id, trx),
+        facts: await deals.facts(id, trx),
+        checkList: await checks.forDeal(id, trx),
+        quoteList: await quotes.forDeal(id, trx),
+        moves: await deals.moves(id, trx),
+      }),
+      { isolationLevel: 'repeatable read', readOnly: true },
+    );
+    const { allowed, blocked } = movesNow(deal.stage, deal.status, facts);
+    return {
+      ...deal,
+      workflowId: dealWorkflowId(deal.id),
+      lines,
+      techCheck: techCheckGate(facts),
+      techChecks: checkList,
+      quotes: quoteList,
+      activeQuoteId: facts.activeQuote?.id ?? null,
+      moves,
+      allowedMoves: allowed,
+      blockedMoves: blocked,
+    };
+  }
+
+  async function quoteDetail(id: string) {
+    const quote = await quotes.require(id);
+    const [lines, checkList] = await Promise.all([quotes.lines(id), checks.forDeal(quote.dealId)]);
+    return { ...quote, lines, techChecks: checkList.filter((c) => c.quoteId === id) };
+  }
+
+  return { dealDetail, quoteDetail };
+}

@@ -1,0 +1,227 @@
+/**
+ * Deals (SPEC "Deal stages"): read, list, edit, product lines, stage moves, close, timeline. Reads
+ * come from Postgres; every change goes to the deal's workflow as an Update, which answers at once:
+ * 200 with the new state, or 409 with the rule's code, having written nothing.
+ */
+import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import type { DealConfig } from '../../config';
+import type { Logger } from '../../config/logger';
+import type { Db } from '../../db/knex';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../db/errors';
+import { DealStore, assertLineMoney, type Deal } from '../../db/stores/deals';
+import { ProductStore } from '../../db/stores/products';
+import type { User } from '../../db/stores/users';
+import {
+  DEAL_STAGES,
+  DEAL_STATUSES,
+  advanceDealUpdate,
+  changeDealUpdate,
+  closeDealUpdate,
+  dealWorkflowId,
+  type DealProductChange,
+  type DealUpdateResult,
+} from '../../workflows/dealLifecycle.contract';
+import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
+import { route, type RouteSpec } from '../http';
+import { cents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { timelineQuery, timelineResponse, toTimelineFilter } from './activities';
+import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
+import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from './dealViews';
+
+const quantity = () => z.number().int().min(1).max(1_000_000);
+
+const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
+  if (!z.uuid().safeParse(id).success) throw new NotFoundError('deal', id);
+  if (!z.uuid().safeParse(lineId).success) throw new NotFoundError('deal_line', lineId);
+  return { id, lineId };
+});
+
+const addLineBody = z.strictObject({
+  productId: z.uuid(),
+  quantity: quantity(),
+  unitPriceCents: cents().optional().describe('Defaults to the product’s list price'),
+  discountCents: cents().optional().describe('An amount off the line, at most quantity × unit price'),
+});
+
+const patchLineBody = z
+  .strictObject({ quantity: quantity().optional(), unitPriceCents: cents().optional(), discountCents: cents().optional() })
+  .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
+
+const patchDealBody = z
+  .strictObject({
+    name: text(200).optional(),
+    estimatedValueCents: cents().nullable().optional().describe('Only while the deal has no product lines'),
+    ownerId: z.uuid().optional().describe('Managers and admins only'),
+  })
+  .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
+
+const advanceBody = z.strictObject({ to: z.enum(DEAL_STAGES) });
+
+const closeBody = z
+  .strictObject({
+    outcome: z.enum(['won', 'lost']),
+    reason: optionalText(500).describe('Required to close as lost'),
+    description: optionalText(2000),
+    actualRevenueCents: cents().optional().describe('Won only; defaults to the active quote’s total'),
+  })
+  .superRefine((v, ctx) => {
+    if (v.outcome === 'lost' && !v.reason) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'a lost deal needs a reason', params: { code: 'required' } });
+    if (v.outcome === 'lost' && v.actualRevenueCents !== undefined) ctx.addIssue({ code: 'custom', path: ['actualRevenueCents'], message: 'only a won deal has actual revenue', params: { code: 'not_allowed' } });
+  });
+
+const listQuery = z.object({
+  stage: csv(DEAL_STAGES).optional().describe('Comma-separated stages'),
+  status: csv(DEAL_STATUSES).optional().describe('Comma-separated: open, won, lost'),
+  ownerId: z.uuid().optional(),
+  accountId: z.uuid().optional(),
+  contactId: z.uuid().optional(),
+  minValueCents: z.coerce.number().int().min(0).optional(),
+  maxValueCents: z.coerce.number().int().min(0).optional(),
+  ...paging,
+});
+
+const REFUSALS = '`deal_closed`, `already_in_stage`, `stage_skipped`, `products_required`, `active_quote_required`, `tech_check_required`, `tech_check_not_required`, `close_stage_required`';
+
+export interface DealRoutesDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+  deals?: DealConfig;
+}
+
+export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
+  const { db } = deps;
+  const deals = new DealStore(db);
+  const products = new ProductStore(db);
+  const views = dealViews(db);
+  const process = dealProcess(deps);
+  const params = idParams('deal');
+
+  /** The deal, if the caller may change it: its owner, a manager or an admin. */
+  async function changeable(user: User, id: string): Promise<Deal> {
+    const deal = await deals.require(id);
+    assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
+    assertDealOpen(deal);
+    return deal;
+  }
+
+  async function answer(dealId: string, result: DealUpdateResult, status = 200) {
+    const detail = await views.dealDetail(dealId);
+    return { status, body: { ...detail, process: processOf(result.state), createdId: result.createdId } };
+  }
+
+  function change(user: User, dealId: string, change: DealProductChange, requestId: string, idempotencyKey: string | undefined) {
+    return process.update(dealId, changeDealUpdate, { change, by: user.id, requestId }, updateIdFor(`deal.${change.kind}`, user.id, idempotencyKey, requestId));
+  }
+
+  return [
+    route({
+      method: 'get', path: '/deals', tag: 'Deals', summary: 'List deals (newest first), by stage, status, owner and value',
+      query: listQuery,
+      responses: { 200: { description: 'A page of deals', schema: pageOf(dealSchema) } },
+      async handler({ query }) {
+        const { limit, offset, ...filter } = query;
+        const { items, total } = await deals.list(filter, { limit, offset });
+        return { status: 200, body: { data: items.map((d) => ({ ...d, workflowId: dealWorkflowId(d.id) })), page: { limit, offset, total } } };
+      },
+    }),
+    route({
+      method: 'get', path: '/deals/:id', tag: 'Deals', summary: 'A deal: stage, value, Tech Check, quotes, moves, and the moves allowed now',
+      params,
+      responses: { 200: { description: 'The deal', schema: dealDetailSchema }, 404: { description: 'No such deal' } },
+      async handler({ params: { id } }) {
+        return { status: 200, body: await views.dealDetail(id) };
+      },
+    }),
+    route({
+      method: 'patch', path: '/deals/:id', tag: 'Deals', summary: 'Rename, set the estimate, or reassign the owner',
+      description: 'The estimate is the deal’s value only while it has no product lines (409 `value_from_products` otherwise). Reassigning needs a manager or an admin.',
+      roles: WORKERS, params, body: patchDealBody, idempotent: true,
+      responses: { 200: { description: 'The changed deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`, `value_from_products`' } },
+      async handler({ req, user, params: { id }, body, requestId }) {
+        const deal = await changeable(user, id);
+        assertMayAssignOwner(user, body.ownerId, deal.ownerId);
+        const result = await change(user, id, { kind: 'edit', ...body }, requestId, req.header('idempotency-key'));
+        return answer(id, result);
+      },
+    }),
+    route({
+      method: 'post', path: '/deals/:id/lines', tag: 'Deals', summary: 'Add a product line',
+      roles: WORKERS, params, body: addLineBody, idempotent: true,
+      responses: { 201: { description: 'The deal with its new line (`createdId`)', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`, `product_inactive`; a deal in Close whose value passes the threshold goes back to Tech Check' } },
+      async handler({ req, user, params: { id }, body, requestId }) {
+        await changeable(user, id);
+        const product = await products.get(body.productId);
+        if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${body.productId} is not in the catalog`);
+        if (!product.active) throw new ConflictError('product_inactive', `${product.name} is no longer sold`, 'productId');
+        assertLineMoney(body.quantity, body.unitPriceCents ?? product.listPriceCents, body.discountCents ?? 0);
+        const result = await change(user, id, { kind: 'add_line', ...body }, requestId, req.header('idempotency-key'));
+        return answer(id, result, 201);
+      },
+    }),
+    route({
+      method: 'patch', path: '/deals/:id/lines/:lineId', tag: 'Deals', summary: 'Change a product line’s quantity, price or discount',
+      roles: WORKERS, params: lineParams, body: patchLineBody, idempotent: true,
+      responses: { 200: { description: 'The deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal or line' }, 409: { description: '`deal_closed`' } },
+      async handler({ req, user, params: { id, lineId }, body, requestId }) {
+        await changeable(user, id);
+        const line = await deals.line(id, lineId);
+        if (!line) throw new NotFoundError('deal_line', lineId);
+        assertLineMoney(body.quantity ?? line.quantity, body.unitPriceCents ?? line.unitPriceCents, body.discountCents ?? line.discountCents);
+        const result = await change(user, id, { kind: 'update_line', lineId, ...body }, requestId, req.header('idempotency-key'));
+        return answer(id, result);
+      },
+    }),
+    route({
+      method: 'delete', path: '/deals/:id/lines/:lineId', tag: 'Deals', summary: 'Remove a product line',
+      roles: WORKERS, params: lineParams, idempotent: true,
+      responses: { 200: { description: 'The deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal or line' }, 409: { description: '`deal_closed`' } },
+      async handler({ req, user, params: { id, lineId }, requestId }) {
+        await changeable(user, id);
+        if (!(await deals.line(id, lineId))) throw new NotFoundError('deal_line', lineId);
+        const result = await change(user, id, { kind: 'remove_line', lineId }, requestId, req.header('idempotency-key'));
+        return answer(id, result);
+      },
+    }),
+    route({
+      method: 'post', path: '/deals/:id/advance', tag: 'Deals', summary: 'Move the deal to another stage',
+      description: `Forward one stage at a time (Propose goes to Tech Check above $20,000.00, else straight to Close); back to any earlier stage. Refusals are 409 with ${REFUSALS}; \`blockedMoves\` on the deal says which apply now.`,
+      roles: WORKERS, params, body: advanceBody, idempotent: true,
+      responses: { 200: { description: 'The moved deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: 'The move is refused: the code names the rule' }, 503: { description: '`worker_unavailable`' } },
+      async handler({ req, user, params: { id }, body, requestId }) {
+        await changeable(user, id);
+        const result = await process.update(id, advanceDealUpdate, { to: body.to, by: user.id, requestId }, updateIdFor(`deal.advance.${body.to}`, user.id, req.header('idempotency-key'), requestId));
+        return answer(id, result);
+      },
+    }),
+    route({
+      method: 'post', path: '/deals/:id/close', tag: 'Deals', summary: 'Close the deal as won (from Close) or lost (from any stage, with a reason)',
+      description: 'Won needs the deal in Close (`close_stage_required`), an active quote (`active_quote_required`) and, above $20,000.00, a passed Tech Check of that quote revision (`tech_check_required`).',
+      roles: WORKERS, params, body: closeBody, idempotent: true,
+      responses: { 200: { description: 'The closed deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`, `close_stage_required`, `active_quote_required`, `tech_check_required`' } },
+      async handler({ req, user, params: { id }, body, requestId }) {
+        await changeable(user, id);
+        const result = await process.update(
+          id, closeDealUpdate,
+          { outcome: body.outcome, reason: body.reason ?? null, description: body.description ?? null, actualRevenueCents: body.actualRevenueCents ?? null, by: user.id, requestId },
+          updateIdFor(`deal.close.${body.outcome}`, user.id, req.header('idempotency-key'), requestId),
+        );
+        return answer(id, result);
+      },
+    }),
+    route({
+      method: 'get', path: '/deals/:id/timeline', tag: 'Timeline', summary: "A deal's timeline, with its lead's earlier activities",
+      description: 'Activities newest first; `regardingType`/`regardingId` say whether each belongs to the deal or to the lead it came from.',
+      params, query: timelineQuery,
+      responses: { 200: { description: 'A page of activities', schema: timelineResponse }, 404: { description: 'No such deal' } },
+      async handler({ params: { id }, query }) {
+        const deal = await deals.require(id);
+        const { limit, offset } = query;
+        const { items, total } = await deals.timeline(deal, toTimelineFilter(query), { limit, offset });
+        return { status: 200, body: { data: items, page: { limit, offset, total } } };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,207 @@
+/**
+ * Quotes (SPEC "Quotes, orders, invoices", the quote part). Drafts are created and edited here
+ * directly (they change nothing the stage rules judge); activating, revising and closing go to the
+ * deal's workflow, because they change which quote the Tech Check gate looks at.
+ */
+import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import type { DealConfig } from '../../config';
+import type { Logger } from '../../config/logger';
+import type { Db } from '../../db/knex';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../db/errors';
+import { DealStore, assertLineMoney } from '../../db/stores/deals';
+import { ProductStore } from '../../db/stores/products';
+import { QUOTE_CLOSE_REASONS, QuoteStore, type Quote } from '../../db/stores/quotes';
+import type { User } from '../../db/stores/users';
+import { changeQuoteUpdate, type QuoteChange } from '../../workflows/dealLifecycle.contract';
+import { WORKERS, assertOwnerOrSupervisor } from '../auth';
+import { route, type RouteSpec } from '../http';
+import { withIdempotency } from '../idempotency';
+import { cents, idParams, optionalText, text } from '../schemas';
+import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
+import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from './dealViews';
+
+const isoDate = () => z.iso.date().describe('YYYY-MM-DD');
+const quantity = () => z.number().int().min(1).max(1_000_000);
+
+const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
+  if (!z.uuid().safeParse(id).success) throw new NotFoundError('quote', id);
+  if (!z.uuid().safeParse(lineId).success) throw new NotFoundError('quote_line', lineId);
+  return { id, lineId };
+});
+
+const createBody = z.strictObject({
+  name: optionalText(200).describe('Defaults to the deal’s name'),
+  description: optionalText(5000),
+  validUntil: isoDate().nullable().optional(),
+});
+
+const patchBody = z
+  .strictObject({ name: text(200).optional(), description: optionalText(5000), validUntil: isoDate().nullable().optional() })
+  .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
+
+const addLineBody = z.strictObject({
+  productId: z.uuid(),
+  quantity: quantity(),
+  unitPriceCents: cents().optional().describe('Defaults to the product’s list price'),
+  discountCents: cents().optional(),
+});
+
+const patchLineBody = z
+  .strictObject({ quantity: quantity().optional(), unitPriceCents: cents().optional(), discountCents: cents().optional() })
+  .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
+
+const closeBody = z.strictObject({
+  reason: z.enum(QUOTE_CLOSE_REASONS),
+  description: optionalText(2000),
+  closeDeal: z.boolean().optional().describe('Also close the deal as lost (reason `quote_<reason>`)'),
+});
+
+const quoteChangedSchema = quoteDetailSchema.extend({ process: processSchema });
+
+export interface QuoteRoutesDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+  deals?: DealConfig;
+}
+
+export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
+  const { db } = deps;
+  const deals = new DealStore(db);
+  const quotes = new QuoteStore(db);
+  const products = new ProductStore(db);
+  const views = dealViews(db);
+  const process = dealProcess(deps);
+  const params = idParams('quote');
+  const ctx = (user: User, requestId: string) => ({ actor: { type: 'user' as const, id: user.id }, userId: user.id, requestId });
+
+  /** The quote, if the caller may change it: the deal's owner, a manager or an admin. */
+  async function changeable(user: User, id: string): Promise<Quote> {
+    const quote = await quotes.require(id);
+    const deal = await deals.require(quote.dealId);
+    assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
+    assertDealOpen(deal);
+    return quote;
+  }
+
+  async function transition(user: User, quote: Quote, change: QuoteChange, requestId: string, idempotencyKey: string | undefined, status = 200) {
+    const result = await process.update(quote.dealId, changeQuoteUpdate, { change, by: user.id, requestId }, updateIdFor(`quote.${change.kind}.${quote.id}`, user.id, idempotencyKey, requestId));
+    const shown = change.kind === 'revise' ? result.createdId! : quote.id;
+    return { status, body: { ...(await views.quoteDetail(shown)), process: processOf(result.state) } };
+  }
+
+  async function productFor(productId: string) {
+    const product = await products.get(productId);
+    if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${productId} is not in the catalog`);
+    if (!product.active) throw new ConflictError('product_inactive', `${product.name} is no longer sold`, 'productId');
+    return product;
+  }
+
+  return [
+    route({
+      method: 'post', path: '/deals/:id/quotes', tag: 'Quotes', summary: 'Create a draft quote prefilled from the deal',
+      description: 'The draft copies the deal’s customer and product lines (products, quantities, prices, discounts) and gets a new quote number (revision 1).',
+      roles: WORKERS, params: idParams('deal'), body: createBody.optional(), idempotent: true,
+      responses: { 201: { description: 'The draft', schema: quoteDetailSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`' } },
+      async handler({ req, user, params: { id }, body, requestId }) {
+        return withIdempotency(db, req, async () => {
+          const deal = await deals.require(id);
+          assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
+          assertDealOpen(deal);
+          const quote = await quotes.create(id, body ?? {}, ctx(user, requestId));
+          return { status: 201, body: await views.quoteDetail(quote.id), headers: { Location: `/quotes/${quote.id}` } };
+        });
+      },
+    }),
+    route({
+      method: 'get', path: '/deals/:id/quotes', tag: 'Quotes', summary: 'A deal’s quotes, every revision, oldest first', params: idParams('deal'),
+      responses: { 200: { description: 'The quotes', schema: z.object({ data: z.array(quoteSchema) }) }, 404: { description: 'No such deal' } },
+      async handler({ params: { id } }) {
+        await deals.require(id);
+        return { status: 200, body: { data: await quotes.forDeal(id) } };
+      },
+    }),
+    route({
+      method: 'get', path: '/quotes/:id', tag: 'Quotes', summary: 'A quote with its lines and the Tech Checks of this revision', params,
+      responses: { 200: { description: 'The quote', schema: quoteDetailSchema }, 404: { description: 'No such quote' } },
+      async handler({ params: { id } }) {
+        return { status: 200, body: await views.quoteDetail(id) };
+      },
+    }),
+    route({
+      method: 'patch', path: '/quotes/:id', tag: 'Quotes', summary: 'Edit a draft quote',
+      roles: WORKERS, params, body: patchBody,
+      responses: { 200: { description: 'The draft', schema: quoteDetailSchema }, 404: { description: 'No such quote' }, 409: { description: '`quote_read_only`: only drafts are editable' } },
+      async handler({ user, params: { id }, body, requestId }) {
+        await changeable(user, id);
+        await quotes.edit(id, body, ctx(user, requestId));
+        return { status: 200, body: await views.quoteDetail(id) };
+      },
+    }),
+    route({
+      method: 'post', path: '/quotes/:id/lines', tag: 'Quotes', summary: 'Add a line to a draft quote',
+      roles: WORKERS, params, body: addLineBody,
+      responses: { 201: { description: 'The draft', schema: quoteDetailSchema }, 404: { description: 'No such quote' }, 409: { description: '`quote_read_only`, `product_inactive`' } },
+      async handler({ user, params: { id }, body, requestId }) {
+        await changeable(user, id);
+        const product = await productFor(body.productId);
+        assertLineMoney(body.quantity, body.unitPriceCents ?? product.listPriceCents, body.discountCents ?? 0);
+        await quotes.addLine(id, body, ctx(user, requestId));
+        return { status: 201, body: await views.quoteDetail(id) };
+      },
+    }),
+    route({
+      method: 'patch', path: '/quotes/:id/lines/:lineId', tag: 'Quotes', summary: 'Change a line of a draft quote',
+      roles: WORKERS, params: lineParams, body: patchLineBody,
+      responses: { 200: { description: 'The draft', schema: quoteDetailSchema }, 404: { description: 'No such quote or line' }, 409: { description: '`quote_read_only`' } },
+      async handler({ user, params: { id, lineId }, body, requestId }) {
+        await changeable(user, id);
+        await quotes.updateLine(id, lineId, body, ctx(user, requestId));
+        return { status: 200, body: await views.quoteDetail(id) };
+      },
+    }),
+    route({
+      method: 'delete', path: '/quotes/:id/lines/:lineId', tag: 'Quotes', summary: 'Remove a line from a draft quote',
+      roles: WORKERS, params: lineParams,
+      responses: { 200: { description: 'The draft', schema: quoteDetailSchema }, 404: { description: 'No such quote or line' }, 409: { description: '`quote_read_only`' } },
+      async handler({ user, params: { id, lineId }, requestId }) {
+        await changeable(user, id);
+        await quotes.removeLine(id, lineId, ctx(user, requestId));
+        return { status: 200, body: await views.quoteDetail(id) };
+      },
+    }),
+    route({
+      method: 'post', path: '/quotes/:id/activate', tag: 'Quotes', summary: 'Activate a draft (it is sent to the customer and becomes read-only)',
+      roles: WORKERS, params, idempotent: true,
+      responses: {
+        200: { description: 'The active quote', schema: quoteChangedSchema }, 404: { description: 'No such quote' },
+        409: { description: '`quote_not_draft`, `active_quote_exists`, `quote_lines_required`, `deal_closed`; a deal in Close whose gate closes goes back to Tech Check' },
+      },
+      async handler({ req, user, params: { id }, requestId }) {
+        const quote = await changeable(user, id);
+        return transition(user, quote, { kind: 'activate', quoteId: id }, requestId, req.header('idempotency-key'));
+      },
+    }),
+    route({
+      method: 'post', path: '/quotes/:id/revise', tag: 'Quotes', summary: 'Revise the active quote: an editable copy with revision + 1; the old one is closed as `revised`',
+      description: 'A Tech Check covers only the revision it reviewed: above $20,000.00 the new revision needs its own once activated.',
+      roles: WORKERS, params, idempotent: true,
+      responses: { 201: { description: 'The new draft revision', schema: quoteChangedSchema }, 404: { description: 'No such quote' }, 409: { description: '`quote_not_active`, `deal_closed`' } },
+      async handler({ req, user, params: { id }, requestId }) {
+        const quote = await changeable(user, id);
+        return transition(user, quote, { kind: 'revise', quoteId: id }, requestId, req.header('idempotency-key'), 201);
+      },
+    }),
+    route({
+      method: 'post', path: '/quotes/:id/close', tag: 'Quotes', summary: 'Close a draft or active quote as lost or canceled, optionally closing the deal as lost',
+      roles: WORKERS, params, body: closeBody, idempotent: true,
+      responses: { 200: { description: 'The closed quote', schema: quoteChangedSchema }, 404: { description: 'No such quote' }, 409: { description: '`quote_not_open`, `deal_closed`' } },
+      async handler({ req, user, params: { id }, body, requestId }) {
+        const quote = await changeable(user, id);
+        return transition(user, quote, { kind: 'close', quoteId: id, reason: body.reason, description: body.description ?? null, closeDeal: body.closeDeal ?? false }, requestId, req.header('idempotency-key'));
+      },
+    }),
+  ];
+}

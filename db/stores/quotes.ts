@@ -1,0 +1,256 @@
+/**
+ * Quotes (SPEC "Quotes, orders, invoices", the quote part): a draft prefilled from the deal, editable;
+ * activated (sent to the customer) it is read-only; revising it makes an editable copy with the
+ * revision number plus one and closes the old one as `revised`; it can be closed as lost or canceled.
+ * A deal has at most one active quote (a partial unique index says so too). Activating, revising
+ * and closing change what the deal's stage rules judge, so the deal workflow's activities call them;
+ * creating and editing drafts does not, so the API calls those directly.
+ */
+import type { Knex } from 'knex';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
+import { fromRow, toRow } from '../rows';
+import { recordAudit } from './audit';
+import { assertLineMoney, type NewDealLine, type DealLinePatch } from './deals';
+import type { WriteContext } from './leads';
+
+export const QUOTE_STATUSES = ['draft', 'active', 'won', 'closed'] as const;
+export type QuoteStatus = (typeof QUOTE_STATUSES)[number];
+export const QUOTE_CLOSE_REASONS = ['lost', 'canceled'] as const;
+export type QuoteCloseReason = (typeof QUOTE_CLOSE_REASONS)[number];
+
+export interface Quote {
+  id: string;
+  dealId: string;
+  quoteNumber: string;
+  revision: number;
+  revisedFromId: string | null;
+  name: string;
+  description: string | null;
+  validUntil: string | null;
+  contactId: string;
+  accountId: string | null;
+  status: QuoteStatus;
+  statusReason: 'revised' | QuoteCloseReason | null;
+  totalCents: number;
+  activatedAt: string | null;
+  activatedBy: string | null;
+  closedAt: string | null;
+  closedBy: string | null;
+  closeDescription: string | null;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface QuoteLine {
+  id: string;
+  quoteId: string;
+  productId: string;
+  sku: string;
+  productName: string;
+  quantity: number;
+  unitPriceCents: number;
+  discountCents: number;
+  amountCents: number;
+  position: number;
+}
+
+export interface QuoteEdit {
+  name?: string;
+  description?: string | null;
+  validUntil?: string | null;
+}
+
+type Ctx = WriteContext & { userId: string };
+
+const LINE_COLUMNS = ['quote_lines.id', 'quote_lines.quote_id', 'quote_lines.product_id', 'products.sku', 'products.name as product_name', 'quote_lines.quantity', 'quote_lines.unit_price_cents', 'quote_lines.discount_cents', 'quote_lines.amount_cents', 'quote_lines.position'];
+
+function toQuote(row: Record<string, unknown>): Quote {
+  const quote = fromRow<Quote>(row);
+  // `date` columns come back as local-midnight Dates; the API speaks YYYY-MM-DD.
+  const validUntil = row.valid_until as Date | string | null;
+  quote.validUntil = validUntil instanceof Date
+    ? `${validUntil.getFullYear()}-${String(validUntil.getMonth() + 1).padStart(2, '0')}-${String(validUntil.getDate()).padStart(2, '0')}`
+    : validUntil;
+  return quote;
+}
+
+export class QuoteStore {
+  constructor(private readonly db: Knex) {}
+
+  async get(id: string, db: Knex = this.db): Promise<Quote | null> {
+    const row = await db('quotes').where({ id }).first();
+    return row ? toQuote(row) : null;
+  }
+
+  async require(id: string, db: Knex = this.db): Promise<Quote> {
+    const quote = await this.get(id, db);
+    if (!quote) throw new NotFoundError('quote', id);
+    return quote;
+  }
+
+  async forDeal(dealId: string, db: Knex = this.db): Promise<Quote[]> {
+    const rows = await db('quotes').where({ deal_id: dealId }).orderBy([{ column: 'created_at' }, { column: 'quote_number' }, { column: 'revision' }]);
+    return rows.map(toQuote);
+  }
+
+  async lines(quoteId: string, db: Knex = this.db): Promise<QuoteLine[]> {
+    const rows = await db('quote_lines').join('products', 'products.id', 'quote_lines.product_id').select(LINE_COLUMNS).where('quote_lines.quote_id', quoteId).orderBy('quote_lines.position');
+    return rows.map((r: Record<string, unknown>) => fromRow<QuoteLine>(r));
+  }
+
+  /** A draft prefilled from the deal: its customer and its product lines at their prices. */
+  async create(dealId: string, input: { name?: string | null; description?: string | null; validUntil?: string | null }, ctx: Ctx): Promise<Quote> {
+    return this.db.transaction(async (trx) => {
+      // Shares the row lock the deal workflow's close takes, so no quote is born on a closed deal.
+      const deal = await trx('deals').where({ id: dealId }).forShare().first();
+      if (!deal) throw new NotFoundError('deal', dealId);
+      if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${dealId} is already ${deal.status}`);
+      const [{ number }] = (await trx.raw("select 'Q-' || nextval('quote_number_seq') as number")).rows;
+      const [row] = await trx('quotes')
+        .insert({
+          deal_id: dealId, quote_number: number, revision: 1, name: input.name?.trim() || deal.name, description: input.description ?? null,
+          valid_until: input.validUntil ?? null, contact_id: deal.contact_id, account_id: deal.account_id, created_by: ctx.userId,
+        })
+        .returning('*');
+      const dealLines = await trx('deal_lines').where({ deal_id: dealId }).orderBy('position');
+      if (dealLines.length) {
+        await trx('quote_lines').insert(dealLines.map((l: Record<string, unknown>) => ({
+          quote_id: row.id, product_id: l.product_id, quantity: l.quantity, unit_price_cents: l.unit_price_cents,
+          discount_cents: l.discount_cents, position: l.position, created_by: ctx.userId,
+        })));
+      }
+      await this.refreshTotal(trx, row.id);
+      const quote = (await this.get(row.id, trx))!;
+      await recordAudit(trx, { ...ctx, action: 'quote.created', entityType: 'quote', entityId: quote.id, after: { ...quote, lines: await this.lines(quote.id, trx) } });
+      return quote;
+    });
+  }
+
+  async edit(quoteId: string, patch: QuoteEdit, ctx: Ctx): Promise<Quote> {
+    return this.db.transaction(async (trx) => {
+      const before = await this.lockDraft(trx, quoteId);
+      await trx('quotes').where({ id: quoteId, status: 'draft' }).update({ ...toRow(patch), updated_at: trx.fn.now() });
+      const after = (await this.get(quoteId, trx))!;
+      await recordAudit(trx, { ...ctx, action: 'quote.updated', entityType: 'quote', entityId: quoteId, before, after });
+      return after;
+    });
+  }
+
+  async addLine(quoteId: string, input: NewDealLine, ctx: Ctx): Promise<QuoteLine> {
+    return this.db.transaction(async (trx) => {
+      await this.lockDraft(trx, quoteId);
+      const product = await trx('products').where({ id: input.productId }).first();
+      if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${input.productId} is not in the catalog`);
+      if (!product.active) throw new ConflictError('product_inactive', `${product.name} is no longer sold`, 'productId');
+      const unitPriceCents = input.unitPriceCents ?? (product.list_price_cents as number);
+      const discountCents = input.discountCents ?? 0;
+      assertLineMoney(input.quantity, unitPriceCents, discountCents);
+      const [{ next }] = await trx('quote_lines').where({ quote_id: quoteId }).select(trx.raw('coalesce(max(position), 0) + 1 as next'));
+      const [{ id }] = await trx('quote_lines')
+        .insert({ quote_id: quoteId, product_id: input.productId, quantity: input.quantity, unit_price_cents: unitPriceCents, discount_cents: discountCents, position: next, created_by: ctx.userId })
+        .returning('id');
+      await this.refreshTotal(trx, quoteId);
+      const line = (await this.lines(quoteId, trx)).find((l) => l.id === id)!;
+      await recordAudit(trx, { ...ctx, action: 'quote.line_added', entityType: 'quote', entityId: quoteId, after: line });
+      return line;
+    });
+  }
+
+  async updateLine(quoteId: string, lineId: string, patch: DealLinePatch, ctx: Ctx): Promise<QuoteLine> {
+    return this.db.transaction(async (trx) => {
+      await this.lockDraft(trx, quoteId);
+      const before = (await this.lines(quoteId, trx)).find((l) => l.id === lineId);
+      if (!before) throw new NotFoundError('quote_line', lineId);
+      const next = { quantity: patch.quantity ?? before.quantity, unitPriceCents: patch.unitPriceCents ?? before.unitPriceCents, discountCents: patch.discountCents ?? before.discountCents };
+      assertLineMoney(next.quantity, next.unitPriceCents, next.discountCents);
+      await trx('quote_lines').where({ id: lineId, quote_id: quoteId }).update({ ...toRow(next), updated_at: trx.fn.now() });
+      await this.refreshTotal(trx, quoteId);
+      const after = (await this.lines(quoteId, trx)).find((l) => l.id === lineId)!;
+      await recordAudit(trx, { ...ctx, action: 'quote.line_updated', entityType: 'quote', entityId: quoteId, before, after });
+      return after;
+    });
+  }
+
+  async removeLine(quoteId: string, lineId: string, ctx: Ctx): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await this.lockDraft(trx, quoteId);
+      const before = (await this.lines(quoteId, trx)).find((l) => l.id === lineId);
+      if (!before) throw new NotFoundError('quote_line', lineId);
+      await trx('quote_lines').where({ id: lineId, quote_id: quoteId }).delete();
+      await this.refreshTotal(trx, quoteId);
+      await recordAudit(trx, { ...ctx, action: 'quote.line_removed', entityType: 'quote', entityId: quoteId, before });
+    });
+  }
+
+  // --- transitions, called by the deal workflow's activities inside their transaction -----------
+
+  async activate(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: Ctx): Promise<Quote> {
+    const before = await this.lockOnDeal(trx, dealId, quoteId);
+    if (before.status !== 'draft') throw new ConflictError('quote_not_draft', `quote ${before.quoteNumber} revision ${before.revision} is ${before.status}; only a draft can be activated`);
+    const active = await trx('quotes').where({ deal_id: dealId, status: 'active' }).first('quote_number', 'revision');
+    if (active) throw new ConflictError('active_quote_exists', `the deal already has an active quote (${active.quote_number} revision ${active.revision}); revise or close it first`);
+    const [{ count }] = await trx('quote_lines').where({ quote_id: quoteId }).count<{ count: number }[]>({ count: '*' });
+    if (Number(count) === 0) throw new ConflictError('quote_lines_required', 'a quote needs at least one product line before it is sent');
+    await trx('quotes').where({ id: quoteId, status: 'draft' }).update({ status: 'active', activated_at: trx.fn.now(), activated_by: ctx.userId, updated_at: trx.fn.now() });
+    const after = (await this.get(quoteId, trx))!;
+    await recordAudit(trx, { ...ctx, action: 'quote.activated', entityType: 'quote', entityId: quoteId, before, after });
+    return after;
+  }
+
+  /** Closes the active revision as `revised` and returns its editable copy (revision + 1). */
+  async revise(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: Ctx): Promise<Quote> {
+    const before = await this.lockOnDeal(trx, dealId, quoteId);
+    if (before.status !== 'active') throw new ConflictError('quote_not_active', `quote ${before.quoteNumber} revision ${before.revision} is ${before.status}; only the active quote can be revised`);
+    await trx('quotes').where({ id: quoteId, status: 'active' }).update({ status: 'closed', status_reason: 'revised', closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
+    const [row] = await trx('quotes')
+      .insert({
+        deal_id: dealId, quote_number: before.quoteNumber, revision: before.revision + 1, revised_from_id: quoteId, name: before.name,
+        description: before.description, valid_until: before.validUntil, contact_id: before.contactId, account_id: before.accountId,
+        total_cents: before.totalCents, created_by: ctx.userId,
+      })
+      .returning('id');
+    await trx.raw(
+      `insert into quote_lines (quote_id, product_id, quantity, unit_price_cents, discount_cents, position, created_by)
+       select ?, product_id, quantity, unit_price_cents, discount_cents, position, ? from quote_lines where quote_id = ?`,
+      [row.id, ctx.userId, quoteId],
+    );
+    const closed = (await this.get(quoteId, trx))!;
+    const revision = (await this.get(row.id, trx))!;
+    await recordAudit(trx, { ...ctx, action: 'quote.revised', entityType: 'quote', entityId: quoteId, before, after: closed });
+    await recordAudit(trx, { ...ctx, action: 'quote.created', entityType: 'quote', entityId: revision.id, after: { ...revision, lines: await this.lines(revision.id, trx) } });
+    return revision;
+  }
+
+  async close(trx: Knex.Transaction, dealId: string, quoteId: string, reason: QuoteCloseReason, description: string | null, ctx: Ctx): Promise<Quote> {
+    const before = await this.lockOnDeal(trx, dealId, quoteId);
+    if (before.status !== 'draft' && before.status !== 'active') throw new ConflictError('quote_not_open', `quote ${before.quoteNumber} revision ${before.revision} is already ${before.status}`);
+    await trx('quotes').where({ id: quoteId, status: before.status }).update({ status: 'closed', status_reason: reason, close_description: description, closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
+    const after = (await this.get(quoteId, trx))!;
+    await recordAudit(trx, { ...ctx, action: 'quote.closed', entityType: 'quote', entityId: quoteId, before, after });
+    return after;
+  }
+
+  private async lockOnDeal(trx: Knex.Transaction, dealId: string, quoteId: string): Promise<Quote> {
+    const row = await trx('quotes').where({ id: quoteId }).forUpdate().first();
+    if (!row || row.deal_id !== dealId) throw new ConflictError('quote_not_on_deal', `quote ${quoteId} does not belong to deal ${dealId}`, 'quoteId');
+    return toQuote(row);
+  }
+
+  /** Drafts are editable; once activated a quote is read-only. */
+  private async lockDraft(trx: Knex.Transaction, quoteId: string): Promise<Quote> {
+    const row = await trx('quotes').where({ id: quoteId }).forUpdate().first();
+    if (!row) throw new NotFoundError('quote', quoteId);
+    const quote = toQuote(row);
+    if (quote.status !== 'draft') {
+      throw new ConflictError('quote_read_only', `quote ${quote.quoteNumber} revision ${quote.revision} is ${quote.status}: only drafts can be edited (revise it to change it)`, undefined, { quoteStatus: quote.status });
+    }
+    const deal = await trx('deals').where({ id: quote.dealId }).forShare().first('status');
+    if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${quote.dealId} is already ${deal.status}`);
+    return quote;
+  }
+
+  private async refreshTotal(trx: Knex.Transaction, quoteId: string): Promise<void> {
+    await trx.raw('update quotes set total_cents = (select coalesce(sum(amount_cents), 0) from quote_lines where quote_id = ?), updated_at = now() where id = ?', [quoteId, quoteId]);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * `npm run histories:record`: runs completed nurture and deal scenarios on the time-skipping server
+ * (real worker, API, embedded Postgres, MailDev: the test stack) and writes each run's history to
+ * test/replay/histories/<workflowType>-<scenario>.json, the proto JSON replay.test.ts feeds to
+ * `Worker.runReplayHistories`. Re-record when a workflow changes on purpose (behind `patched()`
+ * for running executions) and keep the old files: they prove old runs still replay.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { DealStore } from '../../db/stores/deals';
+import { LeadQualification } from '../../db/stores/leadQualification';
+import { DEFAULT_TECH_CHECK_REMINDERS, dealWorkflowId } from '../../workflows/dealLifecycle.contract';
+import { nurtureWorkflowId } from '../../workflows/leadNurture.contract';
+import { mochaGlobalSetup, mochaGlobalTeardown } from '../setup';
+import { dealAt, expectStatus, productId, startDealStack, techCheckBody, type DealStack } from '../helpers/deals';
+import { createLead } from '../helpers/fixtures';
+import { eventually } from '../helpers/temporal';
+
+const OUT = path.join(__dirname, 'histories');
+const ABOVE = 2_000_001;
+const AT = 2_000_000;
+
+async function save(handle: WorkflowHandle, file: string): Promise<void> {
+  const history = await handle.fetchHistory();
+  const json = temporal.api.history.v1.History.fromObject(history).toJSON();
+  fs.writeFileSync(path.join(OUT, `${file}.json`), `${JSON.stringify(json, null, 1)}\n`);
+  console.log(`recorded ${file}.json (${history.events?.length} events)`);
+}
+
+async function scenarios(stack: DealStack): Promise<void> {
+  const { env, as, db, users } = stack;
+  const client = env.client;
+
+  // Nurture: the full sequence, completed.
+  const nurtured = await createLead(db, users.rep.id);
+  expectStatus(await as.rep.post(`/leads/${nurtured.id}/nurture`), 202);
+  const nurture = client.workflow.getHandle(nurtureWorkflowId(nurtured.id));
+  await nurture.result();
+  await save(nurture, 'leadNurtureWorkflow-completed');
+
+  // Nurture: stopped by qualifying the lead, then the deal lost from Develop.
+  const qualifiedLead = await createLead(db, users.rep.id);
+  expectStatus(await as.rep.post(`/leads/${qualifiedLead.id}/nurture`), 202);
+  const stoppedNurture = client.workflow.getHandle(nurtureWorkflowId(qualifiedLead.id));
+  await env.sleep('1 day');
+  const { dealId: lostId } = (await as.rep.post(`/leads/${qualifiedLead.id}/qualify`)).body;
+  await stoppedNurture.result();
+  await save(stoppedNurture, 'leadNurtureWorkflow-stopped-by-qualification');
+  expectStatus(await as.rep.post(`/deals/${lostId}/advance`, { to: 'develop' }), 200);
+  expectStatus(await as.rep.post(`/deals/${lostId}/close`, { outcome: 'lost', reason: 'No budget this year' }), 200);
+  const lost = client.workflow.getHandle(dealWorkflowId(lostId));
+  await lost.result();
+  await save(lost, 'dealLifecycleWorkflow-lost');
+
+  // Deal at exactly $20,000.00: no Tech Check, won.
+  const atThreshold = await dealAt(stack, 'close', AT);
+  expectStatus(await as.rep.post(`/deals/${atThreshold.dealId}/close`, { outcome: 'won' }), 200);
+  const won = client.workflow.getHandle(dealWorkflowId(atThreshold.dealId));
+  await won.result();
+  await save(won, 'dealLifecycleWorkflow-won-at-threshold');
+
+  // Deal above the threshold: waits 6 days in Tech Check (both reminders), a failed check, a
+  // revision, a passed check, Close; a value rise sends it back; checked again; won.
+  const above = await dealAt(stack, 'tech_check', ABOVE);
+  await env.sleep('6 days');
+  await eventually(async () => Number((await db('activities').where({ regarding_id: above.dealId, type: 'task' }).count({ n: '*' }))[0].n) === 2, 'both reminders');
+  expectStatus(await as.tech_consultant.post(`/deals/${above.dealId}/tech-checks`, techCheckBody(above.quoteId, 'failed', 'Cabling plan missing.')), 201);
+  const revision = await as.rep.post(`/quotes/${above.quoteId}/revise`);
+  expectStatus(await as.rep.post(`/quotes/${revision.body.id}/activate`), 200);
+  expectStatus(await as.tech_consultant.post(`/deals/${above.dealId}/tech-checks`, techCheckBody(revision.body.id)), 201);
+  expectStatus(await as.rep.post(`/deals/${above.dealId}/advance`, { to: 'close' }), 200);
+  expectStatus(await as.rep.post(`/deals/${above.dealId}/lines`, { productId: await productId(db, 'CM-300'), quantity: 2 }), 201);
+  const second = await as.rep.post(`/quotes/${revision.body.id}/revise`);
+  expectStatus(await as.rep.post(`/quotes/${second.body.id}/lines`, { productId: await productId(db, 'CM-300'), quantity: 2 }), 201);
+  expectStatus(await as.rep.post(`/quotes/${second.body.id}/activate`), 200);
+  expectStatus(await as.tech_consultant.post(`/deals/${above.dealId}/tech-checks`, techCheckBody(second.body.id)), 201);
+  expectStatus(await as.rep.post(`/deals/${above.dealId}/advance`, { to: 'close' }), 200);
+  expectStatus(await as.rep.post(`/deals/${above.dealId}/close`, { outcome: 'won' }), 200);
+  const checked = client.workflow.getHandle(dealWorkflowId(above.dealId));
+  await checked.result();
+  await save(checked, 'dealLifecycleWorkflow-won-above-threshold-with-tech-check');
+
+  // A deal started with a small history limit continues as new, then is won: both runs.
+  const lead = await createLead(db, users.rep.id);
+  const { deal } = await new LeadQualification(db).qualify(lead.id, {}, { actor: { type: 'user', id: users.rep.id }, userId: users.rep.id });
+  const long = await client.workflow.start('dealLifecycleWorkflow', {
+    workflowId: dealWorkflowId(deal.id), taskQueue: stack.taskQueue,
+    args: [{ dealId: deal.id, facts: await new DealStore(db).facts(deal.id), stageEnteredAt: deal.stageEnteredAt, reminderSchedule: DEFAULT_TECH_CHECK_REMINDERS, historyEventLimit: 60 }],
+  });
+  const doorbell = await productId(db, 'DB-100');
+  expectStatus(await as.rep.post(`/deals/${deal.id}/advance`, { to: 'develop' }), 200);
+  for (let i = 1; i <= 8; i++) expectStatus(await as.rep.post(`/deals/${deal.id}/lines`, { productId: doorbell, quantity: i }), 201);
+  expectStatus(await as.rep.post(`/deals/${deal.id}/advance`, { to: 'propose' }), 200);
+  const quote = await as.rep.post(`/deals/${deal.id}/quotes`);
+  expectStatus(await as.rep.post(`/quotes/${quote.body.id}/activate`), 200);
+  expectStatus(await as.rep.post(`/deals/${deal.id}/advance`, { to: 'close' }), 200);
+  expectStatus(await as.rep.post(`/deals/${deal.id}/close`, { outcome: 'won' }), 200);
+  await long.result();
+  // The time-skipping server has no visibility list: walk the chain of runs from the first.
+  const runs: string[] = [];
+  let runId: string | undefined = long.firstExecutionRunId;
+  while (runId) {
+    runs.push(runId);
+    const history = await client.workflow.getHandle(long.workflowId, runId).fetchHistory();
+    runId = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  if (runs.length < 2) throw new Error(`expected the deal to continue as new, got ${runs.length} run(s)`);
+  for (const [index, runId] of runs.entries()) {
+    const history = await client.workflow.getHandle(long.workflowId, runId).fetchHistory();
+    const json = temporal.api.history.v1.History.fromObject(history).toJSON();
+    const file = `dealLifecycleWorkflow-continued-as-new-run${index + 1}`;
+    fs.writeFileSync(path.join(OUT, `${file}.json`), `${JSON.stringify(json, null, 1)}\n`);
+    console.log(`recorded ${file}.json (${history.events?.length} events)`);
+  }
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(OUT, { recursive: true });
+  await mochaGlobalSetup();
+  let stack: DealStack | null = null;
+  try {
+    stack = await startDealStack({ server: 'time-skipping' });
+    await scenarios(stack);
+  } finally {
+    await stack?.teardown();
+    await mochaGlobalTeardown();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,366 @@
+/**
+ * One deal's sales process (SPEC "Deal stages"): Qualify → Develop → Propose → Tech Check (only above
+ * $20,000.00) → Close, then won or lost. The workflow is the source of truth for the stage: every
+ * move and every change the stage rules judge comes through its Updates, whose validators answer at
+ * once from the workflow's copy of the facts; the handlers, one at a time, write Postgres through
+ * activities (which re-judge on the rows) before answering, so the database follows in step.
+ * While the deal waits in Tech Check, reminders go to the consultants, then to the owner's manager.
+ * A long-lived deal continues as new, carrying its state. Deterministic: time from the workflow
+ * clock, all I/O in activities.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { DealLifecycleActivities } from '../activities/dealLifecycle';
+import {
+  DEAL_HISTORY_EVENT_LIMIT,
+  DEAL_REJECTIONS,
+  DEAL_STAGES,
+  advanceDealUpdate,
+  changeDealUpdate,
+  changeQuoteUpdate,
+  closeDealUpdate,
+  getDealStateQuery,
+  recordTechCheckUpdate,
+  type AdvanceDealInput,
+  type ChangeDealInput,
+  type ChangeQuoteInput,
+  type CloseDealInput,
+  type DealChangeResult,
+  type DealFacts,
+  type DealOutcome,
+  type DealStage,
+  type DealState,
+  type DealUpdateResult,
+  type DealWorkflowInput,
+  type RecordTechCheckInput,
+  type StageMove,
+  type TechCheckReminderKind,
+} from './dealLifecycle.contract';
+import { closeRejection, moveRejection, movesNow, techCheckGate, type Rejection } from './dealLifecycle.rules';
+import { DealIdKey, DealStageKey, DealValueKey, OwnerIdKey, TechCheckRequiredKey, WaitingSinceKey } from './searchAttributes';
+
+/**
+ * Writes behind an Update: the API waits for them, so they are short and retried briskly until
+ * Postgres is back; a rule refusal is final (and typed: it becomes the API's 409 code).
+ */
+const DEAL_WRITE: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [...Object.values(DEAL_REJECTIONS), 'deal_not_found', 'no_workflow'] },
+};
+/** Reminder tasks: nobody waits on them, so they back off further. */
+const REMINDER_WRITE: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', nonRetryableErrorTypes: ['deal_not_found', 'no_workflow'] },
+};
+
+const { recordDealMove, changeDealProducts, changeQuote, recordTechCheck } = proxyActivities<DealLifecycleActivities>(DEAL_WRITE);
+const { createTechCheckReminder } = proxyActivities<DealLifecycleActivities>(REMINDER_WRITE);
+
+/** How many moves the state keeps (and the query shows); deal_stage_moves keeps them all. */
+const RECENT_MOVES = 20;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const isStage = (to: string): to is DealStage => (DEAL_STAGES as readonly string[]).includes(to);
+
+function describeDuration(ms: number): string {
+  const hours = Math.round(ms / 3_600_000);
+  return hours % 24 === 0 ? `${hours / 24} day${hours === 24 ? '' : 's'}` : `${hours} h`;
+}
+
+class DealLifecycle {
+  private readonly state: DealState;
+  /** One handler writes at a time; validators answer from the state before their turn, handlers re-check in it. */
+  private busy = false;
+  private published: Record<string, unknown> | null = null;
+
+  constructor(private readonly input: DealWorkflowInput) {
+    this.state = input.carried
+      ? { ...input.carried, runs: input.carried.runs + 1 }
+      : {
+          dealId: input.dealId,
+          stage: 'qualify',
+          status: 'open',
+          facts: input.facts,
+          techCheck: techCheckGate(input.facts),
+          allowedMoves: [],
+          blockedMoves: [],
+          recentMoves: [],
+          moveSeq: 0,
+          changeSeq: 0,
+          stageEnteredAt: input.stageEnteredAt,
+          techCheckVisit: 0,
+          remindersSent: [],
+          reminderSchedule: input.reminderSchedule,
+          closedAt: null,
+          closeReason: null,
+          actualRevenueCents: null,
+          historyEventLimit: input.historyEventLimit ?? DEAL_HISTORY_EVENT_LIMIT,
+          runs: 0,
+        };
+    this.refresh();
+  }
+
+  setup(): void {
+    setHandler(getDealStateQuery, () => this.state);
+    setHandler(advanceDealUpdate, (input) => this.exclusive(() => this.advance(input)), {
+      validator: (input) => this.refuse(moveRejection(this.state.stage, this.state.status, input.to, this.state.facts)),
+    });
+    setHandler(closeDealUpdate, (input) => this.exclusive(() => this.close(input)), {
+      validator: (input) => this.refuse(closeRejection(this.state.stage, this.state.status, input.outcome, input.reason, this.state.facts)),
+    });
+    setHandler(changeDealUpdate, (input) => this.exclusive(() => this.changeDeal(input)), {
+      validator: (input) => this.refuse(this.dealChangeRejection(input)),
+    });
+    setHandler(changeQuoteUpdate, (input) => this.exclusive(() => this.changeQuote(input)), {
+      validator: (input) => this.refuse(this.quoteChangeRejection(input)),
+    });
+    setHandler(recordTechCheckUpdate, (input) => this.exclusive(() => this.recordTechCheck(input)), {
+      validator: (input) => this.refuse(this.techCheckRejection(input)),
+    });
+  }
+
+  async run(): Promise<DealState> {
+    this.publish();
+    while (this.state.status === 'open' && !this.shouldContinueAsNew()) {
+      if (this.state.stage === 'tech_check') {
+        await this.waitInTechCheck();
+      } else {
+        await condition(() => this.state.stage === 'tech_check' || this.state.status !== 'open' || this.shouldContinueAsNew());
+      }
+    }
+    // Let every accepted Update finish (and answer its caller) before the run ends.
+    await condition(allHandlersFinished);
+    if (this.state.status === 'open') {
+      await continueAsNew<typeof dealLifecycleWorkflow>({ ...this.input, facts: this.state.facts, carried: this.state });
+    }
+    return this.state;
+  }
+
+  // --- messages ---------------------------------------------------------------------------------
+
+  private async advance({ to, by, requestId }: AdvanceDealInput): Promise<DealUpdateResult> {
+    this.refuse(moveRejection(this.state.stage, this.state.status, to, this.state.facts));
+    const move = this.nextMove(to, by, null);
+    await this.write(() => recordDealMove({ dealId: this.state.dealId, move, close: null, requestId }));
+    this.applyMove(move);
+    return this.result(null);
+  }
+
+  private async close({ outcome, reason, description, actualRevenueCents, by, requestId }: CloseDealInput): Promise<DealUpdateResult> {
+    this.refuse(closeRejection(this.state.stage, this.state.status, outcome, reason, this.state.facts));
+    const revenue = outcome === 'won' ? (actualRevenueCents ?? this.state.facts.activeQuote?.totalCents ?? this.state.facts.valueCents) : null;
+    const move = this.nextMove(outcome, by, reason);
+    await this.write(() =>
+      recordDealMove({ dealId: this.state.dealId, move, close: { outcome, reason, description: description ?? null, actualRevenueCents: revenue }, requestId }),
+    );
+    this.state.actualRevenueCents = revenue;
+    this.applyMove(move);
+    return this.result(null);
+  }
+
+  private async changeDeal(input: ChangeDealInput): Promise<DealUpdateResult> {
+    this.refuse(this.dealChangeRejection(input));
+    return this.applyChange((args) => changeDealProducts({ ...args, change: input.change }), input);
+  }
+
+  private async changeQuote(input: ChangeQuoteInput): Promise<DealUpdateResult> {
+    this.refuse(this.quoteChangeRejection(input));
+    return this.applyChange((args) => changeQuote({ ...args, change: input.change }), input);
+  }
+
+  private async recordTechCheck(input: RecordTechCheckInput): Promise<DealUpdateResult> {
+    this.refuse(this.techCheckRejection(input));
+    const { quoteId, outcome, completedAt, notes } = input;
+    return this.applyChange((args) => recordTechCheck({ ...args, change: { quoteId, outcome, completedAt, notes } }), input);
+  }
+
+  // --- rules the validators apply before the activities re-judge them on Postgres's rows ----------
+
+  private openRejection(): Rejection | null {
+    return this.state.status === 'open' ? null : { code: DEAL_REJECTIONS.dealClosed, message: `the deal is already ${this.state.status}` };
+  }
+
+  private dealChangeRejection({ change }: ChangeDealInput): Rejection | null {
+    const closed = this.openRejection();
+    if (closed) return closed;
+    if (change.kind === 'edit' && change.estimatedValueCents !== undefined && this.state.facts.lineCount > 0) {
+      return { code: DEAL_REJECTIONS.valueFromProducts, message: 'the deal has product lines: its value is their sum, not an estimate' };
+    }
+    return null;
+  }
+
+  private quoteChangeRejection({ change }: ChangeQuoteInput): Rejection | null {
+    const closed = this.openRejection();
+    if (closed) return closed;
+    const active = this.state.facts.activeQuote;
+    if (change.kind === 'activate' && active && active.id !== change.quoteId) {
+      return { code: DEAL_REJECTIONS.activeQuoteExists, message: `the deal already has an active quote (${active.quoteNumber} revision ${active.revision}); revise or close it first` };
+    }
+    if (change.kind === 'revise' && active?.id !== change.quoteId) {
+      return { code: DEAL_REJECTIONS.quoteNotActive, message: 'only the active quote can be revised' };
+    }
+    return null;
+  }
+
+  private techCheckRejection({ quoteId, outcome }: RecordTechCheckInput): Rejection | null {
+    const closed = this.openRejection();
+    if (closed) return closed;
+    const active = this.state.facts.activeQuote;
+    if (active?.id !== quoteId) return { code: DEAL_REJECTIONS.quoteNotActive, message: 'a Tech Check reviews the deal’s active quote' };
+    const failed = this.state.facts.techChecks.some((c) => c.quoteId === quoteId && c.quoteRevision === active.revision && c.outcome === 'failed');
+    if (outcome === 'passed' && failed) {
+      return { code: DEAL_REJECTIONS.techCheckFailed, message: `quote ${active.quoteNumber} revision ${active.revision} failed its Tech Check; revise the quote and check the new revision` };
+    }
+    return null;
+  }
+
+  private refuse(rejection: Rejection | null): void {
+    if (rejection) throw ApplicationFailure.nonRetryable(rejection.message, rejection.code);
+  }
+
+  // --- applying what the activities wrote ---------------------------------------------------------
+
+  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    await condition(() => !this.busy);
+    this.busy = true;
+    try {
+      return await work();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async applyChange(
+    run: (args: { dealId: string; key: string; position: { stage: DealStage; moveSeq: number; at: string }; by: string; requestId: string | null }) => Promise<DealChangeResult>,
+    { by, requestId }: { by: string; requestId?: string | null },
+  ): Promise<DealUpdateResult> {
+    this.state.changeSeq += 1;
+    const key = `${workflowInfo().workflowId}/change-${this.state.changeSeq}`;
+    const position = { stage: this.state.stage, moveSeq: this.state.moveSeq, at: iso(Date.now()) };
+    const result = await this.write(() => run({ dealId: this.state.dealId, key, position, by, requestId: requestId ?? null }));
+    this.adopt(result.facts);
+    if (result.closed) this.applyMove(result.closed.move);
+    else if (result.sentBack) this.applyMove(result.sentBack);
+    return this.result(result.createdId);
+  }
+
+  /** Runs a write; a refusal comes back to the caller as the same typed failure, with our facts corrected. */
+  private async write<T>(activity: () => Promise<T>): Promise<T> {
+    try {
+      return await activity();
+    } catch (error) {
+      const cause = error instanceof ActivityFailure ? error.cause : error;
+      if (cause instanceof ApplicationFailure) {
+        const facts = cause.details?.[0] as DealFacts | undefined;
+        if (facts && typeof facts === 'object' && 'lineCount' in facts) this.adopt(facts);
+        throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? 'deal_write_refused');
+      }
+      throw ApplicationFailure.nonRetryable(`the change could not be written: ${(cause as Error | undefined)?.message ?? 'unknown error'}`, 'deal_write_failed');
+    }
+  }
+
+  private nextMove(to: DealStage | DealOutcome, by: string, reason: string | null): StageMove {
+    return { seq: this.state.moveSeq + 1, from: this.state.stage, to, by, at: iso(Date.now()), reason };
+  }
+
+  private applyMove(move: StageMove): void {
+    this.state.moveSeq = move.seq;
+    this.state.recentMoves = [...this.state.recentMoves, move].slice(-RECENT_MOVES);
+    if (isStage(move.to)) {
+      this.state.stage = move.to;
+      this.state.stageEnteredAt = move.at;
+      if (move.to === 'tech_check') this.state.techCheckVisit += 1;
+    } else {
+      this.state.status = move.to;
+      this.state.closedAt = move.at;
+      this.state.closeReason = move.reason;
+    }
+    this.refresh();
+  }
+
+  private adopt(facts: DealFacts): void {
+    this.state.facts = facts;
+    this.refresh();
+  }
+
+  private refresh(): void {
+    this.state.techCheck = techCheckGate(this.state.facts);
+    const { allowed, blocked } = movesNow(this.state.stage, this.state.status, this.state.facts);
+    this.state.allowedMoves = allowed;
+    this.state.blockedMoves = blocked;
+    if (this.published) this.publish();
+  }
+
+  private result(createdId: string | null): DealUpdateResult {
+    return { state: this.state, createdId };
+  }
+
+  // --- waiting in Tech Check ---------------------------------------------------------------------
+
+  /** Waits durably (weeks if need be) while the deal is in Tech Check; reminders at the configured delays. */
+  private async waitInTechCheck(): Promise<void> {
+    const visit = this.state.techCheckVisit;
+    const left = () => this.state.stage !== 'tech_check' || this.state.techCheckVisit !== visit || this.state.status !== 'open' || this.shouldContinueAsNew();
+    const since = Date.parse(this.state.stageEnteredAt);
+    const schedule = this.state.reminderSchedule;
+    const reminders: Array<[TechCheckReminderKind, number, string]> = [
+      ['tech_consultants', schedule.techConsultantsAfterMs, 'remind the technical consultants'],
+      ['manager', schedule.managerAfterMs, "remind the owner's manager"],
+    ];
+    for (const [kind, afterMs, what] of reminders) {
+      if (this.state.remindersSent.some((r) => r.visit === visit && r.kind === kind)) continue;
+      const waitMs = since + afterMs - Date.now();
+      if (waitMs > 0 && (await condition(left, waitMs, { summary: `Tech Check: wait ${describeDuration(afterMs)} from entry, then ${what}` }))) return;
+      if (left()) return;
+      const { activityId } = await createTechCheckReminder.executeWithOptions(
+        { ...REMINDER_WRITE, summary: `Tech Check waiting ${describeDuration(afterMs)}: ${what}` },
+        [{ dealId: this.state.dealId, kind, visit, waitingSince: this.state.stageEnteredAt }],
+      );
+      this.state.remindersSent = [...this.state.remindersSent.filter((r) => r.visit === visit), { visit, kind, activityId }];
+    }
+    await condition(left);
+  }
+
+  private shouldContinueAsNew(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= this.state.historyEventLimit;
+  }
+
+  /** Keeps the Web UI's search attributes in step with the state, upserting only what changed. */
+  private publish(): void {
+    const next = {
+      stage: this.state.stage,
+      value: this.state.facts.valueCents / 100,
+      owner: this.state.facts.ownerId,
+      required: this.state.techCheck.required,
+      since: this.state.stageEnteredAt,
+    };
+    const last = this.published;
+    if (last && Object.entries(next).every(([k, v]) => last[k] === v)) return;
+    const pairs = [];
+    if (!last) pairs.push({ key: DealIdKey, value: this.state.dealId });
+    if (last?.stage !== next.stage) pairs.push({ key: DealStageKey, value: next.stage });
+    if (last?.value !== next.value) pairs.push({ key: DealValueKey, value: next.value });
+    if (last?.owner !== next.owner) pairs.push({ key: OwnerIdKey, value: next.owner });
+    if (last?.required !== next.required) pairs.push({ key: TechCheckRequiredKey, value: next.required });
+    if (last?.since !== next.since) pairs.push({ key: WaitingSinceKey, value: new Date(next.since) });
+    this.published = next;
+    upsertSearchAttributes(pairs as Parameters<typeof upsertSearchAttributes>[0] & unknown[]);
+  }
+}
+
+export async function dealLifecycleWorkflow(input: DealWorkflowInput): Promise<DealState> {
+  const deal = new DealLifecycle(input);
+  deal.setup();
+  return deal.run();
+}
