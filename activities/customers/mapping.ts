@@ -12,6 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT } from '../../config';
+// The build copies the default mapping files into dist/ because this module imports them.
+import '../../config/customerFiles';
 import { parseValue, type ValueType } from './values';
 
 export type SourceKind = 'person' | 'purchase';
