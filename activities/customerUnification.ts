@@ -19,6 +19,9 @@ import type { Db } from '../db/knex';
 import { assignCustomers, type ClusterResult } from './customers/clusters';
 import { copyInTransaction, copyInto, withConnection, type CopyValue } from './customers/copy';
 import { Matcher, recordKeys, stepNames, type Link, type MatchRecord } from './customers/matcher';
+import type { Readable } from 'node:stream';
+import { parse } from 'csv-parse';
+import { to as copyTo } from 'pg-copy-streams';
 import { mergeProfile, type MemberRecord, type Profile } from './customers/profile';
 import { RulesError, compileRules, loadRulesFile, type CompiledRules } from './customers/rules';
 import {
@@ -290,57 +293,63 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
 
   const PROFILE_COLUMNS = ['first_name', 'last_name', 'full_name', 'email', 'phone', 'date_of_birth', 'gender', 'postal_code', 'street', 'city', 'state', 'country'];
 
+  /**
+   * Streams every record of the pass, ordered by customer (one `COPY ... TO STDOUT` and one sort in
+   * Postgres), merges each customer's records as they go by, and COPYs the profiles into the
+   * staging table in batches: flat memory, no per-page queries.
+   */
   async function buildProfiles(passId: string, rules: CompiledRules, report: Reporter): Promise<number> {
     await db('customer_profile_staging').where({ pass_id: passId }).delete();
-    let after = '00000000-0000-0000-0000-000000000000';
+    const select = db.raw(
+      `select a.customer_id, r.id, r.source, r.source_key, r.first_name, r.last_name, r.full_name, r.email, r.phone, r.gender,
+              r.postal_code, r.street, r.city, r.state, r.country, r.reward_points, r.updated_at,
+              to_char(r.date_of_birth, 'YYYY-MM-DD'), to_char(r.created_on, 'YYYY-MM-DD')
+       from customer_assignments a join customer_source_records r on r.id = a.record_id
+       where a.pass_id = ? order by a.customer_id, r.id`,
+      [passId],
+    ).toQuery();
     let built = 0;
-    for (;;) {
-      const rows = await db.raw(
-        `with ids as (
-           select distinct customer_id from customer_assignments where pass_id = ? and customer_id > ? order by customer_id limit ?
-         )
-         select a.customer_id, r.id, r.source, r.source_key, r.first_name, r.last_name, r.full_name, r.email, r.phone, r.gender,
-                r.postal_code, r.street, r.city, r.state, r.country, r.reward_points, r.updated_at,
-                to_char(r.date_of_birth, 'YYYY-MM-DD') as date_of_birth, to_char(r.created_on, 'YYYY-MM-DD') as created_on
-         from ids join customer_assignments a on a.pass_id = ? and a.customer_id = ids.customer_id
-         join customer_source_records r on r.id = a.record_id
-         order by a.customer_id, r.id`,
-        [passId, after, BATCH, passId],
-      );
-      const list = rows.rows as Array<Record<string, unknown>>;
-      if (list.length === 0) break;
-      const profiles: Array<[string, Profile]> = [];
-      let current: string | null = null;
-      let members: MemberRecord[] = [];
-      const flush = () => {
-        if (current) profiles.push([current, mergeProfile(members, rules.config.merge)]);
-        members = [];
-      };
-      for (const r of list) {
-        if (r.customer_id !== current) {
-          flush();
-          current = r.customer_id as string;
+    let batch: CopyValue[][] = [];
+    const flushBatch = async () => {
+      if (!batch.length) return;
+      const rows = batch;
+      batch = [];
+      await withConnection(db, (client) => copyInto(client, 'customer_profile_staging',
+        ['pass_id', 'customer_id', ...PROFILE_COLUMNS, 'reward_points', 'source_keys', 'emails', 'record_count', 'profile_hash'], rows));
+      await report({ step: 'profiles', built });
+    };
+    let current: string | null = null;
+    let members: MemberRecord[] = [];
+    const addProfile = () => {
+      if (!current) return;
+      const p: Profile = mergeProfile(members, rules.config.merge);
+      batch.push([passId, current, p.values.firstName, p.values.lastName, p.values.fullName, p.values.email, p.values.phone, p.values.dateOfBirth,
+        p.values.gender, p.values.postalCode, p.values.street, p.values.city, p.values.state, p.values.country, p.rewardPoints, p.sourceKeys, p.emails,
+        p.recordCount, p.hash]);
+      built++;
+      members = [];
+    };
+    const text = (v: string) => (v === '' ? null : v);
+    await withConnection(db, async (client) => {
+      const parser = (client.query(copyTo(`copy (${select}) to stdout with (format csv)`)) as unknown as Readable).pipe(parse());
+      for await (const f of parser as AsyncIterable<string[]>) {
+        if (f[0] !== current) {
+          addProfile();
+          current = f[0];
+          if (batch.length >= BATCH) await flushBatch();
         }
         members.push({
-          recordId: Number(r.id), source: r.source as string, sourceKey: r.source_key as string, rewardPoints: (r.reward_points as number | null) ?? null,
-          createdOn: (r.created_on as string | null) ?? null, updatedAt: (r.updated_at as Date).toISOString(),
+          recordId: Number(f[1]), source: f[2], sourceKey: f[3], rewardPoints: f[15] === '' ? null : Number(f[15]),
+          createdOn: text(f[18]), updatedAt: new Date(f[16]).toISOString(),
           values: {
-            firstName: r.first_name as string | null, lastName: r.last_name as string | null, fullName: r.full_name as string | null, email: r.email as string | null,
-            phone: r.phone as string | null, dateOfBirth: r.date_of_birth as string | null, gender: r.gender as string | null, postalCode: r.postal_code as string | null,
-            street: r.street as string | null, city: r.city as string | null, state: r.state as string | null, country: r.country as string | null,
+            firstName: text(f[4]), lastName: text(f[5]), fullName: text(f[6]), email: text(f[7]), phone: text(f[8]), gender: text(f[9]),
+            postalCode: text(f[10]), street: text(f[11]), city: text(f[12]), state: text(f[13]), country: text(f[14]), dateOfBirth: text(f[17]),
           },
         });
       }
-      flush();
-      await withConnection(db, (client) => copyInto(client, 'customer_profile_staging',
-        ['pass_id', 'customer_id', ...PROFILE_COLUMNS, 'reward_points', 'source_keys', 'emails', 'record_count', 'profile_hash'],
-        profiles.map(([id, p]) => [passId, id, p.values.firstName, p.values.lastName, p.values.fullName, p.values.email, p.values.phone, p.values.dateOfBirth,
-          p.values.gender, p.values.postalCode, p.values.street, p.values.city, p.values.state, p.values.country, p.rewardPoints, p.sourceKeys, p.emails,
-          p.recordCount, p.hash])));
-      built += profiles.length;
-      after = profiles[profiles.length - 1][0];
-      await report({ step: 'profiles', built });
-    }
+    });
+    addProfile();
+    await flushBatch();
     return built;
   }
 

@@ -55,12 +55,17 @@ export interface WaitOptions {
   onUnreachable?: (error: unknown) => void;
 }
 
-/** Polls until the pass serving the request has completed or failed. */
+/**
+ * Polls until the pass serving the request has completed or failed. A run that ended with the
+ * request still waiting continued as new: the request is then followed into the latest run.
+ */
 export async function waitForUnification(temporal: Client, ticket: UnificationTicket, options: WaitOptions = {}): Promise<PassView> {
   const deadline = Date.now() + (options.timeoutMs ?? 24 * 3600_000);
+  let runId: string | undefined = ticket.runId;
   for (;;) {
     try {
-      const state = await temporal.withDeadline(Date.now() + 10_000, () => unificationState(temporal, ticket));
+      const state = await temporal.withDeadline(Date.now() + 10_000, () => unificationState(temporal, { workflowId: ticket.workflowId, runId }));
+      if (state.status === 'completed' && state.requests[ticket.requestId]?.status === 'pending') runId = undefined;
       const pass = passOf(state, ticket.requestId);
       options.onState?.(state, pass);
       if (pass && pass.status !== 'running') return pass;

@@ -82,7 +82,7 @@ export interface UnificationState {
 
 export const MAX_PASSES_KEPT = 20;
 export const MAX_REQUESTS_KEPT = 200;
-/** Past this many passes a run stops taking requests (they are refused, and start a new run). */
+/** Past this many passes (or when Temporal suggests it) a run continues as new with the requests still waiting. */
 export const MAX_PASSES_PER_RUN = 100;
 
 export const requestUnificationSignal = defineSignal<[UnificationRequest]>('requestUnification');

@@ -10,6 +10,7 @@ import {
   ActivityFailure,
   allHandlersFinished,
   condition,
+  continueAsNew,
   getExternalWorkflowHandle,
   proxyActivities,
   setHandler,
@@ -94,7 +95,13 @@ class CustomerUnification {
   }
 
   async run(): Promise<UnificationState> {
-    while (this.pending.length > 0 && this.passCount < MAX_PASSES_PER_RUN) {
+    while (this.pending.length > 0) {
+      if (this.passCount >= MAX_PASSES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+        // A long-lived run hands what waits to a fresh run (callers follow the workflow id).
+        this.state.status = 'completed';
+        await condition(allHandlersFinished);
+        return continueAsNew<typeof customerUnificationWorkflow>({ requests: this.pending.splice(0) });
+      }
       await this.runPass(this.pending.splice(0));
     }
     this.state.status = 'completed';

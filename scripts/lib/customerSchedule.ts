@@ -19,6 +19,20 @@ export interface ScheduleSettings {
 
 export type ScheduleOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'absent';
 
+const NOTE = 'Nightly customer unification (npm run customers:schedule)';
+
+function createSchedule(temporal: Client, settings: ScheduleSettings & { cron: string }, paused = false) {
+  return temporal.schedule.create({
+    scheduleId: CUSTOMER_UNIFICATION_SCHEDULE_ID,
+    spec: { cronExpressions: [settings.cron], timezone: settings.timezone },
+    action: action(settings.taskQueue),
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+    state: { note: NOTE, paused },
+    // The server keeps a cron expression only in compiled form: the memo keeps what we asked for.
+    memo: { cron: settings.cron, timezone: settings.timezone },
+  });
+}
+
 function action(taskQueue: string) {
   return {
     type: 'startWorkflow' as const,
@@ -42,18 +56,10 @@ export async function ensureUnificationSchedule(temporal: Client, settings: Sche
     await handle.delete();
     return 'deleted';
   }
-  const spec = { cronExpressions: [settings.cron], timezone: settings.timezone };
+  const wanted = { ...settings, cron: settings.cron };
   if (!current) {
     try {
-      await temporal.schedule.create({
-        scheduleId: CUSTOMER_UNIFICATION_SCHEDULE_ID,
-        spec,
-        action: action(settings.taskQueue),
-        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-        state: { note: 'Nightly customer unification (npm run customers:schedule)' },
-        // The server keeps a cron expression only in compiled form: the memo keeps what we asked for.
-        memo: { cron: settings.cron, timezone: settings.timezone },
-      });
+      await createSchedule(temporal, wanted);
       return 'created';
     } catch (error) {
       if (!(error instanceof ScheduleAlreadyRunning)) throw error;
@@ -68,15 +74,8 @@ export async function ensureUnificationSchedule(temporal: Client, settings: Sche
     current.action.workflowType === 'scheduledCustomerUnificationWorkflow' &&
     current.action.taskQueue === settings.taskQueue;
   if (same) return 'unchanged';
-  // An update cannot change the memo: replace the Schedule instead.
+  // An update cannot change the memo: replace the Schedule, keeping it paused if someone paused it.
   await handle.delete();
-  await temporal.schedule.create({
-    scheduleId: CUSTOMER_UNIFICATION_SCHEDULE_ID,
-    spec,
-    action: action(settings.taskQueue),
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-    state: { note: 'Nightly customer unification (npm run customers:schedule)', paused: current.state.paused },
-    memo: { cron: settings.cron, timezone: settings.timezone },
-  });
+  await createSchedule(temporal, wanted, current.state.paused);
   return 'updated';
 }

@@ -10,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { pairwiseQuality } from '../../activities/customers/quality';
 import { requestUnification, waitForUnification } from '../../api/unificationClient';
 import { ensureUnificationSchedule } from '../../scripts/lib/customerSchedule';
-import { CUSTOMER_UNIFICATION_SCHEDULE_ID, CUSTOMER_UNIFICATION_WORKFLOW_ID, type PassView } from '../../workflows/customerUnification.contract';
+import { CUSTOMER_UNIFICATION_SCHEDULE_ID, CUSTOMER_UNIFICATION_WORKFLOW_ID, requestUnificationSignal, type PassView } from '../../workflows/customerUnification.contract';
 import { readTruth } from '../../bench/customers/quality';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { devServerEnv, eventually, startTestWorker, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
@@ -31,7 +31,10 @@ describe('customer unification workflow (dev server)', function () {
 
   async function unify(taskQueue: string, by = 'test'): Promise<PassView> {
     const ticket = await requestUnification(env.client, taskQueue, { trigger: 'cli', by });
-    return waitForUnification(env.client, ticket, { timeoutMs: 120_000 });
+    const pass = await waitForUnification(env.client, ticket, { timeoutMs: 120_000 });
+    // The run ends while this test's worker is still here: the next test's request must start a new run.
+    await env.client.workflow.getHandle(ticket.workflowId, ticket.runId).result();
+    return pass;
   }
 
   /** Source key → CustomerId, as published. */
@@ -99,6 +102,39 @@ describe('customer unification workflow (dev server)', function () {
     }
   });
 
+  it('serves a request that arrives during a pass with the next pass of the same run, and repeats none', async function () {
+    const taskQueue = uniqueTaskQueue('unify');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let maps = 0;
+    const worker = await startTestWorker(env, database.db, taskQueue, {
+      wrapActivities: (activities) => ({
+        ...activities,
+        async mapCustomerRecords(input: { passId: string }) {
+          if (maps++ === 0) await held;
+          return activities.mapCustomerRecords(input);
+        },
+      }),
+    });
+    try {
+      const first = await requestUnification(env.client, taskQueue, { trigger: 'import', by: 'test' });
+      await eventually(async () => maps > 0, 'the first pass to start mapping');
+      const second = await requestUnification(env.client, taskQueue, { trigger: 'api', by: 'test' });
+      const third = await requestUnification(env.client, taskQueue, { trigger: 'api', by: 'test' });
+      await env.client.workflow.getHandle(CUSTOMER_UNIFICATION_WORKFLOW_ID).signal(requestUnificationSignal, { requestId: second.requestId, trigger: 'api', by: 'test' });
+      release();
+      const [p1, p2, p3] = await Promise.all([first, second, third].map((t) => waitForUnification(env.client, t, { timeoutMs: 60_000 })));
+      assert.deepEqual([first.runId, second.runId, third.runId], [first.runId, first.runId, first.runId], 'one run took all three');
+      assert.equal(p1.pass, 1);
+      assert.deepEqual([p2.pass, p3.pass], [2, 2], 'the two requests made during pass 1 share pass 2');
+      assert.deepEqual(p2.requestIds, [second.requestId, third.requestId], 'the repeated signal was not queued twice');
+      const final = await env.client.workflow.getHandle(CUSTOMER_UNIFICATION_WORKFLOW_ID, first.runId).result();
+      assert.equal(final.passes.length, 2);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('a worker killed mid-unification is replaced and the run finishes correctly, without redoing finished phases', async function () {
     this.timeout(240_000);
     const taskQueue = uniqueTaskQueue('unify');
@@ -132,6 +168,7 @@ describe('customer unification workflow (dev server)', function () {
       assert.equal(scheduled('mapCustomerRecords'), 1);
       assert.ok(started.some((e) => Number(e.activityTaskStartedEventAttributes!.attempt) >= 2), 'the match phase ran a second attempt');
       assert.deepEqual(await membership(), expected, 'the same profiles, with the same ids, as an uninterrupted run');
+      await env.client.workflow.getHandle(CUSTOMER_UNIFICATION_WORKFLOW_ID, ticket.runId).result();
     } finally {
       await replacement.stop();
     }
@@ -162,6 +199,7 @@ describe('customer unification workflow (dev server)', function () {
         return s.requests[result.requestId]?.status === 'completed' ? s : null;
       }, 'the scheduled pass', 60_000);
       assert.ok(state);
+      await unification.result();
       assert.equal(await ensureUnificationSchedule(env.client, { ...settings, cron: null }), 'deleted');
     } finally {
       await worker.stop();
