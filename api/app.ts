@@ -13,6 +13,9 @@ import { authenticate, requestId } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { buildOpenApi, mount, type RouteSpec } from './http';
 import { activityRoutes } from './routes/activities';
+import { customerRoutes } from './routes/customers';
+import { customerUnificationRoutes } from './routes/customerUnification';
+import { importRoutes } from './routes/imports';
 import { healthRoutes } from './routes/health';
 import { leadNurtureRoutes } from './routes/leadNurture';
 import { leadRoutes } from './routes/leads';
@@ -54,6 +57,7 @@ export function createApp(deps: AppDeps): Express {
   const routes: RouteSpec[] = [
     ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps),
     ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
+    ...customerRoutes(deps), ...importRoutes(deps), ...customerUnificationRoutes(deps),
   ];
   const openapi = buildOpenApi(routes, publicRoutes, {
     title: 'Contoso sales process API',

@@ -44,6 +44,21 @@ export interface Config {
   dataDir: string;
   toolsDir: string;
   deals: DealConfig;
+  customers: CustomerConfig;
+}
+
+/** The customer view (issue 5): mapping files, match rules and the nightly unification. */
+export interface CustomerConfig {
+  /** CUSTOMER_MAPPINGS_DIR: one JSON mapping per CSV layout (default config/customer-mappings). */
+  mappingsDir: string;
+  /** CUSTOMER_MATCH_RULES: the match/merge rules file (default config/customer-matching.json). */
+  matchRulesFile: string;
+  /** CUSTOMER_UNIFICATION_CRON: when the Schedule runs unification (default 02:00 daily); `off` for none. */
+  unificationCron: string | null;
+  /** CUSTOMER_UNIFICATION_TIMEZONE: the time zone of that cron expression (default UTC). */
+  unificationTimezone: string;
+  /** CUSTOMER_IMPORT_MAX_MB: the largest file `POST /imports` accepts (default 1024). */
+  importMaxBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -121,5 +136,23 @@ export function loadConfig(env: Env = process.env): Config {
       techCheckConsultantReminderMs: duration(env, 'TECH_CHECK_CONSULTANT_REMINDER', 2 * 86_400_000),
       techCheckManagerReminderMs: duration(env, 'TECH_CHECK_MANAGER_REMINDER', 5 * 86_400_000),
     },
+    customers: customerConfig(env),
+  };
+}
+
+function customerConfig(env: Env): CustomerConfig {
+  const cron = str(env, 'CUSTOMER_UNIFICATION_CRON') ?? '0 2 * * *';
+  if (cron !== 'off' && cron.split(/\s+/).length !== 5) {
+    throw new ConfigError(`CUSTOMER_UNIFICATION_CRON must be a 5-field cron expression or "off", got "${cron}"`);
+  }
+  const maxMb = str(env, 'CUSTOMER_IMPORT_MAX_MB');
+  const importMaxMb = maxMb === null ? 1024 : Number(maxMb);
+  if (!Number.isInteger(importMaxMb) || importMaxMb <= 0) throw new ConfigError(`CUSTOMER_IMPORT_MAX_MB must be a positive whole number, got "${maxMb}"`);
+  return {
+    mappingsDir: path.resolve(PROJECT_ROOT, str(env, 'CUSTOMER_MAPPINGS_DIR') ?? 'config/customer-mappings'),
+    matchRulesFile: path.resolve(PROJECT_ROOT, str(env, 'CUSTOMER_MATCH_RULES') ?? 'config/customer-matching.json'),
+    unificationCron: cron === 'off' ? null : cron,
+    unificationTimezone: str(env, 'CUSTOMER_UNIFICATION_TIMEZONE') ?? 'UTC',
+    importMaxBytes: importMaxMb * 1024 * 1024,
   };
 }

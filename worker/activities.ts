@@ -4,6 +4,7 @@ import type { Db } from '../db/knex';
 import type { Mailer } from '../activities/mailer';
 import { createLeadNurtureActivities } from '../activities/leadNurture';
 import { createDealLifecycleActivities } from '../activities/dealLifecycle';
+import { createCustomerUnificationActivities } from '../activities/customerUnification';
 
 export interface ActivityDeps {
   db: Db;
@@ -15,5 +16,6 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createLeadNurtureActivities(deps),
     ...createDealLifecycleActivities(deps),
+    ...createCustomerUnificationActivities(deps),
   };
 }

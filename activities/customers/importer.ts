@@ -1,0 +1,410 @@
+/**
+ * The streaming import of customer CSV files (used by `npm run import` and `POST /imports`).
+ *
+ * One import is one database transaction on one dedicated connection, so a failed or refused
+ * import changes nothing. Each file streams through: line-end normalisation → csv-parse → the
+ * mapping (types parsed, row rejected or accepted) → `COPY` into a temporary staging table that
+ * holds accepted rows and rejected rows alike. Set-based SQL then rejects duplicate keys (the
+ * first occurrence wins), files the rejected rows, and upserts the accepted ones by source key,
+ * touching a stored row only when its content hash changed — so re-importing a file changes
+ * nothing and a newer file updates exactly what differs. Memory stays flat whatever the file size.
+ */
+import crypto from 'node:crypto';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { parse, type CsvError } from 'csv-parse';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Logger } from '../../config/logger';
+import type { Db } from '../../db/knex';
+import { bindHeader, parseRow, type BoundLayout, type PersonRow, type PurchaseRow, type RejectReason, type SourceMapping } from './mapping';
+
+export interface FileSummary {
+  source: string;
+  fileName: string;
+  mapping: string;
+  bytes: number;
+  sha256: string;
+  headerError: string | null;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsInserted: number;
+  rowsUpdated: number;
+  rowsUnchanged: number;
+  rowsRejected: number;
+  rejectReasons: Record<string, number>;
+  ms: number;
+  /** Where the time went: streaming into the stage, the duplicate check, filing rejects, the upsert. */
+  timings: Record<'stream' | 'duplicates' | 'rejects' | 'upsert', number>;
+}
+
+export interface ImportProgress {
+  source: string;
+  fileName: string;
+  bytesRead: number;
+  totalBytes: number | null;
+  rowsRead: number;
+  rowsRejected: number;
+}
+
+export interface ImportFileInput {
+  mapping: SourceMapping;
+  fileName: string;
+  stream: Readable;
+  /** For progress bars, when known. */
+  totalBytes?: number | null;
+  onProgress?: (progress: ImportProgress) => void;
+}
+
+const MAX_RAW = 4000;
+
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
+/** COPY text-format field. */
+function copyField(value: string | number | boolean | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = typeof value === 'string' ? value : String(value);
+  if (!NEEDS_ESCAPE.test(text)) return text;
+  return text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+const PERSON_STAGE = [
+  'first_name text', 'last_name text', 'full_name text', 'email text', 'phone text', 'date_of_birth date', 'gender text',
+  'postal_code text', 'street text', 'city text', 'state text', 'country text', 'created_on date', 'reward_points integer',
+  'links jsonb', 'extra jsonb',
+];
+const PERSON_VALUES = ['firstName', 'lastName', 'fullName', 'email', 'phone', 'dateOfBirth', 'gender', 'postalCode', 'street', 'city', 'state', 'country', 'createdOn', 'rewardPoints'] as const;
+const PURCHASE_STAGE = ['customer_source text', 'customer_key text', 'product_id text', 'purchased_on date', 'total_cents bigint', 'points_added integer', 'extra jsonb'];
+const COMMON_STAGE = ['line integer not null', 'kind char(1) not null', 'source_key text', 'row_hash text', 'reason text', 'column_name text', 'message text', 'raw text'];
+
+const columnNames = (defs: string[]) => defs.map((d) => d.split(' ')[0]);
+
+function acceptedLine(line: number, row: PersonRow | PurchaseRow, raw: string): string {
+  const fields: Array<string | number | boolean | null | undefined> = [line, 'r', row.sourceKey];
+  // The raw text rides along so that a later duplicate of this key can be rejected with it.
+  const rawText = raw.length > MAX_RAW ? `${raw.slice(0, MAX_RAW)}…` : raw;
+  if (row.kind === 'person') {
+    const values = PERSON_VALUES.map((k) => row.values[k] ?? null);
+    fields.push(null, null, null, null, rawText, ...values, JSON.stringify(row.links), JSON.stringify(row.extra));
+  } else {
+    const v = row.values;
+    const values = [row.customerSource, row.customerKey, v.productId ?? null, v.purchasedOn ?? null, v.total ?? null, v.pointsAdded ?? null];
+    fields.push(null, null, null, null, rawText, ...values, JSON.stringify(row.extra));
+  }
+  return `${fields.map(copyField).join('\t')}\n`;
+}
+
+function rejectedLine(kind: 'person' | 'purchase', line: number, sourceKey: string | null, reason: RejectReason, column: string | null, message: string, raw: string): string {
+  const width = (kind === 'person' ? PERSON_STAGE : PURCHASE_STAGE).length;
+  const fields = [line, 'x', sourceKey, null, reason, column, message, raw.length > MAX_RAW ? `${raw.slice(0, MAX_RAW)}…` : raw, ...Array<null>(width).fill(null)];
+  return `${fields.map(copyField).join('\t')}\n`;
+}
+
+/** UTF-8 decoding, BOM removal and CRLF → LF, so csv-parse counts lines right. */
+function normaliseText(onBytes: (chunk: Buffer) => void): Transform {
+  const decoder = new StringDecoder('utf8');
+  let first = true;
+  let heldCr = false;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      onBytes(chunk);
+      let text = (heldCr ? '\r' : '') + decoder.write(chunk);
+      heldCr = text.endsWith('\r');
+      if (heldCr) text = text.slice(0, -1);
+      if (first && text.length) {
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        first = false;
+      }
+      done(null, text.replace(/\r\n/g, '\n'));
+    },
+    flush(done) {
+      done(null, (heldCr ? '\r' : '') + decoder.end());
+    },
+  });
+}
+
+/** The record's text without the empty lines before it and its line end. */
+function trimRaw(raw: string): string {
+  let start = 0;
+  let end = raw.length;
+  while (start < end && raw.charCodeAt(start) === 10) start++;
+  if (end > start && raw.charCodeAt(end - 1) === 10) end--;
+  return start === 0 && end === raw.length ? raw : raw.slice(start, end);
+}
+
+/** The line a record starts on: csv-parse reports the line it ends on. */
+function startLine(endLine: number, body: string): number {
+  let inner = 0;
+  for (let i = body.indexOf('\n'); i !== -1; i = body.indexOf('\n', i + 1)) inner++;
+  return endLine - inner;
+}
+
+interface ParsedRecord {
+  record: string[];
+  raw: string;
+  info: { lines: number };
+}
+
+export interface ImportSession {
+  readonly id: string;
+  loadFile(input: ImportFileInput): Promise<FileSummary>;
+  /** Publishes everything loaded so far in one commit. */
+  commit(): Promise<ImportTotals>;
+  /** Rolls everything back; `discard` also removes the import record (a refused request). */
+  abort(error: unknown, options?: { discard?: boolean }): Promise<void>;
+}
+
+export interface ImportTotals {
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsInserted: number;
+  rowsUpdated: number;
+  rowsUnchanged: number;
+  rowsRejected: number;
+}
+
+export interface BeginImport {
+  origin: 'cli' | 'api';
+  createdBy?: string | null;
+}
+
+export async function beginImport(db: Db, log: Logger, options: BeginImport): Promise<ImportSession> {
+  const [{ id }] = await db('customer_imports').insert({ origin: options.origin, created_by: options.createdBy ?? null }).returning('id');
+  const client = (await db.client.acquireConnection()) as pg.Client;
+  let released = false;
+  const release = () => {
+    if (!released) {
+      released = true;
+      db.client.releaseConnection(client);
+    }
+  };
+  try {
+    await client.query('begin');
+  } catch (error) {
+    release();
+    throw error;
+  }
+  const files: FileSummary[] = [];
+  let stageCount = 0;
+
+  async function loadFile(input: ImportFileInput): Promise<FileSummary> {
+    const { mapping, fileName } = input;
+    if (files.some((f) => f.source === mapping.source)) {
+      throw new Error(`source "${mapping.source}" appears twice in one import`);
+    }
+    const started = Date.now();
+    const stage = `customer_import_stage_${++stageCount}`;
+    const kind = mapping.kind;
+    const typed = kind === 'person' ? PERSON_STAGE : PURCHASE_STAGE;
+    await client.query(`create temporary table ${stage} (${[...COMMON_STAGE, ...typed].join(', ')}) on commit drop`);
+
+    const sha = crypto.createHash('sha256');
+    let bytes = 0;
+    let rowsRead = 0;
+    let rejectedInStream = 0;
+    let layout: BoundLayout | null = null;
+    let headerError: string | null = null;
+    let headerSeen = false;
+    let lastReport = 0;
+    const report = (force = false) => {
+      if (!input.onProgress) return;
+      const now = Date.now();
+      if (!force && now - lastReport < 200) return;
+      lastReport = now;
+      input.onProgress({ source: mapping.source, fileName, bytesRead: bytes, totalBytes: input.totalBytes ?? null, rowsRead, rowsRejected: rejectedInStream });
+    };
+
+    // Lines are gathered into chunks: one COPY message per row would cost more than the parsing.
+    let pending = '';
+    const emit = (text: string, stream: Transform) => {
+      pending += text;
+      if (pending.length >= 1 << 16) {
+        stream.push(pending);
+        pending = '';
+      }
+    };
+    const toCopy = new Transform({
+      writableObjectMode: true,
+      transform(item: ParsedRecord, _enc, done) {
+        const raw = trimRaw(item.raw);
+        const line = startLine(item.info.lines, raw);
+        if (!headerSeen) {
+          headerSeen = true;
+          const bound = bindHeader(mapping, item.record);
+          if (bound.ok) layout = bound.layout;
+          else headerError = bound.message;
+          return done();
+        }
+        rowsRead++;
+        report();
+        if (!layout) {
+          rejectedInStream++;
+          emit(rejectedLine(kind, line, null, 'wrong_header', null, `wrong header: ${headerError}`, raw), this);
+          return done();
+        }
+        const result = parseRow(layout, item.record);
+        if (!result.ok) {
+          rejectedInStream++;
+          const key = layout.keyIndex < item.record.length ? item.record[layout.keyIndex]?.trim() || null : null;
+          emit(rejectedLine(kind, line, key, result.reason, result.column ?? null, result.message, raw), this);
+          return done();
+        }
+        emit(acceptedLine(line, result.row, raw), this);
+        done();
+      },
+      flush(done) {
+        done(null, pending || undefined);
+      },
+    });
+
+    const parser = parse({
+      delimiter: mapping.delimiter,
+      relax_column_count: true,
+      relax_quotes: true,
+      skip_records_with_error: true,
+      skip_empty_lines: true,
+      info: true,
+      raw: true,
+    });
+    parser.on('skip', (error: CsvError) => {
+      const raw = trimRaw(String((error as unknown as { raw?: string }).raw ?? ''));
+      const line = startLine(Number(error.lines ?? 0), raw);
+      if (!headerSeen) {
+        headerSeen = true;
+        headerError = `the header line cannot be read: ${error.message}`;
+      }
+      rowsRead++;
+      rejectedInStream++;
+      emit(rejectedLine(kind, line, null, 'malformed_row', null, error.message, raw), toCopy);
+    });
+
+    const copy = client.query(copyFrom(`copy ${stage} (${columnNames([...COMMON_STAGE, ...typed]).join(', ')}) from stdin`));
+    await pipeline(
+      input.stream,
+      normaliseText((chunk) => {
+        bytes += chunk.length;
+        sha.update(chunk);
+      }),
+      parser,
+      toCopy,
+      copy as unknown as Writable,
+    );
+    if (!headerSeen) headerError = 'the file is empty: no header line';
+    report(true);
+    const streamed = Date.now();
+
+    // Duplicate keys: the first occurrence in the file is loaded, later ones are rejected.
+    await client.query(`
+      update ${stage} s set kind = 'x', reason = 'duplicate_key', column_name = $1,
+        message = 'duplicate key ' || s.source_key || ' (first seen on line ' || d.first_line || ')'
+      from (
+        select source_key, min(line) as first_line from ${stage} where kind = 'r' group by source_key having count(*) > 1
+      ) d
+      where s.kind = 'r' and s.source_key = d.source_key and s.line <> d.first_line`, [mapping.key]);
+    // Temporary tables get no statistics of their own: without them the planner guesses the joins below badly.
+    await client.query(`analyze ${stage}`);
+    const deduped = Date.now();
+    await client.query(`
+      insert into customer_import_rejects (import_id, source, file_name, line, reason, column_name, message, raw)
+      select $1, $2, $3, line, reason, column_name, message, raw from ${stage} where kind = 'x' order by line`, [id, mapping.source, fileName]);
+    const reasons = await client.query<{ reason: string; n: number }>(`select reason, count(*)::int as n from ${stage} where kind = 'x' group by reason`);
+    const counted = await client.query<{ accepted: number; rejected: number }>(
+      `select count(*) filter (where kind = 'r')::int as accepted, count(*) filter (where kind = 'x')::int as rejected from ${stage}`);
+    const { accepted, rejected } = counted.rows[0];
+
+    const filed = Date.now();
+    const [lock, update, insert] = kind === 'person'
+      ? upsertStatements('customer_source_records', 'source_key', PERSON_COLUMNS, stage)
+      : upsertStatements('customer_purchases', 'purchase_id', PURCHASE_COLUMNS, stage, { channel: `'${mapping.channel}'` });
+    await client.query(lock, [mapping.source]);
+    const updated = (await client.query<{ n: number }>(update, [mapping.source, id])).rows[0].n;
+    const inserted = (await client.query<{ n: number }>(insert, [mapping.source, id])).rows[0].n;
+    const written = { inserted, updated };
+    const summary: FileSummary = {
+      source: mapping.source, fileName, mapping: mapping.source, bytes, sha256: sha.digest('hex'), headerError,
+      rowsRead, rowsLoaded: accepted, rowsInserted: written.inserted, rowsUpdated: written.updated,
+      rowsUnchanged: accepted - written.inserted - written.updated, rowsRejected: rejected,
+      rejectReasons: Object.fromEntries(reasons.rows.map((r) => [r.reason, r.n])),
+      ms: Date.now() - started,
+      timings: { stream: streamed - started, duplicates: deduped - streamed, rejects: filed - deduped, upsert: Date.now() - filed },
+    };
+    await client.query(
+      `insert into customer_import_files (import_id, source, file_name, mapping, header, header_error, bytes, sha256, rows_read, rows_loaded, rows_inserted, rows_updated, rows_unchanged, rows_rejected, ms)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      [id, summary.source, fileName, summary.mapping, JSON.stringify((layout as BoundLayout | null)?.header ?? null), headerError, bytes, summary.sha256,
+        rowsRead, accepted, written.inserted, written.updated, summary.rowsUnchanged, rejected, summary.ms],
+    );
+    files.push(summary);
+    log.debug({ importId: id, ...summary }, 'customer file loaded');
+    return summary;
+  }
+
+  function totals(): ImportTotals {
+    const sum = (k: keyof ImportTotals) => files.reduce((n, f) => n + f[k], 0);
+    return {
+      rowsRead: sum('rowsRead'), rowsLoaded: sum('rowsLoaded'), rowsInserted: sum('rowsInserted'),
+      rowsUpdated: sum('rowsUpdated'), rowsUnchanged: sum('rowsUnchanged'), rowsRejected: sum('rowsRejected'),
+    };
+  }
+
+  return {
+    id,
+    loadFile,
+    async commit() {
+      const t = totals();
+      try {
+        await client.query(
+          `update customer_imports set status = 'loaded', finished_at = now(), rows_read = $2, rows_loaded = $3, rows_inserted = $4,
+             rows_updated = $5, rows_unchanged = $6, rows_rejected = $7 where id = $1`,
+          [id, t.rowsRead, t.rowsLoaded, t.rowsInserted, t.rowsUpdated, t.rowsUnchanged, t.rowsRejected],
+        );
+        await client.query('commit');
+      } finally {
+        release();
+      }
+      return t;
+    },
+    async abort(error, options = {}) {
+      try {
+        await client.query('rollback');
+      } catch {
+        // The connection may be the thing that failed; the transaction is gone with it either way.
+      } finally {
+        release();
+      }
+      if (options.discard) await db('customer_imports').where({ id }).delete();
+      else await db('customer_imports').where({ id }).update({ status: 'failed', finished_at: db.fn.now(), error: String((error as Error)?.message ?? error).slice(0, 2000) });
+    },
+  };
+}
+
+const PERSON_COLUMNS = ['first_name', 'last_name', 'full_name', 'email', 'phone', 'date_of_birth', 'gender', 'postal_code', 'street', 'city', 'state', 'country', 'created_on', 'reward_points', 'links', 'extra'];
+const PURCHASE_COLUMNS = ['customer_source', 'customer_key', 'product_id', 'purchased_on', 'total_cents', 'points_added', 'extra'];
+
+/**
+ * Changed rows are updated and new rows inserted by two set-based statements (an update join and
+ * an anti-join insert), cheaper than a row-by-row ON CONFLICT; imports of one source are
+ * serialised by an advisory lock, so no other import can slip a key in between the two.
+ */
+function upsertStatements(target: 'customer_source_records' | 'customer_purchases', keyColumn: string, columns: string[], stage: string, fixed: Record<string, string> = {}): string[] {
+  const hash = `md5(row(${columns.map((c) => `s.${c}`).join(', ')})::text)`;
+  const fixedCols = Object.keys(fixed);
+  return [
+    `select pg_advisory_xact_lock(hashtext('customer-import:' || $1::text), 0)`,
+    `with changed as (
+       update ${target} t set ${[...columns, ...fixedCols].map((c) => `${c} = ${fixed[c] ?? `s.${c}`}`).join(', ')},
+         row_hash = ${hash}, last_import_id = $2, line = s.line, updated_at = now()
+       from ${stage} s
+       where s.kind = 'r' and t.source = $1 and t.${keyColumn} = s.source_key and t.row_hash is distinct from ${hash}
+       returning 1
+     ) select count(*)::int as n from changed`,
+    `with added as (
+       insert into ${target} (source, ${keyColumn}, ${[...columns, ...fixedCols].join(', ')}, row_hash, first_import_id, last_import_id, line)
+       select $1, s.source_key, ${[...columns.map((c) => `s.${c}`), ...fixedCols.map((c) => fixed[c])].join(', ')}, ${hash}, $2, $2, s.line
+       from ${stage} s
+       where s.kind = 'r' and not exists (select 1 from ${target} t where t.source = $1 and t.${keyColumn} = s.source_key)
+       returning 1
+     ) select count(*)::int as n from added`,
+  ];
+}

@@ -1,0 +1,353 @@
+/**
+ * The match engine (pure, in memory): applies the rules in order to every person record and
+ * returns the links that joined two groups, each with the rule that made it and a confidence.
+ *
+ * Work stays near-linear in the number of records through blocking: a rule only compares
+ * records that share a blocking key (by default the values of its exact conditions), and a pair
+ * already in one group is not compared again. Groups are kept in a union-find (mnemonist's
+ * StaticDisjointSet); never-match overrides are enforced at each union.
+ */
+import { jaroWinkler } from '@skyra/jaro-winkler';
+import { distance as levenshtein } from 'fastest-levenshtein';
+import StaticDisjointSet from 'mnemonist/static-disjoint-set';
+import { normalize } from './normalize';
+import { keyId, thresholdOf, type CompiledRules, type Condition, type MatchRule, type RulesConfig } from './rules';
+
+/** A person record as the map phase leaves it: normalised values by key id. */
+export interface MatchRecord {
+  id: number;
+  source: string;
+  sourceKey: string;
+  keys: Record<string, string | null>;
+  /** Keys of the same person in other sources, by source (loyalty's ContactId). */
+  links: Record<string, string>;
+}
+
+export interface Link {
+  /** Record ids. */
+  a: number;
+  b: number;
+  rule: string;
+  confidence: number;
+}
+
+export interface StepStats {
+  step: number;
+  rule: string;
+  blocks: number;
+  comparisons: number;
+  links: number;
+  oversizedBlocks: number;
+  largestBlock: number;
+  refusedByOverride: number;
+}
+
+export interface MatchProgress {
+  step: number;
+  rule: string;
+  comparisons: number;
+  blocksDone: number;
+  blocks: number;
+}
+
+/** The record's standard attributes, as the map phase reads them. */
+export type PersonValues = Partial<Record<string, string | number | null>>;
+
+/** The normalised values the rules read, for one record (the map phase's output). */
+export function recordKeys(values: PersonValues, rules: CompiledRules): Record<string, string | null> {
+  const name = [values.firstName, values.lastName].filter((v) => v !== null && v !== undefined && String(v).trim() !== '').join(' ') || (values.fullName ?? null);
+  const out: Record<string, string | null> = {};
+  for (const key of rules.keys) {
+    const raw = key.attribute === 'name' ? name : values[key.attribute];
+    out[key.id] = normalize(raw === null || raw === undefined ? null : String(raw), key.normalize);
+  }
+  return out;
+}
+
+export function similarity(kind: 'jaroWinkler' | 'levenshtein', a: string, b: string): number {
+  if (a === b) return 1;
+  if (kind === 'levenshtein') return 1 - levenshtein(a, b) / Math.max(a.length, b.length);
+  return jaroWinkler(a, b);
+}
+
+function permutations(n: number): number[][] {
+  if (n <= 1) return [[0]];
+  const out: number[][] = [];
+  for (const rest of permutations(n - 1)) for (let i = 0; i <= rest.length; i++) out.push([...rest.slice(0, i), n - 1, ...rest.slice(i)]);
+  return out;
+}
+const PERMUTATIONS = [1, 2, 3, 4].map((n) => permutations(n));
+
+/**
+ * Similarity of two names whose word order does not matter: the words are paired up (the best
+ * pairing) and the name is as similar as its least similar pair — so a shared surname cannot
+ * carry "John" to "Jane", and a typo in the first letters of one word is judged on that word.
+ * Extra words on one side (a middle name) are left out when both sides have two or more.
+ */
+export function nameSimilarity(kind: 'jaroWinkler' | 'levenshtein', a: string, b: string): number {
+  if (a === b) return 1;
+  const ta = a.split(' ');
+  const tb = b.split(' ');
+  if (ta.length < 2 || tb.length < 2 || ta.length > 4 || tb.length > 4) return similarity(kind, a, b);
+  const [short, long] = ta.length <= tb.length ? [ta, tb] : [tb, ta];
+  let best = 0;
+  for (const perm of PERMUTATIONS[long.length - 1]) {
+    let worst = 1;
+    for (let i = 0; i < short.length && worst > best; i++) worst = Math.min(worst, similarity(kind, short[i], long[perm[i]]));
+    if (worst > best) best = worst;
+  }
+  return best;
+}
+
+interface CompiledCondition {
+  column: Array<string | null>;
+  exact: boolean;
+  threshold: number;
+  similarity: 'jaroWinkler' | 'levenshtein';
+  ifMissing: 'fail' | 'pass';
+  /** Word order does not matter (the nameOrder normalisation): compare word by word. */
+  words: boolean;
+}
+
+/** The steps of a match: 0 applies the always-match overrides, 1..n the rules in order. */
+export function stepNames(config: RulesConfig): string[] {
+  return ['always_match', ...config.rules.map((r) => r.name)];
+}
+
+export class Matcher {
+  readonly size: number;
+  private readonly ids: number[] = [];
+  private readonly sourceOf: Uint16Array;
+  private readonly sources: string[] = [];
+  private readonly columns = new Map<string, Array<string | null>>();
+  private readonly linksOf: Array<Record<string, string> | null> = [];
+  private readonly byKey = new Map<string, number>();
+  private readonly byId = new Map<number, number>();
+  private readonly sets: StaticDisjointSet;
+  /** Root → records its group must never join (never-match overrides only; usually empty). */
+  private readonly forbidden = new Map<number, number[]>();
+  private readonly dedupe: Set<number>;
+
+  constructor(records: Iterable<MatchRecord>, private readonly rules: CompiledRules) {
+    const sourceIndex = new Map<string, number>();
+    const sourceList: number[] = [];
+    for (const key of rules.keys) this.columns.set(key.id, []);
+    for (const r of records) {
+      const index = this.ids.length;
+      this.ids.push(r.id);
+      let s = sourceIndex.get(r.source);
+      if (s === undefined) {
+        s = this.sources.length;
+        this.sources.push(r.source);
+        sourceIndex.set(r.source, s);
+      }
+      sourceList.push(s);
+      for (const [id, column] of this.columns) column.push(r.keys[id] ?? null);
+      this.linksOf.push(Object.keys(r.links).length ? r.links : null);
+      this.byKey.set(`${r.source}\u0000${r.sourceKey}`, index);
+      this.byId.set(r.id, index);
+    }
+    this.size = this.ids.length;
+    this.sourceOf = Uint16Array.from(sourceList);
+    this.sets = new StaticDisjointSet(Math.max(1, this.size));
+    this.dedupe = new Set(rules.config.deduplicate.map((s) => sourceIndex.get(s)).filter((s): s is number => s !== undefined));
+    for (const [left, right] of rules.config.overrides.neverMatch) {
+      const a = this.lookup(left);
+      const b = this.lookup(right);
+      if (a === undefined || b === undefined) continue;
+      this.forbid(a, b);
+      this.forbid(b, a);
+    }
+  }
+
+  /** Re-applies links a finished step produced (a resumed match continues from the next step). */
+  replay(links: Iterable<Link>): void {
+    for (const link of links) {
+      const a = this.byId.get(link.a);
+      const b = this.byId.get(link.b);
+      if (a !== undefined && b !== undefined) this.join(a, b);
+    }
+  }
+
+  /** Runs one step; yields to the event loop regularly and reports progress through `onProgress`. */
+  async runStep(step: number, onProgress?: (p: MatchProgress) => void | Promise<void>): Promise<{ links: Link[]; stats: StepStats }> {
+    const names = stepNames(this.rules.config);
+    const stats: StepStats = { step, rule: names[step], blocks: 0, comparisons: 0, links: 0, oversizedBlocks: 0, largestBlock: 0, refusedByOverride: 0 };
+    const links: Link[] = [];
+    if (step === 0) {
+      for (const [left, right] of this.rules.config.overrides.alwaysMatch) {
+        const a = this.lookup(left);
+        const b = this.lookup(right);
+        if (a === undefined || b === undefined) continue;
+        this.tryLink(a, b, 'always_match', 1, links, stats);
+      }
+    } else {
+      const rule = this.rules.config.rules[step - 1];
+      if (rule.type === 'link') {
+        for (let i = 0; i < this.size; i++) {
+          const targets = this.linksOf[i];
+          if (!targets) continue;
+          for (const [source, key] of Object.entries(targets)) {
+            const j = this.byKey.get(`${source}\u0000${key}`);
+            if (j !== undefined && j !== i) this.tryLink(i, j, rule.name, rule.confidence, links, stats);
+          }
+        }
+      } else if (rule.enabled) {
+        await this.runMatchRule(step, rule, links, stats, onProgress);
+      }
+    }
+    stats.links = links.length;
+    return { links, stats };
+  }
+
+  private async runMatchRule(step: number, rule: MatchRule, links: Link[], stats: StepStats, onProgress?: (p: MatchProgress) => void | Promise<void>): Promise<void> {
+    const config = this.rules.config;
+    const blockKeys = (rule.block ?? rule.conditions.filter((c) => c.precision === 'exact' && c.ifMissing === 'fail').map((c) => ({ ...c, prefix: undefined as number | undefined })))
+      .map((b) => ({ column: this.columns.get(keyId(b.attribute, b.normalize))!, prefix: b.prefix }));
+    const conditions: CompiledCondition[] = rule.conditions
+      .map((c: Condition) => ({
+        column: this.columns.get(keyId(c.attribute, c.normalize))!,
+        exact: thresholdOf(config, c) >= 1,
+        threshold: thresholdOf(config, c),
+        similarity: c.similarity ?? config.similarity,
+        ifMissing: c.ifMissing,
+        words: c.normalize.includes('nameOrder'),
+      }))
+      // Cheap equality tests first.
+      .sort((x, y) => Number(y.exact) - Number(x.exact));
+    const maxBlock = rule.maxBlockSize ?? config.maxBlockSize;
+
+    const blocks = new Map<string, number[]>();
+    for (let i = 0; i < this.size; i++) {
+      if ((i & 0xffff) === 0xffff) {
+        // A million records take seconds to block: let heartbeats and other work through.
+        await onProgress?.({ step, rule: rule.name, comparisons: 0, blocksDone: 0, blocks: 0 });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      let key = '';
+      let complete = true;
+      for (const b of blockKeys) {
+        const value = b.column[i];
+        if (value === null) {
+          complete = false;
+          break;
+        }
+        key += `${b.prefix ? value.slice(0, b.prefix) : value}\u0000`;
+      }
+      if (!complete) continue;
+      const members = blocks.get(key);
+      if (members) members.push(i);
+      else blocks.set(key, [i]);
+    }
+
+    let blocksDone = 0;
+    let lastYield = Date.now();
+    const total = blocks.size;
+    for (const members of blocks.values()) {
+      blocksDone++;
+      if (members.length < 2) continue;
+      stats.blocks++;
+      if (members.length > stats.largestBlock) stats.largestBlock = members.length;
+      if (members.length > maxBlock) {
+        stats.oversizedBlocks++;
+        continue;
+      }
+      for (let x = 0; x < members.length; x++) {
+        const i = members[x];
+        for (let y = x + 1; y < members.length; y++) {
+          const j = members[y];
+          if (this.sourceOf[i] === this.sourceOf[j] && !this.dedupe.has(this.sourceOf[i])) continue;
+          if (this.sets.connected(i, j)) continue;
+          stats.comparisons++;
+          const score = this.compare(conditions, i, j);
+          if (score !== null) this.tryLink(i, j, rule.name, Math.round(rule.confidence * score * 1000) / 1000, links, stats);
+        }
+      }
+      if ((blocksDone & 1023) === 0 && Date.now() - lastYield > 250) {
+        await onProgress?.({ step, rule: rule.name, comparisons: stats.comparisons, blocksDone, blocks: total });
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = Date.now();
+      }
+    }
+    await onProgress?.({ step, rule: rule.name, comparisons: stats.comparisons, blocksDone: total, blocks: total });
+  }
+
+  /** The mean similarity of the conditions when all hold, else null. */
+  private compare(conditions: CompiledCondition[], i: number, j: number): number | null {
+    let sum = 0;
+    let counted = 0;
+    for (const c of conditions) {
+      const a = c.column[i];
+      const b = c.column[j];
+      if (a === null || b === null) {
+        if (c.ifMissing === 'fail') return null;
+        continue;
+      }
+      let s: number;
+      if (c.exact) {
+        if (a !== b) return null;
+        s = 1;
+      } else {
+        s = c.words ? nameSimilarity(c.similarity, a, b) : similarity(c.similarity, a, b);
+        if (s < c.threshold) return null;
+      }
+      sum += s;
+      counted++;
+    }
+    return counted ? sum / counted : null;
+  }
+
+  private tryLink(i: number, j: number, rule: string, confidence: number, links: Link[], stats: StepStats): void {
+    if (this.sets.connected(i, j)) return;
+    if (!this.join(i, j)) {
+      stats.refusedByOverride++;
+      return;
+    }
+    const [a, b] = this.ids[i] < this.ids[j] ? [this.ids[i], this.ids[j]] : [this.ids[j], this.ids[i]];
+    links.push({ a, b, rule, confidence });
+  }
+
+  /** Unites two groups unless a never-match pair would end up together. */
+  private join(i: number, j: number): boolean {
+    const ri = this.sets.find(i);
+    const rj = this.sets.find(j);
+    if (ri === rj) return true;
+    const fi = this.forbidden.get(ri);
+    const fj = this.forbidden.get(rj);
+    if (fi?.some((f) => this.sets.find(f) === rj) || fj?.some((f) => this.sets.find(f) === ri)) return false;
+    this.sets.union(i, j);
+    if (fi || fj) {
+      const root = this.sets.find(i);
+      const merged = [...(fi ?? []), ...(fj ?? [])];
+      this.forbidden.delete(ri);
+      this.forbidden.delete(rj);
+      this.forbidden.set(root, merged);
+    }
+    return true;
+  }
+
+  private forbid(record: number, partner: number): void {
+    const root = this.sets.find(record);
+    const list = this.forbidden.get(root);
+    if (list) list.push(partner);
+    else this.forbidden.set(root, [partner]);
+  }
+
+  private lookup(ref: string): number | undefined {
+    const colon = ref.indexOf(':');
+    return this.byKey.get(`${ref.slice(0, colon)}\u0000${ref.slice(colon + 1)}`);
+  }
+}
+
+/** Runs every step at once (tests, the quality measurement and the benchmarks' in-memory figures). */
+export async function matchAll(records: MatchRecord[], rules: CompiledRules): Promise<{ links: Link[]; stats: StepStats[] }> {
+  const matcher = new Matcher(records, rules);
+  const links: Link[] = [];
+  const stats: StepStats[] = [];
+  for (let step = 0; step < stepNames(rules.config).length; step++) {
+    const result = await matcher.runStep(step);
+    links.push(...result.links);
+    stats.push(result.stats);
+  }
+  return { links, stats };
+}

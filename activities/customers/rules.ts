@@ -1,0 +1,159 @@
+/**
+ * Match and merge rules as configuration (config/customer-matching.json), in the manner of
+ * Customer Insights: rules tried in order, each a set of conditions that must all hold; each
+ * condition names an attribute, the normalisations applied to both sides and a precision —
+ * exact, high, medium, low, or a similarity threshold of its own. Sources listed under
+ * `deduplicate` may match inside themselves; overrides force or forbid particular pairs; the
+ * merge section orders sources per attribute.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { z } from 'zod';
+import { PERSON_ATTRIBUTES } from './mapping';
+import { NORMALIZATIONS, loadNormalizers, type Normalization } from './normalize';
+
+/** Attributes a condition can compare: the standard person model plus `name`, the full name built from first + last (or FullName when they are missing). */
+export const MATCH_ATTRIBUTES = [...Object.keys(PERSON_ATTRIBUTES), 'name'] as const;
+export type MatchAttribute = (typeof MATCH_ATTRIBUTES)[number];
+
+export const PRECISIONS = ['exact', 'high', 'medium', 'low'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
+/** Default similarity each precision level demands (Jaro-Winkler unless a condition says otherwise). */
+export const DEFAULT_THRESHOLDS: Record<Exclude<Precision, 'exact'>, number> = { high: 0.92, medium: 0.85, low: 0.75 };
+
+const conditionSchema = z.strictObject({
+  attribute: z.enum(MATCH_ATTRIBUTES as unknown as [string, ...string[]]),
+  normalize: z.array(z.enum(NORMALIZATIONS)).default([]),
+  precision: z.enum(PRECISIONS).optional(),
+  /** A similarity between 0 and 1 instead of a named precision. */
+  threshold: z.number().min(0).max(1).optional(),
+  similarity: z.enum(['jaroWinkler', 'levenshtein']).optional(),
+  /** `pass`: a value missing on either side does not stop the rule (the condition then only forbids a conflict). */
+  ifMissing: z.enum(['fail', 'pass']).default('fail'),
+}).refine((c) => (c.precision === undefined) !== (c.threshold === undefined), { message: 'give either precision or threshold' });
+
+const blockSchema = z.strictObject({
+  attribute: z.enum(MATCH_ATTRIBUTES as unknown as [string, ...string[]]),
+  normalize: z.array(z.enum(NORMALIZATIONS)).default([]),
+  /** Only the first N characters form the key. */
+  prefix: z.number().int().min(1).optional(),
+});
+
+const ruleSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('link'),
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/),
+    description: z.string().optional(),
+    confidence: z.number().min(0).max(1).default(1),
+  }),
+  z.strictObject({
+    type: z.literal('match'),
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/),
+    description: z.string().optional(),
+    confidence: z.number().min(0).max(1).default(1),
+    conditions: z.array(conditionSchema).min(1),
+    /** Keys that group candidate pairs; by default the rule's exact, required conditions. */
+    block: z.array(blockSchema).min(1).optional(),
+    /** Blocks larger than this are not compared (the key is too common to trust, or too costly). */
+    maxBlockSize: z.number().int().min(2).optional(),
+    enabled: z.boolean().default(true),
+  }),
+]);
+
+const recordRef = z.string().regex(/^[a-z][a-z0-9_]*:.+$/, 'source:key');
+
+export const rulesSchema = z.strictObject({
+  $comment: z.string().optional(),
+  thresholds: z.strictObject({ high: z.number(), medium: z.number(), low: z.number() }).default(DEFAULT_THRESHOLDS),
+  similarity: z.enum(['jaroWinkler', 'levenshtein']).default('jaroWinkler'),
+  deduplicate: z.array(z.string()).default([]),
+  maxBlockSize: z.number().int().min(2).default(1000),
+  rules: z.array(z.preprocess((r) => (r && typeof r === 'object' && !('type' in r) ? { ...r, type: 'match' } : r), ruleSchema)).min(1),
+  overrides: z.strictObject({
+    alwaysMatch: z.array(z.tuple([recordRef, recordRef])).default([]),
+    neverMatch: z.array(z.tuple([recordRef, recordRef])).default([]),
+  }).default({ alwaysMatch: [], neverMatch: [] }),
+  merge: z.strictObject({
+    /** Most complete or accurate source first; sources not named come after, in name order. */
+    sourcePriority: z.array(z.string()).default(['contacts', 'loyalty']),
+    /** `priority` (by source order) or `mostRecent` (the record created or updated last). */
+    strategy: z.enum(['priority', 'mostRecent']).default('priority'),
+    attributes: z.record(z.string(), z.strictObject({
+      strategy: z.enum(['priority', 'mostRecent']).optional(),
+      sourcePriority: z.array(z.string()).optional(),
+    })).default({}),
+  }).default({ sourcePriority: ['contacts', 'loyalty'], strategy: 'priority', attributes: {} }),
+}).superRefine((cfg, ctx) => {
+  const names = new Set<string>();
+  cfg.rules.forEach((rule, i) => {
+    if (names.has(rule.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `rule name "${rule.name}" is used twice` });
+    names.add(rule.name);
+    if (rule.type === 'match' && !rule.block && !rule.conditions.some((c) => c.precision === 'exact' && c.ifMissing === 'fail')) {
+      ctx.addIssue({ code: 'custom', path: ['rules', i], message: `rule "${rule.name}" has no exact, required condition to block on: add one or a "block" key` });
+    }
+  });
+});
+
+export type RulesConfig = z.infer<typeof rulesSchema>;
+export type MatchRule = Extract<RulesConfig['rules'][number], { type: 'match' }>;
+export type LinkRule = Extract<RulesConfig['rules'][number], { type: 'link' }>;
+export type Condition = MatchRule['conditions'][number];
+
+export class RulesError extends Error {
+  override name = 'RulesError';
+}
+
+/** The normalised value a condition or block reads: one per attribute + normalisation set. */
+export function keyId(attribute: string, steps: readonly Normalization[]): string {
+  const ordered = NORMALIZATIONS.filter((n) => steps.includes(n));
+  return ordered.length ? `${attribute}|${ordered.join(',')}` : attribute;
+}
+
+export interface CompiledRules {
+  config: RulesConfig;
+  /** Every normalised value the rules read, by key id. */
+  keys: Array<{ id: string; attribute: string; normalize: Normalization[] }>;
+  /** Changes when anything that decides the normalised values changes: the map phase then redoes every record. */
+  keysSignature: string;
+  /** Changes when anything in the rules changes. */
+  hash: string;
+}
+
+export async function compileRules(json: unknown, where = 'match rules'): Promise<CompiledRules> {
+  const parsed = rulesSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new RulesError(`${where}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  await loadNormalizers();
+  const config = parsed.data;
+  const keys = new Map<string, { id: string; attribute: string; normalize: Normalization[] }>();
+  const add = (attribute: string, normalize: Normalization[]) => {
+    const id = keyId(attribute, normalize);
+    if (!keys.has(id)) keys.set(id, { id, attribute, normalize: NORMALIZATIONS.filter((n) => normalize.includes(n)) });
+  };
+  for (const rule of config.rules) {
+    if (rule.type !== 'match') continue;
+    for (const c of rule.conditions) add(c.attribute, c.normalize);
+    for (const b of rule.block ?? []) add(b.attribute, b.normalize);
+  }
+  const list = [...keys.values()].sort((a, b) => a.id.localeCompare(b.id));
+  const keysSignature = crypto.createHash('sha256').update(`v1:${JSON.stringify(list)}`).digest('hex').slice(0, 16);
+  const hash = crypto.createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+  return { config, keys: list, keysSignature, hash };
+}
+
+export async function loadRulesFile(file: string): Promise<CompiledRules> {
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new RulesError(`${file}: ${(error as Error).message}`);
+  }
+  return compileRules(json, file);
+}
+
+export function thresholdOf(config: RulesConfig, condition: Condition): number {
+  if (condition.threshold !== undefined) return condition.threshold;
+  return condition.precision === 'exact' ? 1 : config.thresholds[condition.precision!];
+}

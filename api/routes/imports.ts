@@ -1,0 +1,166 @@
+/**
+ * Customer imports through the API: `POST /imports` streams a multipart upload (one file part
+ * per source, the part's name being the source: contacts, loyalty, pos_purchases,
+ * online_purchases, or any source with a mapping file) straight into the importer — nothing is
+ * buffered — and `GET /imports/:id` shows the summary and every rejected row.
+ */
+import type { Request } from 'express';
+import busboy from 'busboy';
+import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import { loadConfig, type CustomerConfig } from '../../config';
+import type { Logger } from '../../config/logger';
+import { beginImport, type ImportSession } from '../../activities/customers/importer';
+import { loadMappings } from '../../activities/customers/mapping';
+import type { Db } from '../../db/knex';
+import { CustomerImportStore } from '../../db/stores/customerImports';
+import { SUPERVISORS } from '../auth';
+import { HttpError } from '../errors';
+import { route, type RouteSpec } from '../http';
+import { idParams, paging } from '../schemas';
+import { requestUnification, type UnificationTicket } from '../unificationClient';
+
+const fileSchema = z.object({
+  source: z.string(), fileName: z.string(), mapping: z.string(), header: z.array(z.string()).nullable(), headerError: z.string().nullable(),
+  bytes: z.number().int(), sha256: z.string().nullable(), rowsRead: z.number().int(), rowsLoaded: z.number().int(), rowsInserted: z.number().int(),
+  rowsUpdated: z.number().int(), rowsUnchanged: z.number().int(), rowsRejected: z.number().int(), ms: z.number().int(),
+});
+
+const rejectSchema = z.object({
+  source: z.string(), fileName: z.string(), line: z.number().int(), reason: z.string(), columnName: z.string().nullable(), message: z.string(), raw: z.string().nullable(),
+});
+
+const importSchema = z.object({
+  id: z.uuid(), origin: z.enum(['cli', 'api']), createdBy: z.string().nullable(), status: z.enum(['loading', 'loaded', 'failed']),
+  rowsRead: z.number().int(), rowsLoaded: z.number().int(), rowsInserted: z.number().int(), rowsUpdated: z.number().int(),
+  rowsUnchanged: z.number().int(), rowsRejected: z.number().int(), error: z.string().nullable(),
+  unificationWorkflowId: z.string().nullable(), unificationRunId: z.string().nullable(), unificationRequestId: z.string().nullable(),
+  startedAt: z.string(), finishedAt: z.string().nullable(), files: z.array(fileSchema),
+});
+
+const importViewSchema = importSchema.extend({
+  rejects: z.object({ data: z.array(rejectSchema), page: z.object({ limit: z.number(), offset: z.number(), total: z.number() }) }),
+});
+
+const postQuery = z.object({
+  unify: z.enum(['true', 'false']).default('true').transform((v) => v === 'true').describe('Run customer unification after loading (default true)'),
+});
+
+const rejectsQuery = z.object({
+  source: z.string().optional(),
+  reason: z.string().optional().describe('malformed_row, wrong_column_count, wrong_header, missing_key, invalid_value, missing_value, invalid_encoding, duplicate_key'),
+  ...paging,
+});
+
+function badRequest(code: string, field: string, message: string): HttpError {
+  return new HttpError(400, 'validation_failed', `${field}: ${message}`, { field, errors: [{ field, code, message }] });
+}
+
+export interface ImportRoutesDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+  /** Mapping files and upload limit; the process configuration when not given. */
+  customers?: CustomerConfig;
+}
+
+/** Streams every file part of the request into one import; refuses the whole request on a bad part. */
+async function receive(req: Request, db: Db, log: Logger, settings: CustomerConfig, userId: string): Promise<ImportSession> {
+  if (!req.is('multipart/form-data')) throw badRequest('multipart_required', 'body', 'send the files as multipart/form-data, one part per source');
+  const mappings = loadMappings(settings.mappingsDir);
+  let session: ImportSession | null = null;
+  let refusal: HttpError | null = null;
+  let work: Promise<unknown> = Promise.resolve();
+  const seen = new Set<string>();
+  const parser = busboy({ headers: req.headers, limits: { fileSize: settings.importMaxBytes, files: 20 } });
+  const finished = new Promise<void>((resolve, reject) => {
+    parser.on('file', (name, stream, info) => {
+      const mapping = mappings.get(name);
+      if (refusal || !mapping || seen.has(name)) {
+        refusal ??= !mapping
+          ? badRequest('unknown_source', name, `no mapping for source "${name}"; parts must be named ${[...mappings.keys()].join(', ')}`)
+          : badRequest('duplicate_source', name, `source "${name}" appears twice`);
+        stream.resume();
+        return;
+      }
+      seen.add(name);
+      stream.on('limit', () => {
+        refusal ??= new HttpError(413, 'file_too_large', `${info.filename || name} is larger than ${Math.round(settings.importMaxBytes / 1048576)} MiB`, { field: name });
+      });
+      work = work.then(async () => {
+        if (refusal) return void stream.resume();
+        session ??= await beginImport(db, log, { origin: 'api', createdBy: userId });
+        await session.loadFile({ mapping, fileName: info.filename || `${name}.csv`, stream });
+      });
+      work.catch(() => stream.resume());
+    });
+    parser.on('field', () => undefined);
+    parser.on('error', reject);
+    parser.on('close', () => resolve());
+  });
+  req.pipe(parser);
+  try {
+    await finished;
+    await work;
+  } catch (error) {
+    if (session) await (session as ImportSession).abort(error, { discard: true });
+    if ((error as Error).message?.includes('Unexpected end of form') || (error as Error).message?.includes('Malformed')) {
+      throw badRequest('malformed_multipart', 'body', (error as Error).message);
+    }
+    throw error;
+  }
+  const refused = refusal as HttpError | null;
+  if (refused) {
+    if (session) await (session as ImportSession).abort(refused, { discard: true });
+    throw refused;
+  }
+  if (!session) throw badRequest('no_files', 'body', `send at least one file part named after its source (${[...mappings.keys()].join(', ')})`);
+  return session;
+}
+
+export function importRoutes({ db, temporal, taskQueue, log, customers }: ImportRoutesDeps): RouteSpec[] {
+  const imports = new CustomerImportStore(db);
+  const params = idParams('import');
+  const settings = () => customers ?? loadConfig().customers;
+
+  return [
+    route({
+      method: 'post', path: '/imports', tag: 'Customer imports', summary: 'Import customer CSV files (multipart upload)',
+      description: 'Send `multipart/form-data` with one file part per source, each named after its source (`contacts`, `loyalty`, `pos_purchases`, `online_purchases`, or any source with a mapping file), e.g. `curl -F contacts=@contacts.csv -F loyalty=@loyalty.csv`. The upload streams into the database in one transaction: rows are upserted by source key, bad rows are kept as rejected (see `GET /imports/{id}`), re-sending a file changes nothing. A request with an unknown part name, the same source twice or no file is refused whole (400, nothing imported). Then customer unification runs, unless `unify=false`.',
+      roles: SUPERVISORS, query: postQuery,
+      responses: {
+        201: { description: 'Imported; the summary, and the unification request when one was made', schema: importSchema.extend({ unification: z.object({ workflowId: z.string(), runId: z.string(), requestId: z.string() }).nullable() }) },
+        413: { description: '`file_too_large` (CUSTOMER_IMPORT_MAX_MB)' },
+      },
+      async handler({ req, user, query }) {
+        const session = await receive(req, db, log, settings(), user.id);
+        await session.commit();
+        let unification: UnificationTicket | null = null;
+        if (query.unify) {
+          try {
+            unification = await requestUnification(temporal, taskQueue, { trigger: 'import', by: user.id, importId: session.id });
+            await imports.linkUnification(session.id, unification);
+          } catch (error) {
+            // The data is in: a Temporal outage must not turn a successful import into an error.
+            log.warn({ err: error, importId: session.id }, 'import loaded but unification could not be requested');
+          }
+        }
+        const stored = await imports.require(session.id);
+        return { status: 201, body: { ...stored, unification }, headers: { Location: `/imports/${session.id}` } };
+      },
+    }),
+    route({
+      method: 'get', path: '/imports/:id', tag: 'Customer imports', summary: 'An import: totals, files and rejected rows',
+      description: 'Rejected rows come with their file, line number, reason code, column and raw text; page through them with `limit`/`offset`, filter by `source` or `reason`.',
+      params, query: rejectsQuery,
+      responses: { 200: { description: 'The import', schema: importViewSchema }, 404: { description: 'No such import' } },
+      async handler({ params: { id }, query }) {
+        const found = await imports.require(id);
+        const { limit, offset, source, reason } = query;
+        const { items, total } = await imports.rejects(id, { limit, offset }, { source, reason });
+        return { status: 200, body: { ...found, rejects: { data: items, page: { limit, offset, total } } } };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,246 @@
+/**
+ * `npm run bench:customers -- [--sizes 10000,100000,1000000] [--work DIR]`
+ * `npm run bench:customers -- generate --records N --out DIR`
+ *
+ * For each size (person records: eCommerce contacts + loyalty members, plus their purchases):
+ * generates a noisy set (bench/customers/generate.ts), then on a fresh database of a throwaway
+ * embedded PostgreSQL (default durability settings) measures, in the same run:
+ *   - the baseline: plain `COPY ... FROM STDIN (FORMAT csv, HEADER)` of the same four files into
+ *     text tables, and our import of them (parse, map, type, reject, stage, upsert): rows/s and
+ *     the ratio;
+ *   - end-to-end unification through the real workflow on a Temporal dev server with the real
+ *     worker: request → pass completed, with the time of each phase, then an unchanged re-run;
+ *   - match quality of the result against the generator's truth.csv.
+ * Prints one block per size and a Markdown table for BENCHMARKS.md.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { beginImport } from '../../activities/customers/importer';
+import { loadMappings } from '../../activities/customers/mapping';
+import { pairwiseQuality } from '../../activities/customers/quality';
+import { createSmtpMailer } from '../../activities/mailer';
+import { requestUnification, waitForUnification } from '../../api/unificationClient';
+import { PROJECT_ROOT, loadConfig } from '../../config';
+import { createLogger } from '../../config/logger';
+import { startEmbeddedPostgres } from '../../db/embedded';
+import { createDb, migrateLatest, type Db } from '../../db/knex';
+import { freePort } from '../../scripts/lib/services';
+import { toolPaths } from '../../scripts/lib/tools';
+import { createSalesWorker } from '../../worker/worker';
+import type { PassView } from '../../workflows/customerUnification.contract';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
+import { writeBenchmarkSection } from '../report';
+import { generate } from './generate';
+import { contactLinkTruth, measure, readTruth, rulesWithout } from './quality';
+
+const FILES = ['contacts.csv', 'loyalty.csv', 'pos_purchases.csv', 'online_purchases.csv'];
+const log = createLogger('warn', { pretty: true }).child({ component: 'bench' });
+const secs = (ms: number) => (ms / 1000).toFixed(1);
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+interface SizeResult {
+  perFile: string[];
+  records: number;
+  rows: number;
+  copyMs: number;
+  importMs: number;
+  unifyMs: number;
+  phases: Record<string, number>;
+  rerunMs: number;
+  customers: number;
+  f1: number;
+  precision: number;
+  recall: number;
+  rssMb: number;
+}
+
+function lineCount(file: string): number {
+  let n = 0;
+  const buffer = Buffer.alloc(1 << 20);
+  const fd = fs.openSync(file, 'r');
+  for (let read; (read = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0;) for (let i = 0; i < read; i++) if (buffer[i] === 10) n++;
+  fs.closeSync(fd);
+  return n - 1;
+}
+
+/** The baseline: every file COPYed as it is into a table of text columns. */
+async function plainCopy(url: string, dir: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const started = Date.now();
+    for (const file of FILES) {
+      const header = fs.readFileSync(path.join(dir, file), 'utf8').split(/\r?\n/, 1)[0].split(',');
+      const table = `raw_${file.replace('.csv', '')}`;
+      await client.query(`create table ${table} (${header.map((_, i) => `c${i} text`).join(', ')})`);
+      const copy = client.query(copyFrom(`copy ${table} from stdin with (format csv, header)`));
+      await pipeline(fs.createReadStream(path.join(dir, file), { highWaterMark: 256 * 1024 }), copy as unknown as Writable);
+    }
+    return Date.now() - started;
+  } finally {
+    await client.end();
+  }
+}
+
+async function ourImport(db: Db, dir: string, perFile: string[]): Promise<number> {
+  const mappings = loadMappings();
+  const started = Date.now();
+  const session = await beginImport(db, log, { origin: 'cli' });
+  for (const mapping of mappings.values()) {
+    const summary = await session.loadFile({ mapping, fileName: mapping.fileName, stream: fs.createReadStream(path.join(dir, mapping.fileName), { highWaterMark: 256 * 1024 }) });
+    const line = `${mapping.fileName}: ${fmt(summary.rowsRead)} rows in ${secs(summary.ms)} s (${Object.entries(summary.timings).map(([k, v]) => `${k} ${secs(v)} s`).join(', ')})`;
+    console.log(`  ${line}`);
+    perFile.push(line);
+  }
+  await session.commit();
+  return Date.now() - started;
+}
+
+function phaseTimes(pass: PassView): Record<string, number> {
+  return Object.fromEntries(pass.phases.map((p) => [p.phase, Date.parse(p.finishedAt!) - Date.parse(p.startedAt)]));
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'generate') {
+    const { values } = parseArgs({ args: argv.slice(1), options: { records: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string', default: '42' } } });
+    const set = await generate(Number(values.records), path.resolve(values.out!), Number(values.seed));
+    console.log(`generated ${fmt(set.personRecords)} person records (${fmt(set.persons)} people) and ${fmt(set.purchases)} purchases in ${set.dir}`);
+    return;
+  }
+  const { values } = parseArgs({ args: argv, options: { sizes: { type: 'string', default: '10000,100000,1000000' }, work: { type: 'string' } } });
+  const sizes = values.sizes!.split(',').map(Number);
+  const config = loadConfig();
+  const work = path.resolve(values.work ?? path.join(os.tmpdir(), 'customer-bench'));
+  fs.mkdirSync(work, { recursive: true });
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+
+  console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+  const cluster = await startEmbeddedPostgres({ dataDir: path.join(work, 'pg'), port: await freePort(), database: 'postgres', log });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: toolPaths(config.toolsDir).temporalCli }, searchAttributes: ALL_SEARCH_ATTRIBUTES, ui: false },
+  });
+  const results: SizeResult[] = [];
+  try {
+    for (const size of sizes) {
+      const dir = path.join(work, `set-${size}`);
+      if (!fs.existsSync(path.join(dir, 'ATTRIBUTION.txt'))) {
+        const started = Date.now();
+        const set = await generate(size, dir);
+        console.log(`\n[${fmt(size)}] generated ${fmt(set.personRecords)} person records, ${fmt(set.purchases)} purchases in ${secs(Date.now() - started)} s`);
+      }
+      const rows = FILES.reduce((n, f) => n + lineCount(path.join(dir, f)), 0);
+      for (const f of FILES) fs.readFileSync(path.join(dir, f)); // same warm page cache for both loaders
+
+      const name = `bench_${size}_${Date.now()}`;
+      const admin = new pg.Client({ connectionString: cluster.urlFor('postgres') });
+      await admin.connect();
+      await admin.query(`create database ${name}`);
+      await admin.query(`create database ${name}_copy`);
+      await admin.end();
+      const db = createDb(cluster.urlFor(name), { pool: { min: 0, max: 6 } });
+      await migrateLatest(db);
+
+      const copyMs = await plainCopy(cluster.urlFor(`${name}_copy`), dir);
+      const perFile: string[] = [];
+      const importMs = await ourImport(db, dir, perFile);
+      console.log(`\n[${fmt(size)}] ${fmt(rows)} rows: plain COPY ${secs(copyMs)} s (${fmt(rows / (copyMs / 1000))} rows/s), our import ${secs(importMs)} s (${fmt(rows / (importMs / 1000))} rows/s), ratio ${(importMs / copyMs).toFixed(2)}×`);
+
+      const taskQueue = `bench-${size}`;
+      const mailer = createSmtpMailer({ host: '127.0.0.1', port: 1, secure: false, user: null, password: null, from: 'bench@contoso.example' });
+      const worker = await createSalesWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue, db, mailer, log });
+      const running = worker.run();
+      let peakRss = 0;
+      const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
+      try {
+        let started = Date.now();
+        const pass = await waitForUnification(env.client, await requestUnification(env.client, taskQueue, { trigger: 'cli', by: 'bench' }), { pollMs: 200 });
+        const unifyMs = Date.now() - started;
+        if (pass.status !== 'completed') throw new Error(`unification failed: ${pass.error}`);
+        const phases = phaseTimes(pass);
+        console.log(`[${fmt(size)}] unification end to end ${secs(unifyMs)} s (${Object.entries(phases).map(([p, ms]) => `${p} ${secs(ms)} s`).join(', ')}); ${fmt(pass.summary!.customers)} customers`);
+        started = Date.now();
+        const ticket = await requestUnification(env.client, taskQueue, { trigger: 'cli', by: 'bench' });
+        const again = await waitForUnification(env.client, ticket, { pollMs: 200 });
+        const rerunMs = Date.now() - started;
+        // Let the run end while its worker is still here: the next size's request must start a new run.
+        await env.client.workflow.getHandle(ticket.workflowId, ticket.runId).result();
+        console.log(`[${fmt(size)}] unchanged re-run ${secs(rerunMs)} s (${Object.entries(phaseTimes(again)).map(([p, ms]) => `${p} ${secs(ms)} s`).join(', ')}); ids kept ${fmt(again.summary!.kept)}, new ${again.summary!.created}`);
+
+        const members = await db('customer_members as m').join('customer_source_records as r', 'r.id', 'm.record_id').select('r.source_key', 'm.customer_id');
+        const quality = pairwiseQuality(new Map(members.map((m: { source_key: string; customer_id: string }) => [m.source_key, m.customer_id])), readTruth(path.join(dir, 'truth.csv')));
+        console.log(`[${fmt(size)}] quality vs truth.csv: precision ${quality.precision.toFixed(4)}, recall ${quality.recall.toFixed(4)}, F1 ${quality.f1.toFixed(4)}; peak RSS ${fmt(peakRss / 2 ** 20)} MiB`);
+        results.push({
+          perFile,
+          records: size, rows, copyMs, importMs, unifyMs, phases, rerunMs, customers: pass.summary!.customers,
+          f1: quality.f1, precision: quality.precision, recall: quality.recall, rssMb: peakRss / 2 ** 20,
+        });
+      } finally {
+        clearInterval(sampler);
+        worker.shutdown();
+        await running;
+        mailer.close();
+        await db.destroy();
+      }
+    }
+  } finally {
+    await env.teardown();
+    await cluster.stop();
+  }
+
+  const table = [
+    '| person records | CSV rows (4 files) | plain COPY (baseline) | our import | import time ÷ COPY time | unification end to end | map / match / cluster / merge | unchanged re-run | µs per record | F1 vs truth.csv (precision / recall) | peak RSS |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: |',
+    ...results.map((r) => {
+      const p = r.phases;
+      return `| ${fmt(r.records)} | ${fmt(r.rows)} | ${fmt(r.rows / (r.copyMs / 1000))} rows/s | ${fmt(r.rows / (r.importMs / 1000))} rows/s | ${(r.importMs / r.copyMs).toFixed(1)}× | ${secs(r.unifyMs)} s | ${secs(p.map)} / ${secs(p.match)} / ${secs(p.cluster)} / ${secs(p.merge)} s | ${secs(r.rerunMs)} s | ${fmt((r.unifyMs * 1000) / r.records)} | ${r.f1.toFixed(4)} (${r.precision.toFixed(4)} / ${r.recall.toFixed(4)}) | ${fmt(r.rssMb)} MiB |`;
+    }),
+  ];
+  console.log(`\n${table.join('\n')}`);
+
+  // Quality of the shipped rules on the two real sets, measured in the same run.
+  const shared = path.resolve(PROJECT_ROOT, '..', 'shared', 'data');
+  const rulesFile = config.customers.matchRulesFile;
+  const quality: string[] = [];
+  if (fs.existsSync(path.join(shared, 'customers-sample'))) {
+    const sample = await measure(path.join(shared, 'customers-sample'), readTruth(path.join(shared, 'customers-sample', 'truth.csv')), await rulesWithout(rulesFile, []));
+    const contoso = await measure(path.join(shared, 'contoso'), contactLinkTruth(path.join(shared, 'contoso')), await rulesWithout(rulesFile, ['source_link']));
+    const q = (run: typeof sample) => `precision ${run.quality.precision.toFixed(4)}, recall ${run.quality.recall.toFixed(4)}, **F1 ${run.quality.f1.toFixed(4)}** (${fmt(run.quality.keys)} keys, ${fmt(run.quality.truePairs)} true pairs, ${fmt(run.quality.predictedPairs)} predicted, ${fmt(run.quality.correctPairs)} correct)`;
+    quality.push(`| customers-sample vs truth.csv, shipped rules | ${q(sample)} |`, `| Contoso vs loyalty.csv's ContactId links, rules without \`source_link\` | ${q(contoso)} |`);
+  }
+
+  const largest = results[results.length - 1];
+  const growth = results.slice(1).map((r, i) => {
+    const prev = results[i];
+    return `×${fmt(r.records / prev.records)} records (${fmt(prev.records)} → ${fmt(r.records)}): unification ×${(r.unifyMs / prev.unifyMs).toFixed(1)}, import ×${(r.importMs / prev.importMs).toFixed(1)}`;
+  });
+  writeBenchmarkSection('customers', 'Customer view: import against plain COPY, unification at 10k / 100k / 1M records, match quality',
+    `npm run bench:customers -- ${argv.join(' ')}`, [
+      `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; embedded PostgreSQL 18 with default durability; Temporal dev server (CLI ${'v1.5.1'}); worker in the benchmark process. Other sessions shared the machine, so single figures move by ±20 %; each baseline ran next to its figure.`,
+      '',
+      'Data: `bench/customers/generate.ts` (seed 42) — N person records (eCommerce contacts + loyalty members, about 1.43 records per person) with their purchases, in the Contoso layout, with the noise of customers-sample and a truth.csv. Baseline: plain `COPY … FROM STDIN (FORMAT csv, HEADER)` of the same four files into text tables. Ours: parse, map and type every cell, reject bad rows, stage with COPY, reject duplicate keys, upsert by source key — one transaction. Unification: from the request to the pass\'s completion through the real workflow and worker; then an unchanged re-run.',
+      '',
+      ...table,
+      '',
+      ...(growth.length ? [`Growth: ${growth.join('; ')}. Blocking keeps the comparisons proportional to the records (no phase compares all pairs); the time per record (table) still rises at 1M, where the in-memory match handles a million records at once and the map and merge phases write a million rows each.`, ''] : []),
+      `Import time by step at ${fmt(largest.records)} records: ${largest.perFile.join('; ')}.`,
+      '',
+      'Why the import is far slower than plain COPY: COPY only splits text into text columns; ours parses every cell in JavaScript (dates, money, integers, e-mail checks), keeps each row\'s raw text for the reject report, then upserts into indexed tables (six search indexes and a generated phone column on the person records) by set-based SQL, all in one transaction. The `stream` step (parse + map + COPY into the stage) runs at about 60–90k rows/s; the rest is Postgres writing rows and indexes. What would narrow the gap: parsing on worker threads, loading a first import straight into the target tables, building the search indexes after a bulk load.',
+      '',
+      ...(quality.length ? ['| match quality | pairwise over source keys in one profile |', '| --- | --- |', ...quality] : []),
+    ]);
+  console.log('\nBENCHMARKS.md: section "customers" written');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

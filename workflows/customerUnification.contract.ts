@@ -1,0 +1,125 @@
+/**
+ * The customer-unification contract: everything the workflow, the activities, the API, the CLIs
+ * and the Schedule must agree on. Nothing here does I/O. Message name strings never change once
+ * shipped.
+ *
+ * One workflow id, `customer-unification`, runs at most one pass at a time. A request (from an
+ * import, the API, the CLI or the nightly Schedule) is a signal carrying a request id; requests
+ * that arrive during a pass are served by the next pass, so no import is ever left out and
+ * concurrent requests coalesce. Callers follow their request through the state query.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+export const CUSTOMER_UNIFICATION_WORKFLOW_ID = 'customer-unification';
+/** The Schedule's id, and the id prefix of what it starts (Temporal appends the time). */
+export const CUSTOMER_UNIFICATION_SCHEDULE_ID = 'customer-unification-nightly';
+export const SCHEDULED_UNIFICATION_WORKFLOW_ID = 'customer-unification-scheduled';
+
+/** Map (normalise for matching), match (rules → links), cluster (groups → CustomerIds), merge (profiles, published at once). */
+export const UNIFICATION_PHASES = ['map', 'match', 'cluster', 'merge'] as const;
+export type UnificationPhase = (typeof UNIFICATION_PHASES)[number];
+
+export type UnificationTrigger = 'import' | 'api' | 'cli' | 'schedule';
+
+export interface UnificationRequest {
+  /** Unique per request; a repeated signal with the same id is ignored. */
+  requestId: string;
+  trigger: UnificationTrigger;
+  /** A user id, or the name of the process. */
+  by: string;
+  importId?: string | null;
+}
+
+export interface UnificationInput {
+  requests: UnificationRequest[];
+}
+
+export type PhaseStats = Record<string, number | string | null>;
+
+export interface PhaseView {
+  phase: UnificationPhase;
+  startedAt: string;
+  finishedAt: string | null;
+  stats: PhaseStats | null;
+}
+
+export type PassStatus = 'running' | 'completed' | 'failed';
+
+export interface PassView {
+  pass: number;
+  passId: string | null;
+  requestIds: string[];
+  status: PassStatus;
+  phase: UnificationPhase | null;
+  phases: PhaseView[];
+  startedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  summary: UnificationSummary | null;
+}
+
+export interface UnificationSummary {
+  records: number;
+  links: number;
+  customers: number;
+  created: number;
+  kept: number;
+  joined: number;
+  split: number;
+  profilesChanged: number;
+  profilesRemoved: number;
+}
+
+export type RequestStatus = 'pending' | 'running' | 'completed' | 'failed';
+
+export interface UnificationState {
+  status: 'running' | 'completed';
+  /** The latest passes of this run, oldest first (at most MAX_PASSES_KEPT). */
+  passes: PassView[];
+  /** Request id → the pass that serves it (null while it waits for the next pass). */
+  requests: Record<string, { pass: number | null; status: RequestStatus }>;
+}
+
+export const MAX_PASSES_KEPT = 20;
+export const MAX_REQUESTS_KEPT = 200;
+/** Past this many passes (or when Temporal suggests it) a run continues as new with the requests still waiting. */
+export const MAX_PASSES_PER_RUN = 100;
+
+export const requestUnificationSignal = defineSignal<[UnificationRequest]>('requestUnification');
+export const getUnificationStateQuery = defineQuery<UnificationState>('getUnificationState');
+
+/** Failure types of the phases; the API maps them (422: the rules file is wrong). */
+export const UNIFICATION_FAILURES = {
+  invalidRules: 'invalid_match_rules',
+  passNotFound: 'unification_pass_not_found',
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Activity inputs and results.
+
+export interface BeginPassInput {
+  workflowId: string;
+  workflowRunId: string;
+  pass: number;
+  requestIds: string[];
+}
+
+export interface PassRef {
+  passId: string;
+}
+
+export interface PhaseResult {
+  stats: PhaseStats;
+}
+
+export interface FinishPassInput {
+  passId: string;
+  status: 'completed' | 'failed';
+  error?: string | null;
+  summary?: UnificationSummary | null;
+}
+
+export interface ScheduledUnificationResult {
+  requestId: string;
+  via: 'started' | 'signaled';
+}
