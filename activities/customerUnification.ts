@@ -13,7 +13,7 @@
 import crypto from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { loadConfig, type CustomerConfig } from '../config';
+import type { CustomerConfig } from '../config';
 import type { Logger } from '../config/logger';
 import type { Db } from '../db/knex';
 import { assignCustomers, type ClusterResult } from './customers/clusters';
@@ -37,8 +37,8 @@ import {
 export interface CustomerUnificationDeps {
   db: Db;
   log: Logger;
-  /** Where the rules live; the worker's dependencies do not carry it, so it defaults to the process config. */
-  customers?: CustomerConfig;
+  /** Where the match rules live (config `customers`). */
+  customers: CustomerConfig;
   /** Fault injection for tests: called once a checkpoint is durable. */
   hooks?: { afterCheckpoint?: (phase: UnificationPhase, step: number) => void };
 }
@@ -99,7 +99,7 @@ function newCustomerId(passId: string, smallestRecordId: number): string {
 }
 
 export function createCustomerUnificationActivities({ db, log, customers, hooks }: CustomerUnificationDeps) {
-  const rulesFile = () => (customers ?? loadConfig().customers).matchRulesFile;
+  const rulesFile = () => customers.matchRulesFile;
 
   async function passRow(passId: string) {
     const row = await db('customer_unification_passes').where({ id: passId }).first();

@@ -24,7 +24,7 @@ import { leadQualificationRoutes } from './routes/leadQualification';
 import { productRoutes } from './routes/products';
 import { quoteRoutes } from './routes/quotes';
 import { techCheckRoutes } from './routes/techChecks';
-import type { DealConfig } from '../config';
+import type { CustomerConfig, DealConfig } from '../config';
 
 export interface AppDeps {
   db: Db;
@@ -35,6 +35,8 @@ export interface AppDeps {
   publicUrl: string;
   /** Tech Check reminder delays for new deals; SPEC defaults (2 and 5 days) when absent. */
   deals?: DealConfig;
+  /** Customer import mappings, match rules and upload limit. */
+  customers: CustomerConfig;
 }
 
 export function createApp(deps: AppDeps): Express {

@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     server: { executable: { type: 'existing-path', path: tools.temporalCli }, searchAttributes: ALL_SEARCH_ATTRIBUTES, ui: false },
   });
   const taskQueue = 'bench-no-worker';
-  const server = http.createServer(createApp({ db, temporal: env.client, taskQueue, log, publicUrl: 'http://bench' }));
+  const server = http.createServer(createApp({ db, temporal: env.client, taskQueue, log, publicUrl: 'http://bench', customers: config.customers }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   await ensureSearchAttributes(ts.connection, 'default');
   const sink = await startMailInbox({ smtpPort: await freePort(), webPort: await freePort(), log });
   const worker = await createSalesWorker({
-    connection: ts.nativeConnection, namespace: 'default', taskQueue: 'bench-history', db, log,
+    connection: ts.nativeConnection, namespace: 'default', taskQueue: 'bench-history', db, log, customers: config.customers,
     mailer: createSmtpMailer({ host: '127.0.0.1', port: sink.smtpPort, secure: false, user: null, password: null, from: 'bench@contoso.example' }),
   });
   const [lead] = await newLeads(1);

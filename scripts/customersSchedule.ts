@@ -8,7 +8,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { CUSTOMER_UNIFICATION_SCHEDULE_ID } from '../workflows/customerUnification.contract';
-import { ensureUnificationSchedule } from './lib/customerSchedule';
+import { ensureUnificationSchedule } from '../worker/customerSchedule';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -1,4 +1,5 @@
 /** Every area's activities, built from the dependencies the worker injects. */
+import type { CustomerConfig } from '../config';
 import type { Logger } from '../config/logger';
 import type { Db } from '../db/knex';
 import type { Mailer } from '../activities/mailer';
@@ -10,6 +11,7 @@ export interface ActivityDeps {
   db: Db;
   mailer: Mailer;
   log: Logger;
+  customers: CustomerConfig;
 }
 
 export function createActivities(deps: ActivityDeps) {

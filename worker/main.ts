@@ -3,7 +3,7 @@
  * the stack runs on localhost) and Postgres (DATABASE_URL, or the stack's embedded cluster), and
  * runs until SIGINT/SIGTERM, letting in-flight activities finish before it closes its connections.
  */
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
 import { createLogger, type Logger } from '../config/logger';
@@ -11,6 +11,7 @@ import { embeddedDatabaseUrl } from '../db/embedded';
 import { createDb, type Db } from '../db/knex';
 import { createSmtpMailer } from '../activities/mailer';
 import { installTemporalLogging } from './runtime';
+import { ensureUnificationSchedule } from './customerSchedule';
 import { ensureSearchAttributes } from './searchAttributes';
 import { createSalesWorker } from './worker';
 
@@ -22,14 +23,23 @@ export interface RunningWorker {
 
 export async function startWorker(config: Config, log: Logger, db: Db): Promise<RunningWorker> {
   const address = config.temporalAddress ?? `127.0.0.1:${config.temporalDevPort}`;
-  // The workflows upsert these; on a cluster that lacks them every upsert would fail the task.
+  // What the workflows need of the cluster: the search attributes they upsert (on a cluster that
+  // lacks them every upsert would fail the task) and the nightly unification Schedule.
   const admin = await Connection.connect({ address });
-  const added = await ensureSearchAttributes(admin, config.temporalNamespace).finally(() => admin.close());
-  if (added.length) log.info({ added }, 'search attributes registered');
+  try {
+    const added = await ensureSearchAttributes(admin, config.temporalNamespace);
+    if (added.length) log.info({ added }, 'search attributes registered');
+    const schedule = await ensureUnificationSchedule(new Client({ connection: admin, namespace: config.temporalNamespace }), {
+      cron: config.customers.unificationCron, timezone: config.customers.unificationTimezone, taskQueue: config.taskQueue,
+    });
+    if (schedule !== 'unchanged' && schedule !== 'absent') log.info({ schedule, cron: config.customers.unificationCron }, 'customer unification schedule');
+  } finally {
+    await admin.close();
+  }
   const connection = await NativeConnection.connect({ address });
   const mailer = createSmtpMailer({ ...config.smtp, host: config.smtp.host ?? '127.0.0.1' });
   const worker = await createSalesWorker({
-    connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, db, mailer, log,
+    connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, db, mailer, log, customers: config.customers,
   });
   log.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace }, 'worker polling');
   const done = worker.run().finally(async () => {

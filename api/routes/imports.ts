@@ -8,7 +8,7 @@ import type { Request } from 'express';
 import busboy from 'busboy';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
-import { loadConfig, type CustomerConfig } from '../../config';
+import type { CustomerConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import { beginImport, type ImportSession } from '../../activities/customers/importer';
 import { loadMappings } from '../../activities/customers/mapping';
@@ -61,8 +61,8 @@ export interface ImportRoutesDeps {
   temporal: Client;
   taskQueue: string;
   log: Logger;
-  /** Mapping files and upload limit; the process configuration when not given. */
-  customers?: CustomerConfig;
+  /** Mapping files and upload limit (config `customers`). */
+  customers: CustomerConfig;
 }
 
 /** Streams every file part of the request into one import; refuses the whole request on a bad part. */
@@ -122,7 +122,7 @@ async function receive(req: Request, db: Db, log: Logger, settings: CustomerConf
 export function importRoutes({ db, temporal, taskQueue, log, customers }: ImportRoutesDeps): RouteSpec[] {
   const imports = new CustomerImportStore(db);
   const params = idParams('import');
-  const settings = () => customers ?? loadConfig().customers;
+  const settings = () => customers;
 
   return [
     route({

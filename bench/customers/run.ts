@@ -156,7 +156,7 @@ async function main(): Promise<void> {
 
       const taskQueue = `bench-${size}`;
       const mailer = createSmtpMailer({ host: '127.0.0.1', port: 1, secure: false, user: null, password: null, from: 'bench@contoso.example' });
-      const worker = await createSalesWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue, db, mailer, log });
+      const worker = await createSalesWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue, db, mailer, log, customers: loadConfig().customers });
       const running = worker.run();
       let peakRss = 0;
       const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { pairwiseQuality } from '../../activities/customers/quality';
 import { requestUnification, waitForUnification } from '../../api/unificationClient';
-import { ensureUnificationSchedule } from '../../scripts/lib/customerSchedule';
+import { ensureUnificationSchedule } from '../../worker/customerSchedule';
 import { CUSTOMER_UNIFICATION_SCHEDULE_ID, CUSTOMER_UNIFICATION_WORKFLOW_ID, requestUnificationSignal, type PassView } from '../../workflows/customerUnification.contract';
 import { readTruth } from '../../bench/customers/quality';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createApp } from '../../api/app';
-import type { DealConfig } from '../../config';
+import { loadConfig, type DealConfig } from '../../config';
 import type { Db } from '../../db/knex';
 import type { LeadFields } from '../../db/stores/leads';
 import { dealWorkflowId, getDealStateQuery, type DealStage } from '../../workflows/dealLifecycle.contract';
@@ -50,7 +50,7 @@ export async function startExtraApi(stack: Pick<DealStack, 'env' | 'db' | 'taskQ
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  server.on('request', createApp({ db: stack.db, temporal: stack.env.client, taskQueue: stack.taskQueue, log: testLog, publicUrl: url, deals }));
+  server.on('request', createApp({ db: stack.db, temporal: stack.env.client, taskQueue: stack.taskQueue, log: testLog, publicUrl: url, deals, customers: loadConfig().customers }));
   return {
     url,
     close: () => new Promise<void>((resolve) => {

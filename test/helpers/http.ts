@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
+import { loadConfig } from '../../config';
 import { createApp } from '../../api/app';
 import type { Db } from '../../db/knex';
 import { testLog } from './temporal';
@@ -15,7 +16,7 @@ export async function startTestApi(db: Db, temporal: Client, taskQueue: string):
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  server.on('request', createApp({ db, temporal, taskQueue, log: testLog, publicUrl: url }));
+  server.on('request', createApp({ db, temporal, taskQueue, log: testLog, publicUrl: url, customers: loadConfig().customers }));
   return {
     url,
     close: () =>

@@ -58,7 +58,7 @@ export async function startTestWorker(
   const mailer = options.mailer ?? testMailer();
   const worker = await createSalesWorker({
     connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue,
-    workflowBundle: await workflowBundle(), db, mailer, log: testLog, ...options,
+    workflowBundle: await workflowBundle(), db, mailer, log: testLog, customers: loadConfig().customers, ...options,
   });
   const running = worker.run();
   return {

@@ -9,7 +9,7 @@ import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, t
 import {
   CUSTOMER_UNIFICATION_SCHEDULE_ID,
   SCHEDULED_UNIFICATION_WORKFLOW_ID,
-} from '../../workflows/customerUnification.contract';
+} from '../workflows/customerUnification.contract';
 
 export interface ScheduleSettings {
   cron: string | null;
