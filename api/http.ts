@@ -45,6 +45,8 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
+  /** A body the handler reads itself (a multipart upload, say): documented, not parsed here. */
+  streamedBody?: { contentType: string; schema: Record<string, unknown> };
   responses: Record<number, ResponseSpec>;
   handler(ctx: HandlerContext<P, Q, B>): Promise<HandlerResult>;
 }
@@ -192,6 +194,7 @@ export function buildOpenApi(routes: RouteSpec[], publicRoutes: RouteSpec[], inf
       operationId: `${spec.method}${path.replace(/[{}]/g, '').split('/').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('').replace(/[^A-Za-z0-9]/g, '')}`,
       ...(parameters.length ? { parameters } : {}),
       ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } } } } : {}),
+      ...(spec.streamedBody ? { requestBody: { required: true, content: { [spec.streamedBody.contentType]: { schema: spec.streamedBody.schema } } } } : {}),
       responses,
       ...(publicSet.has(spec) ? { security: [] } : {}),
     };

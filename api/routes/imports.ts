@@ -129,6 +129,15 @@ export function importRoutes({ db, temporal, taskQueue, log, customers }: Import
       method: 'post', path: '/imports', tag: 'Customer imports', summary: 'Import customer CSV files (multipart upload)',
       description: 'Send `multipart/form-data` with one file part per source, each named after its source (`contacts`, `loyalty`, `pos_purchases`, `online_purchases`, or any source with a mapping file), e.g. `curl -F contacts=@contacts.csv -F loyalty=@loyalty.csv`. The upload streams into the database in one transaction: rows are upserted by source key, bad rows are kept as rejected (see `GET /imports/{id}`), re-sending a file changes nothing. A request with an unknown part name, the same source twice or no file is refused whole (400, nothing imported). Then customer unification runs, unless `unify=false`.',
       roles: SUPERVISORS, query: postQuery,
+      streamedBody: {
+        contentType: 'multipart/form-data',
+        schema: {
+          type: 'object',
+          description: 'One file part per source, named after it; any source with a mapping file is accepted.',
+          properties: Object.fromEntries(['contacts', 'loyalty', 'pos_purchases', 'online_purchases'].map((source) => [source, { type: 'string', contentMediaType: 'text/csv', description: `${source}.csv` }])),
+          additionalProperties: { type: 'string', contentMediaType: 'text/csv' },
+        },
+      },
       responses: {
         201: { description: 'Imported; the summary, and the unification request when one was made', schema: importSchema.extend({ unification: z.object({ workflowId: z.string(), runId: z.string(), requestId: z.string() }).nullable() }) },
         413: { description: '`file_too_large` (CUSTOMER_IMPORT_MAX_MB)' },

@@ -141,8 +141,9 @@ export class CustomerStore {
         if (words.length) {
           w.orWhere((names) => {
             for (const word of words) {
-              const prefix = `${word.replace(/[%_\\]/g, '\\$&')}%`;
-              names.where((n) => n.whereRaw('lower(r.first_name) like ?', [prefix]).orWhereRaw('lower(r.last_name) like ?', [prefix]));
+              const prefix = word.replace(/[%_\\]/g, '\\$&');
+              // Accents and case do not matter: "chloe" finds "Chloé" (search_fold, an indexed expression).
+              names.where((n) => n.whereRaw("search_fold(r.first_name) like search_fold(?) || '%'", [prefix]).orWhereRaw("search_fold(r.last_name) like search_fold(?) || '%'", [prefix]));
             }
           });
         }

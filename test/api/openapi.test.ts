@@ -55,6 +55,7 @@ describe('OpenAPI document and docs page', function () {
     assert.ok(createLead.responses['403']);
     assert.ok(doc.paths['/leads/{id}/nurture'].post.parameters.some((p: { name: string }) => p.name === 'Idempotency-Key'));
     assert.deepEqual(doc.paths['/health'].get.security, []);
+    assert.ok(doc.paths['/imports'].post.requestBody.content['multipart/form-data'].schema.properties.contacts, 'the upload names its file parts');
   });
 
   it('serves a docs page', async function () {

@@ -96,6 +96,8 @@ describe('customer view API (dev server)', function () {
       ids.add(found.body.data[0].id);
     }
     assert.equal(ids.size, 1, 'every search finds the same profile');
+    const accented = await http.get(`/customers?q=${encodeURIComponent('chloe tran')}`);
+    assert.deepEqual(accented.body.data.map((c: { firstName: string; lastName: string }) => `${c.firstName} ${c.lastName}`), ['Chloé Tran'], 'accents do not matter');
     const all = await http.get('/customers?limit=5');
     assert.equal(all.body.page.total, 394);
   });
