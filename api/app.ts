@@ -21,7 +21,9 @@ import { leadQualificationRoutes } from './routes/leadQualification';
 import { productRoutes } from './routes/products';
 import { quoteRoutes } from './routes/quotes';
 import { techCheckRoutes } from './routes/techChecks';
-import type { DealConfig } from '../config';
+import { orderRoutes } from './routes/orders';
+import { invoiceRoutes } from './routes/invoices';
+import type { DealConfig, OrderConfig } from '../config';
 
 export interface AppDeps {
   db: Db;
@@ -32,6 +34,8 @@ export interface AppDeps {
   publicUrl: string;
   /** Tech Check reminder delays for new deals; SPEC defaults (2 and 5 days) when absent. */
   deals?: DealConfig;
+  /** Payment terms for new invoices; net 30 when absent. */
+  orders?: OrderConfig;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -54,6 +58,7 @@ export function createApp(deps: AppDeps): Express {
   const routes: RouteSpec[] = [
     ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps),
     ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
+    ...orderRoutes(deps), ...invoiceRoutes(deps),
   ];
   const openapi = buildOpenApi(routes, publicRoutes, {
     title: 'Contoso sales process API',

@@ -4,6 +4,7 @@ import type { Db } from '../db/knex';
 import type { Mailer } from '../activities/mailer';
 import { createLeadNurtureActivities } from '../activities/leadNurture';
 import { createDealLifecycleActivities } from '../activities/dealLifecycle';
+import { createOrderToCashActivities } from '../activities/orderToCash';
 
 export interface ActivityDeps {
   db: Db;
@@ -15,5 +16,6 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createLeadNurtureActivities(deps),
     ...createDealLifecycleActivities(deps),
+    ...createOrderToCashActivities(deps),
   };
 }

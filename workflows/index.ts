@@ -1,3 +1,4 @@
 /** The workflow bundle's entry point: every export here is a workflow type, so export only those. */
 export { leadNurtureWorkflow } from './leadNurture';
 export { dealLifecycleWorkflow } from './dealLifecycle';
+export { orderToCashWorkflow } from './orderToCash';

@@ -164,7 +164,8 @@ export class DealStore {
     // One after another: `db` may be a transaction, and a connection runs one query at a time.
     const deal = await this.require(dealId, db);
     const [{ count }] = await db('deal_lines').where({ deal_id: dealId }).count<{ count: number }[]>({ count: '*' });
-    const quote = await db('quotes').where({ deal_id: dealId, status: 'active' }).first('id', 'quote_number', 'revision', 'total_cents');
+    // The offer the customer holds: the active quote, or the one they accepted (at most one of either).
+    const quote = await db('quotes').where({ deal_id: dealId }).whereIn('status', ['active', 'won']).orderByRaw("status = 'won' desc").first('id', 'quote_number', 'revision', 'total_cents', 'status');
     const checks = await db('tech_checks').where({ deal_id: dealId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
     return {
       name: deal.name,
@@ -172,7 +173,7 @@ export class DealStore {
       lineCount: Number(count),
       valueCents: deal.valueCents,
       estimatedValueCents: deal.estimatedValueCents,
-      activeQuote: quote ? { id: quote.id, quoteNumber: quote.quote_number, revision: quote.revision, totalCents: quote.total_cents } : null,
+      activeQuote: quote ? { id: quote.id, quoteNumber: quote.quote_number, revision: quote.revision, totalCents: quote.total_cents, status: quote.status } : null,
       techChecks: checks.map((c: Record<string, unknown>): TechCheckFacts => ({
         id: c.id as string, quoteId: c.quote_id as string, quoteRevision: c.quote_revision as number,
         outcome: c.outcome as TechCheckFacts['outcome'], completedAt: (c.completed_at as Date).toISOString(), performedBy: c.performed_by as string,
