@@ -23,6 +23,10 @@ import { quoteRoutes } from './routes/quotes';
 import { techCheckRoutes } from './routes/techChecks';
 import { orderRoutes } from './routes/orders';
 import { invoiceRoutes } from './routes/invoices';
+import { accountRoutes } from './routes/accounts';
+import { contactRoutes } from './routes/contacts';
+import { timelineRoutes } from './routes/timelines';
+import { auditRoutes } from './routes/audit';
 import type { DealConfig, OrderConfig } from '../config';
 
 export interface AppDeps {
@@ -58,7 +62,8 @@ export function createApp(deps: AppDeps): Express {
   const routes: RouteSpec[] = [
     ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps),
     ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
-    ...orderRoutes(deps), ...invoiceRoutes(deps),
+    ...orderRoutes(deps), ...invoiceRoutes(deps), ...accountRoutes(deps), ...contactRoutes(deps),
+    ...timelineRoutes(deps), ...auditRoutes(deps),
   ];
   const openapi = buildOpenApi(routes, publicRoutes, {
     title: 'Contoso sales process API',
