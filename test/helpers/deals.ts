@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createApp } from '../../api/app';
-import type { DealConfig } from '../../config';
+import type { DealConfig, OrderConfig } from '../../config';
 import type { Db } from '../../db/knex';
 import type { LeadFields } from '../../db/stores/leads';
 import { dealWorkflowId, getDealStateQuery, type DealStage } from '../../workflows/dealLifecycle.contract';
@@ -46,11 +46,11 @@ export interface DealStack {
 }
 
 /** Another API over the stack's Temporal, database and task queue (e.g. with other deal settings). */
-export async function startExtraApi(stack: Pick<DealStack, 'env' | 'db' | 'taskQueue'>, deals?: DealConfig): Promise<{ url: string; close(): Promise<void> }> {
+export async function startExtraApi(stack: Pick<DealStack, 'env' | 'db' | 'taskQueue'>, deals?: DealConfig, orders?: OrderConfig): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  server.on('request', createApp({ db: stack.db, temporal: stack.env.client, taskQueue: stack.taskQueue, log: testLog, publicUrl: url, deals }));
+  server.on('request', createApp({ db: stack.db, temporal: stack.env.client, taskQueue: stack.taskQueue, log: testLog, publicUrl: url, deals, orders }));
   return {
     url,
     close: () => new Promise<void>((resolve) => {
