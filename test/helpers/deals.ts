@@ -114,9 +114,9 @@ export interface DrivenDeal {
  * A qualified deal with one line worth exactly `valueCents`, an active quote of that line, moved
  * forward to `stage` (through Tech Check, with a passed check, when the value needs one).
  */
-export async function dealAt(stack: DealStack, stage: DealStage, valueCents: number): Promise<DrivenDeal> {
+export async function dealAt(stack: DealStack, stage: DealStage, valueCents: number, lead: Partial<LeadFields> = {}): Promise<DrivenDeal> {
   const { rep, tech_consultant: tc } = stack.as;
-  const dealId = await qualifiedDeal(stack);
+  const dealId = await qualifiedDeal(stack, lead);
   expectStatus(await rep.post(`/deals/${dealId}/lines`, { productId: await productId(stack.db, 'SS-300'), quantity: 1, unitPriceCents: valueCents }), 201);
   const quote = await rep.post(`/deals/${dealId}/quotes`);
   expectStatus(quote, 201);
