@@ -115,8 +115,12 @@ export interface DrivenDeal {
  * forward to `stage` (through Tech Check, with a passed check, when the value needs one).
  */
 export async function dealAt(stack: DealStack, stage: DealStage, valueCents: number, lead: Partial<LeadFields> = {}): Promise<DrivenDeal> {
+  return driveDeal(stack, await qualifiedDeal(stack, lead), stage, valueCents);
+}
+
+/** dealAt, for a deal that exists already (in Qualify, without lines). */
+export async function driveDeal(stack: DealStack, dealId: string, stage: DealStage, valueCents: number): Promise<DrivenDeal> {
   const { rep, tech_consultant: tc } = stack.as;
-  const dealId = await qualifiedDeal(stack, lead);
   expectStatus(await rep.post(`/deals/${dealId}/lines`, { productId: await productId(stack.db, 'SS-300'), quantity: 1, unitPriceCents: valueCents }), 201);
   const quote = await rep.post(`/deals/${dealId}/quotes`);
   expectStatus(quote, 201);
