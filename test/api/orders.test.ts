@@ -248,17 +248,38 @@ describe('order to cash through the API (dev server, real worker, Postgres)', fu
       const orders = await Promise.all(Array.from({ length: 12 }, () => wonOrder(stack, 100_000)));
       for (const { orderId } of orders) expectStatus(await stack.as.rep.post(`/orders/${orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
       const [racy] = orders;
+      // As a careful client would: each request with its own Idempotency-Key, retried on a 503 (a busy worker).
+      const invoice = async (orderId: string, key: string): Promise<Reply> => {
+        for (let attempt = 1; ; attempt++) {
+          const reply = await stack.as.rep.post(`/orders/${orderId}/invoices`, {}, { 'Idempotency-Key': key });
+          if (reply.status !== 503 || attempt === 3) return reply;
+        }
+      };
       const replies = await Promise.all([
-        ...orders.map(({ orderId }) => stack.as.rep.post(`/orders/${orderId}/invoices`)),
-        ...Array.from({ length: 4 }, () => stack.as.rep.post(`/orders/${racy.orderId}/invoices`)),
+        ...orders.map(({ orderId }) => invoice(orderId, `invoice-${orderId}`)),
+        ...Array.from({ length: 4 }, (_, i) => invoice(racy.orderId, `invoice-${racy.orderId}-race-${i}`)),
       ]);
       const created = replies.filter((r) => r.status === 201);
-      assert.equal(created.length, 12, 'one invoice per order');
+      assert.equal(created.length, 12, `one invoice per order; the others: ${JSON.stringify(replies.filter((r) => r.status !== 201).map((r) => [r.status, r.body.code, r.body.detail]))}`);
       assert.ok(replies.filter((r) => r.status !== 201).every((r) => r.status === 409 && r.body.code === 'order_already_invoiced'), JSON.stringify(replies.map((r) => r.status)));
       const numbers = created.map((r) => r.body.invoiceNumber);
       assert.equal(new Set(numbers).size, 12, `distinct numbers: ${numbers.join(', ')}`);
       const stored = await stack.db('invoices').whereIn('order_id', orders.map((o) => o.orderId)).pluck('invoice_number');
       assert.deepEqual([...stored].sort(), [...numbers].sort());
+    });
+
+    it('concurrent retries with the same Idempotency-Key wait for the first and get its invoice; no database connection is held meanwhile', async function () {
+      const orders = await Promise.all(Array.from({ length: 6 }, () => wonOrder(stack, 100_000)));
+      for (const { orderId } of orders) expectStatus(await stack.as.rep.post(`/orders/${orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
+      // Three tries per order, all at once: more keyed requests in flight than the test pool has connections (8).
+      const replies = await Promise.all(orders.flatMap(({ orderId }) => [1, 2, 3].map(() => stack.as.rep.post(`/orders/${orderId}/invoices`, {}, { 'Idempotency-Key': `bill-${orderId}` }))));
+      assert.ok(replies.every((r) => r.status === 201), JSON.stringify(replies.map((r) => [r.status, r.body?.code])));
+      for (const { orderId } of orders) {
+        const mine = replies.filter((r) => r.body.orderId === orderId);
+        assert.equal(new Set(mine.map((r) => r.body.id)).size, 1, 'one invoice per order, the same answer to each try');
+        assert.equal(mine.filter((r) => r.headers.get('idempotent-replayed') === 'true').length, 2);
+        assert.equal((await stack.db('invoices').where({ order_id: orderId })).length, 1);
+      }
     });
 
     it('takes the payment terms from configuration (PAYMENT_TERMS_DAYS)', async function () {
