@@ -90,7 +90,8 @@ export function cancelOrderRejection(facts: OrderFacts, reason: string | null | 
   if (facts.status === 'fulfilled') return reject(ORDER_REJECTIONS.orderFulfilled, `order ${facts.orderNumber} is fulfilled: it can no longer be canceled`, { orderStatus: facts.status });
   const invoice = liveInvoice(facts);
   if (invoice) {
-    return reject(ORDER_REJECTIONS.orderInvoiced, `order ${facts.orderNumber} has invoice ${invoice.invoiceNumber} (${invoice.status}); cancel the invoice first`, { orderStatus: facts.status, invoiceStatus: invoice.status, invoiceId: invoice.id });
+    const hint = invoice.status === 'open' ? 'cancel the invoice first' : 'money has been received: fulfill the rest instead';
+    return reject(ORDER_REJECTIONS.orderInvoiced, `order ${facts.orderNumber} has invoice ${invoice.invoiceNumber} (${invoice.status}); ${hint}`, { orderStatus: facts.status, invoiceStatus: invoice.status, invoiceId: invoice.id });
   }
   return null;
 }

@@ -105,7 +105,7 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
   const orders = new OrderStore(db);
   const invoices = new InvoiceStore(db);
   const views = orderViews(db);
-  const deal = dealProcess(deps);
+  const dealFlow = dealProcess(deps);
   const process = orderProcess(deps);
   const params = idParams('order');
   const paymentTermsDays = deps.orders?.paymentTermsDays ?? DEFAULT_PAYMENT_TERMS_DAYS;
@@ -134,13 +134,13 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
       async handler({ req, user, params: { id }, body, requestId }) {
         return withIdempotency(db, req, async () => {
           const quote = await quotes.require(id);
-          const owner = await deals.require(quote.dealId);
-          assertOwnerOrSupervisor(user, owner.ownerId, 'deal');
-          assertDealOpen(owner);
-          const rejection = winRejection(owner.stage, owner.status, id, await deals.facts(owner.id));
-          if (rejection) throw new ConflictError(rejection.code, rejection.message, undefined, { quoteStatus: quote.status, dealStage: owner.stage });
-          const result = await deal.update(
-            owner.id, winQuoteUpdate,
+          const deal = await deals.require(quote.dealId);
+          assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
+          assertDealOpen(deal);
+          const rejection = winRejection(deal.stage, deal.status, id, await deals.facts(deal.id));
+          if (rejection) throw new ConflictError(rejection.code, rejection.message, undefined, { quoteStatus: quote.status, dealStage: deal.stage });
+          const result = await dealFlow.update(
+            deal.id, winQuoteUpdate,
             { quoteId: id, closeDeal: body?.closeDeal ?? false, actualRevenueCents: body?.actualRevenueCents ?? null, by: user.id, requestId },
             updateIdFor(`quote.win.${id}`, user.id, req.header('idempotency-key'), requestId),
           );
