@@ -16,6 +16,7 @@ import type { Logger } from '../config/logger';
 import { DomainError } from '../db/errors';
 import type { Db } from '../db/knex';
 import { DealStore } from '../db/stores/deals';
+import { OrderStore } from '../db/stores/orders';
 import { QuoteStore } from '../db/stores/quotes';
 import { TechCheckStore } from '../db/stores/techChecks';
 import type { WriteContext } from '../db/stores/leads';
@@ -29,8 +30,9 @@ import {
   type RecordDealMoveInput,
   type StageMove,
   type TechCheckReminderInput,
+  type WinQuoteChange,
 } from '../workflows/dealLifecycle.contract';
-import { closeRejection, dollars, moveRejection, needsSendBack, techCheckGate } from '../workflows/dealLifecycle.rules';
+import { closeRejection, dollars, moveRejection, needsSendBack, techCheckGate, winRejection, wonQuoteRejection } from '../workflows/dealLifecycle.rules';
 
 export interface DealLifecycleDeps {
   db: Db;
@@ -61,6 +63,7 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
   const deals = new DealStore(db);
   const quotes = new QuoteStore(db);
   const checks = new TechCheckStore(db);
+  const orders = new OrderStore(db);
 
   /**
    * One change in one transaction: the ledger row makes it happen once; the guard checks the deal
@@ -69,7 +72,7 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
   async function applyChange<C>(
     kind: string,
     input: ApplyDealChangeInput<C>,
-    apply: (trx: Knex.Transaction, ctx: Ctx) => Promise<{ createdId: string | null; closeDeal?: string | null }>,
+    apply: (trx: Knex.Transaction, ctx: Ctx) => Promise<{ createdId: string | null; closeDeal?: string | null; win?: { actualRevenueCents: number } | null; order?: DealChangeResult['order'] }>,
   ): Promise<DealChangeResult> {
     const workflowId = currentWorkflowId();
     return refusalsAsFailures(() =>
@@ -83,7 +86,7 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
         const { position } = input;
         await deals.lockForChange(trx, input.dealId, position);
         const ctx = userCtx(input.by, input.requestId);
-        const { createdId, closeDeal } = await apply(trx, ctx);
+        const { createdId, closeDeal, win, order } = await apply(trx, ctx);
         const facts = await deals.facts(input.dealId, trx);
         let sentBack: StageMove | null = null;
         let closed: DealChangeResult['closed'] = null;
@@ -91,11 +94,15 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
           const move: StageMove = { seq: position.moveSeq + 1, from: position.stage, to: 'lost', by: input.by, at: position.at, reason: closeDeal };
           await deals.recordMove(trx, input.dealId, move, { outcome: 'lost', reason: closeDeal, description: null, actualRevenueCents: null }, workflowId, ctx);
           closed = { move, reason: closeDeal };
+        } else if (win) {
+          const move: StageMove = { seq: position.moveSeq + 1, from: position.stage, to: 'won', by: input.by, at: position.at, reason: null };
+          await deals.recordMove(trx, input.dealId, move, { outcome: 'won', reason: null, description: null, actualRevenueCents: win.actualRevenueCents }, workflowId, ctx);
+          closed = { move, reason: null, actualRevenueCents: win.actualRevenueCents };
         } else if (needsSendBack(position.stage, 'open', facts)) {
           sentBack = { seq: position.moveSeq + 1, from: position.stage, to: 'tech_check', by: input.by, at: position.at, reason: DEAL_REJECTIONS.techCheckRequired };
           await deals.recordMove(trx, input.dealId, sentBack, null, workflowId, ctx);
         }
-        const result: DealChangeResult = { facts, sentBack, closed, createdId };
+        const result: DealChangeResult = { facts, sentBack, closed, createdId, ...(order ? { order } : {}) };
         await trx('deal_changes').where({ idempotency_key: input.key }).update({ result: JSON.stringify(result) });
         return result;
       }),
@@ -105,6 +112,10 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
   async function changeDealProducts(input: ApplyDealChangeInput<DealProductChange>): Promise<DealChangeResult> {
     const { change, dealId } = input;
     return applyChange(change.kind, input, async (trx, ctx) => {
+      if (change.kind !== 'edit' || change.estimatedValueCents !== undefined) {
+        const won = wonQuoteRejection(await deals.facts(dealId, trx));
+        if (won) throw ApplicationFailure.nonRetryable(won.message, won.code);
+      }
       switch (change.kind) {
         case 'add_line':
           return { createdId: (await deals.addLine(trx, dealId, change, ctx)).id };
@@ -150,6 +161,27 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
         if (failed) throw ApplicationFailure.nonRetryable(`quote ${q.quoteNumber} revision ${q.revision} failed its Tech Check; revise the quote and check the new revision`, DEAL_REJECTIONS.techCheckFailed);
       }
       return { createdId: (await checks.record(trx, q, change, ctx)).id };
+    });
+  }
+
+  /**
+   * SPEC: winning the active quote closes it as won and creates the order, products and prices
+   * copied; with `closeDeal` the deal is won too (revenue: the given amount, else the quote's total).
+   * Re-judged on the rows: the deal in Close, the quote active, the Tech Check rule satisfied.
+   */
+  async function winQuote(input: ApplyDealChangeInput<WinQuoteChange>): Promise<DealChangeResult> {
+    const { change, dealId, position } = input;
+    return applyChange('quote_win', input, async (trx, ctx) => {
+      const rejection = winRejection(position.stage, 'open', change.quoteId, await deals.facts(dealId, trx));
+      if (rejection) throw ApplicationFailure.nonRetryable(rejection.message, rejection.code);
+      const deal = await deals.require(dealId, trx);
+      const quote = await quotes.win(trx, dealId, change.quoteId, ctx);
+      const order = await orders.createFromQuote(trx, quote, deal.ownerId, ctx);
+      return {
+        createdId: order.id,
+        win: change.closeDeal ? { actualRevenueCents: change.actualRevenueCents ?? quote.totalCents } : null,
+        order: { orderId: order.id, facts: await orders.facts(order.id, trx) },
+      };
     });
   }
 
@@ -202,7 +234,7 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
     return { activityId };
   }
 
-  return { changeDealProducts, changeQuote, recordTechCheck, recordDealMove, createTechCheckReminder };
+  return { changeDealProducts, changeQuote, recordTechCheck, recordDealMove, createTechCheckReminder, winQuote };
 }
 
 export type DealLifecycleActivities = ReturnType<typeof createDealLifecycleActivities>;

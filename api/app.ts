@@ -24,7 +24,13 @@ import { leadQualificationRoutes } from './routes/leadQualification';
 import { productRoutes } from './routes/products';
 import { quoteRoutes } from './routes/quotes';
 import { techCheckRoutes } from './routes/techChecks';
-import type { CustomerConfig, DealConfig } from '../config';
+import { orderRoutes } from './routes/orders';
+import { invoiceRoutes } from './routes/invoices';
+import { accountRoutes } from './routes/accounts';
+import { contactRoutes } from './routes/contacts';
+import { timelineRoutes } from './routes/timelines';
+import { auditRoutes } from './routes/audit';
+import type { CustomerConfig, DealConfig, OrderConfig } from '../config';
 
 export interface AppDeps {
   db: Db;
@@ -37,6 +43,8 @@ export interface AppDeps {
   deals?: DealConfig;
   /** Customer import mappings, match rules and upload limit. */
   customers: CustomerConfig;
+  /** Payment terms for new invoices; net 30 when absent. */
+  orders?: OrderConfig;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -60,6 +68,8 @@ export function createApp(deps: AppDeps): Express {
     ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps),
     ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
     ...customerRoutes(deps), ...importRoutes(deps), ...customerUnificationRoutes(deps),
+    ...orderRoutes(deps), ...invoiceRoutes(deps), ...accountRoutes(deps), ...contactRoutes(deps),
+    ...timelineRoutes(deps), ...auditRoutes(deps),
   ];
   const openapi = buildOpenApi(routes, publicRoutes, {
     title: 'Contoso sales process API',

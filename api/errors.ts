@@ -107,7 +107,12 @@ export function toProblem(error: unknown): Problem {
   if (error instanceof WorkflowExecutionAlreadyStartedError) return problem(409, 'already_started', error.message);
   if (error instanceof WorkflowUpdateFailedError) {
     const cause = error.cause;
-    if (cause instanceof ApplicationFailure && cause.type) return problem(409, cause.type, cause.message);
+    if (cause instanceof ApplicationFailure && cause.type) {
+      // A rule may say more: `{ problem: { status: 422, field, orderStatus, … } }` as its first detail.
+      const detail = cause.details?.[0] as { problem?: Record<string, unknown> } | undefined;
+      const { status, ...extra } = detail && typeof detail === 'object' && detail.problem && typeof detail.problem === 'object' ? detail.problem : {};
+      return problem(status === 422 ? 422 : 409, cause.type, cause.message, extra);
+    }
     return problem(409, 'update_rejected', cause?.message ?? error.message);
   }
   if (error instanceof ServiceError) return problem(503, 'temporal_unavailable', 'the workflow service is not reachable; retry shortly');

@@ -20,7 +20,7 @@ export async function startApi(config: Config, log: Logger, db: Db): Promise<Run
   const connection = await Connection.connect({ address: config.temporalAddress ?? `127.0.0.1:${config.temporalDevPort}` });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const url = config.publicUrl ?? `http://localhost:${config.port}`;
-  const app = createApp({ db, temporal, taskQueue: config.taskQueue, log, publicUrl: url, deals: config.deals, customers: config.customers });
+  const app = createApp({ db, temporal, taskQueue: config.taskQueue, log, publicUrl: url, deals: config.deals, customers: config.customers, orders: config.orders });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

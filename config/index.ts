@@ -26,6 +26,11 @@ export interface DealConfig {
   techCheckManagerReminderMs: number;
 }
 
+export interface OrderConfig {
+  /** Days from an invoice's issue date to its due date ("net 30"), unless the invoice names its own. */
+  paymentTermsDays: number;
+}
+
 export interface Config {
   /** null: use the embedded PostgreSQL under `dataDir/postgres`. */
   databaseUrl: string | null;
@@ -44,6 +49,7 @@ export interface Config {
   dataDir: string;
   toolsDir: string;
   deals: DealConfig;
+  orders: OrderConfig;
   customers: CustomerConfig;
 }
 
@@ -102,6 +108,15 @@ function duration(env: Env, name: string, fallbackMs: number): number {
   return Math.round(ms);
 }
 
+/** A whole number of days, 0-365. */
+function days(env: Env, name: string, fallback: number): number {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value > 365) throw new ConfigError(`${name} must be a whole number of days (0-365), got "${raw}"`);
+  return value;
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env = process.env): Config {
@@ -135,6 +150,9 @@ export function loadConfig(env: Env = process.env): Config {
     deals: {
       techCheckConsultantReminderMs: duration(env, 'TECH_CHECK_CONSULTANT_REMINDER', 2 * 86_400_000),
       techCheckManagerReminderMs: duration(env, 'TECH_CHECK_MANAGER_REMINDER', 5 * 86_400_000),
+    },
+    orders: {
+      paymentTermsDays: days(env, 'PAYMENT_TERMS_DAYS', 30),
     },
     customers: customerConfig(env),
   };

@@ -17,3 +17,20 @@ export function toRow(values: object): Record<string, unknown> {
   for (const [key, value] of Object.entries(values)) if (value !== undefined) out[toSnake(key)] = value;
   return out;
 }
+
+/**
+ * A `date` column as the API speaks it, `YYYY-MM-DD`. pg parses dates to local midnight, so the
+ * calendar date is read back in local time (never through toISOString, which would shift it).
+ */
+export function dateOnly(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (!(value instanceof Date)) return String(value);
+  return `${value.getFullYear()}-${String(value.getMonth() + 1).padStart(2, '0')}-${String(value.getDate()).padStart(2, '0')}`;
+}
+
+/** fromRow, with the named `date` columns as `YYYY-MM-DD`. */
+export function fromRowWithDates<T>(row: Record<string, unknown>, dateColumns: readonly string[]): T {
+  const out = fromRow<Record<string, unknown>>(row);
+  for (const column of dateColumns) if (column in row) out[toCamel(column)] = dateOnly(row[column]);
+  return out as T;
+}

@@ -6,6 +6,7 @@ import type { Mailer } from '../activities/mailer';
 import { createLeadNurtureActivities } from '../activities/leadNurture';
 import { createDealLifecycleActivities } from '../activities/dealLifecycle';
 import { createCustomerUnificationActivities } from '../activities/customerUnification';
+import { createOrderToCashActivities } from '../activities/orderToCash';
 
 export interface ActivityDeps {
   db: Db;
@@ -19,5 +20,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createLeadNurtureActivities(deps),
     ...createDealLifecycleActivities(deps),
     ...createCustomerUnificationActivities(deps),
+    ...createOrderToCashActivities(deps),
   };
 }

@@ -4,6 +4,7 @@
  * Imported by all three; nothing here does I/O. Message name strings never change once shipped.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { OrderFacts } from './orderToCash.contract';
 
 export const dealWorkflowId = (dealId: string): string => `deal-${dealId}`;
 
@@ -36,12 +37,14 @@ export const DEFAULT_TECH_CHECK_REMINDERS: TechCheckReminderSchedule = { techCon
 /** A deal continues as new past this many history events (or sooner when the server suggests it). */
 export const DEAL_HISTORY_EVENT_LIMIT = 2_000;
 
-/** The quote the customer currently holds: the deal's one active quote. */
+/** The quote the customer currently holds: the deal's one active quote, or the quote it won. */
 export interface ActiveQuoteFacts {
   id: string;
   quoteNumber: string;
   revision: number;
   totalCents: number;
+  /** `won` once the customer accepted it (absent in facts recorded before orders existed: active). */
+  status?: 'active' | 'won';
 }
 
 export interface TechCheckFacts {
@@ -177,6 +180,14 @@ export interface ChangeQuoteInput extends Attributed {
   change: QuoteChange;
 }
 
+/** SPEC: winning the active quote creates an order from it, and optionally closes the deal as won. */
+export interface WinQuoteInput extends Attributed {
+  quoteId: string;
+  closeDeal: boolean;
+  /** With closeDeal; defaults to the quote's total. */
+  actualRevenueCents?: number | null;
+}
+
 export interface RecordTechCheckInput extends Attributed {
   quoteId: string;
   outcome: TechCheckOutcome;
@@ -208,6 +219,7 @@ export const DEAL_REJECTIONS = {
   quoteNotOpen: 'quote_not_open',
   quoteLinesRequired: 'quote_lines_required',
   quoteNotOnDeal: 'quote_not_on_deal',
+  quoteWon: 'quote_won',
   techCheckFailed: 'tech_check_failed',
   lineNotFound: 'deal_line_not_found',
   productInactive: 'product_inactive',
@@ -221,6 +233,8 @@ export const closeDealUpdate = defineUpdate<DealUpdateResult, [CloseDealInput]>(
 export const changeDealUpdate = defineUpdate<DealUpdateResult, [ChangeDealInput]>('changeDeal');
 export const changeQuoteUpdate = defineUpdate<DealUpdateResult, [ChangeQuoteInput]>('changeQuote');
 export const recordTechCheckUpdate = defineUpdate<DealUpdateResult, [RecordTechCheckInput]>('recordTechCheck');
+/** Answers with the new order's id in `createdId`; its workflow `order-<orderId>` has started. */
+export const winQuoteUpdate = defineUpdate<DealUpdateResult, [WinQuoteInput]>('winQuote');
 
 // ---------------------------------------------------------------------------------------------
 // Activity inputs and results.
@@ -237,8 +251,16 @@ export interface RecordDealMoveInput {
 export interface DealChangeResult {
   facts: DealFacts;
   sentBack: StageMove | null;
-  closed: { move: StageMove; reason: string } | null;
+  closed: { move: StageMove; reason: string | null; actualRevenueCents?: number | null } | null;
   createdId: string | null;
+  /** A won quote's new order, for its workflow. */
+  order?: { orderId: string; facts: OrderFacts } | null;
+}
+
+export interface WinQuoteChange {
+  quoteId: string;
+  closeDeal: boolean;
+  actualRevenueCents: number | null;
 }
 
 /** The deal's position as the workflow sees it, for the activity's guard and send-back decision. */

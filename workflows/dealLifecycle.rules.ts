@@ -120,6 +120,29 @@ export function closeRejection(stage: DealStage, status: DealStatus, outcome: De
 }
 
 /**
+ * SPEC "Quotes, orders, invoices": winning a quote creates the order. Only the deal's active quote
+ * can be won, and only as the deal could be won: in Close, with the Tech Check rule satisfied for
+ * that quote revision. Once a quote is won, the deal's offer is settled.
+ */
+export function winRejection(stage: DealStage, status: DealStatus, quoteId: string, facts: DealFacts): Rejection | null {
+  if (status !== 'open') return { code: DEAL_REJECTIONS.dealClosed, message: `the deal is already ${status}` };
+  const quote = facts.activeQuote;
+  if (quote?.status === 'won') {
+    return { code: DEAL_REJECTIONS.quoteWon, message: quote.id === quoteId ? `quote ${quote.quoteNumber} revision ${quote.revision} is already won` : `the deal's quote ${quote.quoteNumber} revision ${quote.revision} was won: its offer is settled` };
+  }
+  if (!quote || quote.id !== quoteId) return { code: DEAL_REJECTIONS.quoteNotActive, message: 'only the deal’s active quote can be won (activate it first)' };
+  return closeRejection(stage, status, 'won', null, facts);
+}
+
+/** The deal's quote was won: what it offered is on order, so the offer is no longer changed. */
+export function wonQuoteRejection(facts: DealFacts): Rejection | null {
+  const quote = facts.activeQuote;
+  return quote?.status === 'won'
+    ? { code: DEAL_REJECTIONS.quoteWon, message: `the deal's quote ${quote.quoteNumber} revision ${quote.revision} was won: its offer is settled` }
+    : null;
+}
+
+/**
  * SPEC: a value that rises above the threshold after Propose sends the deal back to Tech Check. A
  * deal in Close whose gate has closed again (higher value, new revision, failed check) goes back.
  */

@@ -11,16 +11,20 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  ParentClosePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
   proxyActivities,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { DealLifecycleActivities } from '../activities/dealLifecycle';
+import type { orderToCashWorkflow } from './orderToCash';
+import { orderWorkflowId } from './orderToCash.contract';
 import {
   DEAL_HISTORY_EVENT_LIMIT,
   DEAL_REJECTIONS,
@@ -31,6 +35,7 @@ import {
   closeDealUpdate,
   getDealStateQuery,
   recordTechCheckUpdate,
+  winQuoteUpdate,
   type AdvanceDealInput,
   type ChangeDealInput,
   type ChangeQuoteInput,
@@ -45,8 +50,9 @@ import {
   type RecordTechCheckInput,
   type StageMove,
   type TechCheckReminderKind,
+  type WinQuoteInput,
 } from './dealLifecycle.contract';
-import { closeRejection, moveRejection, movesNow, techCheckGate, type Rejection } from './dealLifecycle.rules';
+import { closeRejection, moveRejection, movesNow, techCheckGate, winRejection, wonQuoteRejection, type Rejection } from './dealLifecycle.rules';
 import { DealIdKey, DealStageKey, DealValueKey, OwnerIdKey, TechCheckRequiredKey, WaitingSinceKey } from './searchAttributes';
 
 /**
@@ -63,13 +69,15 @@ const REMINDER_WRITE: ActivityOptions = {
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', nonRetryableErrorTypes: ['deal_not_found', 'no_workflow'] },
 };
 
-const { recordDealMove, changeDealProducts, changeQuote, recordTechCheck } = proxyActivities<DealLifecycleActivities>(DEAL_WRITE);
+const { recordDealMove, changeDealProducts, changeQuote, recordTechCheck, winQuote } = proxyActivities<DealLifecycleActivities>(DEAL_WRITE);
 const { createTechCheckReminder } = proxyActivities<DealLifecycleActivities>(REMINDER_WRITE);
 
 /** How many moves the state keeps (and the query shows); deal_stage_moves keeps them all. */
 const RECENT_MOVES = 20;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+type ChangeRunner = (args: { dealId: string; key: string; position: { stage: DealStage; moveSeq: number; at: string }; by: string; requestId: string | null }) => Promise<DealChangeResult>;
 const isStage = (to: string): to is DealStage => (DEAL_STAGES as readonly string[]).includes(to);
 
 function describeDuration(ms: number): string {
@@ -126,6 +134,9 @@ class DealLifecycle {
     });
     setHandler(recordTechCheckUpdate, (input) => this.exclusive(() => this.recordTechCheck(input)), {
       validator: (input) => this.refuse(this.techCheckRejection(input)),
+    });
+    setHandler(winQuoteUpdate, (input) => this.exclusive(() => this.winQuote(input)), {
+      validator: (input) => this.refuse(winRejection(this.state.stage, this.state.status, input.quoteId, this.state.facts)),
     });
   }
 
@@ -184,6 +195,26 @@ class DealLifecycle {
     return this.applyChange((args) => recordTechCheck({ ...args, change: { quoteId, outcome, completedAt, notes } }), input);
   }
 
+  /**
+   * Closes the quote as won and creates its order (optionally closing the deal as won) in one write,
+   * then starts the order's own workflow, which outlives this one (ABANDON: a won deal's run ends).
+   */
+  private async winQuote(input: WinQuoteInput): Promise<DealUpdateResult> {
+    this.refuse(winRejection(this.state.stage, this.state.status, input.quoteId, this.state.facts));
+    const change = { quoteId: input.quoteId, closeDeal: input.closeDeal, actualRevenueCents: input.actualRevenueCents ?? null };
+    const result = await this.applyChangeWith((args) => winQuote({ ...args, change }), input);
+    const order = result.order;
+    if (!order) throw ApplicationFailure.nonRetryable('winning the quote created no order', 'deal_write_failed');
+    await startChild<typeof orderToCashWorkflow>('orderToCashWorkflow', {
+      workflowId: orderWorkflowId(order.orderId),
+      args: [{ orderId: order.orderId, facts: order.facts }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      staticSummary: `Order ${order.facts.orderNumber}: ${order.facts.name}`,
+    });
+    return this.result(result.createdId);
+  }
+
   // --- rules the validators apply before the activities re-judge them on Postgres's rows ----------
 
   private openRejection(): Rejection | null {
@@ -193,6 +224,10 @@ class DealLifecycle {
   private dealChangeRejection({ change }: ChangeDealInput): Rejection | null {
     const closed = this.openRejection();
     if (closed) return closed;
+    if (change.kind !== 'edit' || change.estimatedValueCents !== undefined) {
+      const won = wonQuoteRejection(this.state.facts);
+      if (won) return won;
+    }
     if (change.kind === 'edit' && change.estimatedValueCents !== undefined && this.state.facts.lineCount > 0) {
       return { code: DEAL_REJECTIONS.valueFromProducts, message: 'the deal has product lines: its value is their sum, not an estimate' };
     }
@@ -203,6 +238,7 @@ class DealLifecycle {
     const closed = this.openRejection();
     if (closed) return closed;
     const active = this.state.facts.activeQuote;
+    if (active?.status === 'won' && (change.kind === 'activate' || active.id === change.quoteId)) return wonQuoteRejection(this.state.facts);
     if (change.kind === 'activate' && active && active.id !== change.quoteId) {
       return { code: DEAL_REJECTIONS.activeQuoteExists, message: `the deal already has an active quote (${active.quoteNumber} revision ${active.revision}); revise or close it first` };
     }
@@ -216,7 +252,7 @@ class DealLifecycle {
     const closed = this.openRejection();
     if (closed) return closed;
     const active = this.state.facts.activeQuote;
-    if (active?.id !== quoteId) return { code: DEAL_REJECTIONS.quoteNotActive, message: 'a Tech Check reviews the deal’s active quote' };
+    if (active?.id !== quoteId || active.status === 'won') return { code: DEAL_REJECTIONS.quoteNotActive, message: 'a Tech Check reviews the deal’s active quote' };
     const failed = this.state.facts.techChecks.some((c) => c.quoteId === quoteId && c.quoteRevision === active.revision && c.outcome === 'failed');
     if (outcome === 'passed' && failed) {
       return { code: DEAL_REJECTIONS.techCheckFailed, message: `quote ${active.quoteNumber} revision ${active.revision} failed its Tech Check; revise the quote and check the new revision` };
@@ -240,18 +276,22 @@ class DealLifecycle {
     }
   }
 
-  private async applyChange(
-    run: (args: { dealId: string; key: string; position: { stage: DealStage; moveSeq: number; at: string }; by: string; requestId: string | null }) => Promise<DealChangeResult>,
-    { by, requestId }: { by: string; requestId?: string | null },
-  ): Promise<DealUpdateResult> {
+  private async applyChange(run: ChangeRunner, attributed: { by: string; requestId?: string | null }): Promise<DealUpdateResult> {
+    const result = await this.applyChangeWith(run, attributed);
+    return this.result(result.createdId);
+  }
+
+  private async applyChangeWith(run: ChangeRunner, { by, requestId }: { by: string; requestId?: string | null }): Promise<DealChangeResult> {
     this.state.changeSeq += 1;
     const key = `${workflowInfo().workflowId}/change-${this.state.changeSeq}`;
     const position = { stage: this.state.stage, moveSeq: this.state.moveSeq, at: iso(Date.now()) };
     const result = await this.write(() => run({ dealId: this.state.dealId, key, position, by, requestId: requestId ?? null }));
     this.adopt(result.facts);
-    if (result.closed) this.applyMove(result.closed.move);
-    else if (result.sentBack) this.applyMove(result.sentBack);
-    return this.result(result.createdId);
+    if (result.closed) {
+      if (result.closed.actualRevenueCents !== undefined) this.state.actualRevenueCents = result.closed.actualRevenueCents;
+      this.applyMove(result.closed.move);
+    } else if (result.sentBack) this.applyMove(result.sentBack);
+    return result;
   }
 
   /** Runs a write; a refusal comes back to the caller as the same typed failure, with our facts corrected. */

@@ -19,7 +19,22 @@ export const TechCheckRequiredKey = defineSearchAttributeKey('TechCheckRequired'
 /** When the deal entered its current stage: `DealStage = 'tech_check' AND WaitingSince < …` finds the long waits. */
 export const WaitingSinceKey = defineSearchAttributeKey('WaitingSince', SearchAttributeType.DATETIME);
 
+/**
+ * Orders (`order-<orderId>` workflows; they also carry DealId and OwnerId). No OrderId: the workflow
+ * id holds it, and SQL visibility stores allow only 10 Keyword attributes per namespace (and 3 each
+ * of Double, Datetime, Bool, Int) — this list uses 9 Keywords, 2 Doubles, 2 Datetimes, 2 Bools.
+ */
+export const OrderStatusKey = defineSearchAttributeKey('OrderStatus', SearchAttributeType.KEYWORD);
+/** The order's invoice that is not canceled: `none`, `open`, `partially_paid` or `paid`. */
+export const InvoiceStatusKey = defineSearchAttributeKey('InvoiceStatus', SearchAttributeType.KEYWORD);
+/** While an invoice is unpaid: the moment it becomes overdue (the end of its due date, UTC). */
+export const PaymentDueAtKey = defineSearchAttributeKey('PaymentDueAt', SearchAttributeType.DATETIME);
+/** What is still owed on the unpaid invoice, in dollars (0 when nothing is). */
+export const AmountDueKey = defineSearchAttributeKey('AmountDue', SearchAttributeType.DOUBLE);
+export const PaymentOverdueKey = defineSearchAttributeKey('PaymentOverdue', SearchAttributeType.BOOL);
+
 export const ALL_SEARCH_ATTRIBUTES = [
   LeadIdKey, OwnerIdKey, CustomerTypeKey, NurtureStepKey, NurtureStatusKey,
   DealIdKey, DealStageKey, DealValueKey, TechCheckRequiredKey, WaitingSinceKey,
+  OrderStatusKey, InvoiceStatusKey, PaymentDueAtKey, AmountDueKey, PaymentOverdueKey,
 ];

@@ -2,10 +2,27 @@
 import { z } from 'zod';
 import type { Db } from '../../db/knex';
 import { ACTIVITY_STATUSES, ACTIVITY_TYPES, ActivityStore, REGARDING_TYPES, type ActivityPatch, type TimelineFilter } from '../../db/stores/activities';
+import { TIMELINE_VIAS } from '../../db/stores/timelines';
 import { NotFoundError } from '../../db/errors';
 import { ForbiddenError } from '../errors';
 import { route, type RouteSpec } from '../http';
 import { csv, idParams, isoDateTime, optionalText, pageOf, paging, text } from '../schemas';
+
+export const attendeeSchema = z.object({
+  type: z.enum(['user', 'contact', 'email']),
+  userId: z.uuid().nullable(),
+  contactId: z.uuid().nullable(),
+  email: z.string().nullable(),
+  name: z.string().nullable(),
+});
+
+/** Who attends an appointment: a user, a contact, or anyone by email. */
+const attendeeInput = z.union([
+  z.strictObject({ userId: z.uuid() }),
+  z.strictObject({ contactId: z.uuid() }),
+  z.strictObject({ email: z.email().max(254), name: optionalText(200) }),
+]);
+const attendeesInput = z.array(attendeeInput).max(100).optional().describe('Appointments only: users (`userId`), contacts (`contactId`) or anyone (`email`, `name`)');
 
 export const activitySchema = z.object({
   id: z.uuid(),
@@ -27,6 +44,11 @@ export const activitySchema = z.object({
   createdByWorkflow: z.string().nullable().describe('The workflow that wrote it, for automated steps'),
   createdAt: z.string(),
   updatedAt: z.string(),
+  attendees: z.array(attendeeSchema).describe('Appointments: who attends'),
+});
+
+export const timelineEntrySchema = activitySchema.extend({
+  via: z.enum(TIMELINE_VIAS).describe('Where it comes from: `self` (about this record), the related record it is about (`regardingType`/`regardingId` name it), or `attendee`'),
 });
 
 export const timelineQuery = z.object({
@@ -35,7 +57,7 @@ export const timelineQuery = z.object({
   ...paging,
 });
 
-export const timelineResponse = pageOf(activitySchema);
+export const timelineResponse = pageOf(timelineEntrySchema);
 
 export function toTimelineFilter(query: z.infer<typeof timelineQuery>): TimelineFilter {
   return { types: query.type, statuses: query.status };
@@ -50,6 +72,7 @@ const createBody = z.strictObject({
   ownerId: z.uuid().optional().describe('Defaults to the caller'),
   status: z.enum(['open', 'completed']).optional().describe('Notes default to completed, the rest to open'),
   outcome: optionalText(500),
+  attendees: attendeesInput,
 });
 
 const patchBody = z
@@ -60,6 +83,7 @@ const patchBody = z
     body: optionalText(10_000),
     outcome: optionalText(500),
     ownerId: z.uuid().optional(),
+    attendees: attendeesInput.describe('Replaces the attendees of an open appointment'),
   })
   .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
 

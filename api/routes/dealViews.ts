@@ -117,6 +117,8 @@ export const dealDetailSchema = dealSchema.extend({
   techChecks: z.array(techCheckSchema),
   quotes: z.array(quoteSchema),
   activeQuoteId: z.uuid().nullable(),
+  wonQuoteId: z.uuid().nullable().describe('The quote the customer accepted, once won'),
+  orders: z.array(z.object({ id: z.uuid(), orderNumber: z.string(), status: z.string(), totalCents: z.number().int() })).describe('Orders created by winning its quote'),
   moves: z.array(moveSchema).describe('Every stage move and the close: who, when, from, to'),
   allowedMoves: z.array(stageOrOutcome).describe('Where the deal may go now (`won`/`lost`: closing)'),
   blockedMoves: z.array(z.object({ to: stageOrOutcome, code: z.string(), message: z.string() })).describe('Moves the rules refuse now, and why'),
@@ -146,7 +148,7 @@ export function dealViews(db: Db) {
 
   async function dealDetail(id: string): Promise<DealDetail> {
     // One snapshot, so the stage, the facts and the moves shown belong together.
-    const { deal, lines, facts, checkList, quoteList, moves } = await db.transaction(
+    const { deal, lines, facts, checkList, quoteList, moves, orders } = await db.transaction(
       async (trx) => ({
         deal: await deals.require(id, trx),
         lines: await deals.lines(id, trx),
@@ -154,6 +156,7 @@ export function dealViews(db: Db) {
         checkList: await checks.forDeal(id, trx),
         quoteList: await quotes.forDeal(id, trx),
         moves: await deals.moves(id, trx),
+        orders: await trx('orders').where({ deal_id: id }).orderBy('created_at').select('id', 'order_number', 'status', 'total_cents'),
       }),
       { isolationLevel: 'repeatable read', readOnly: true },
     );
@@ -165,7 +168,9 @@ export function dealViews(db: Db) {
       techCheck: techCheckGate(facts),
       techChecks: checkList,
       quotes: quoteList,
-      activeQuoteId: facts.activeQuote?.id ?? null,
+      activeQuoteId: facts.activeQuote?.status === 'won' ? null : (facts.activeQuote?.id ?? null),
+      wonQuoteId: facts.activeQuote?.status === 'won' ? facts.activeQuote.id : null,
+      orders: orders.map((o: Record<string, unknown>) => ({ id: o.id as string, orderNumber: o.order_number as string, status: o.status as string, totalCents: o.total_cents as number })),
       moves,
       allowedMoves: allowed,
       blockedMoves: blocked,

@@ -1,5 +1,6 @@
 /**
- * Deals (SPEC "Deal stages"): read, list, edit, product lines, stage moves, close, timeline. Reads
+ * Deals (SPEC "Deal stages"): read, list, edit, product lines, stage moves, close (the timeline:
+ * timelines.ts). Reads
  * come from Postgres; every change goes to the deal's workflow as an Update, which answers at once:
  * 200 with the new state, or 409 with the rule's code, having written nothing.
  */
@@ -25,7 +26,6 @@ import {
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { cents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
-import { timelineQuery, timelineResponse, toTimelineFilter } from './activities';
 import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
 import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from './dealViews';
 
@@ -209,18 +209,6 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
           updateIdFor(`deal.close.${body.outcome}`, user.id, req.header('idempotency-key'), requestId),
         );
         return answer(id, result);
-      },
-    }),
-    route({
-      method: 'get', path: '/deals/:id/timeline', tag: 'Timeline', summary: "A deal's timeline, with its lead's earlier activities",
-      description: 'Activities newest first; `regardingType`/`regardingId` say whether each belongs to the deal or to the lead it came from.',
-      params, query: timelineQuery,
-      responses: { 200: { description: 'A page of activities', schema: timelineResponse }, 404: { description: 'No such deal' } },
-      async handler({ params: { id }, query }) {
-        const deal = await deals.require(id);
-        const { limit, offset } = query;
-        const { items, total } = await deals.timeline(deal, toTimelineFilter(query), { limit, offset });
-        return { status: 200, body: { data: items, page: { limit, offset, total } } };
       },
     }),
   ];

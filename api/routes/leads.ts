@@ -1,15 +1,13 @@
-/** Leads (SPEC "Leads"): create, read, list, edit, disqualify, and the lead's timeline. */
+/** Leads (SPEC "Leads"): create, read, list, edit, disqualify (the timeline: timelines.ts). */
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { ActivityStore } from '../../db/stores/activities';
 import { CUSTOMER_TYPES, LEAD_SOURCES, LEAD_STATUSES, LeadStore, type LeadFields } from '../../db/stores/leads';
 import { WORKERS, assertMayAssignOwner } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { cents, definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
 import { stopNurtureForClosedLead } from './leadNurture';
-import { timelineQuery, timelineResponse, toTimelineFilter } from './activities';
 
 const leadFields = {
   topic: text(200).describe('What the lead is interested in, e.g. a product'),
@@ -84,7 +82,6 @@ export interface LeadRoutesDeps {
 
 export function leadRoutes({ db, temporal, log }: LeadRoutesDeps): RouteSpec[] {
   const leads = new LeadStore(db);
-  const activities = new ActivityStore(db);
   const params = idParams('lead');
 
   return [
@@ -137,18 +134,6 @@ export function leadRoutes({ db, temporal, log }: LeadRoutesDeps): RouteSpec[] {
         const lead = await leads.disqualify(id, body.reason, { actor: { type: 'user', id: user.id }, userId: user.id, requestId });
         await stopNurtureForClosedLead(temporal, log, id, 'disqualified', user.id);
         return { status: 200, body: lead };
-      },
-    }),
-    route({
-      method: 'get', path: '/leads/:id/timeline', tag: 'Timeline', summary: "A lead's timeline",
-      description: 'Activities newest first (open ones by due date, closed ones by when they were closed). Open activities past due are flagged `overdue`; `status=overdue` selects them.',
-      params, query: timelineQuery,
-      responses: { 200: { description: 'A page of activities', schema: timelineResponse }, 404: { description: 'No such lead' } },
-      async handler({ params: { id }, query }) {
-        await leads.require(id);
-        const { limit, offset } = query;
-        const { items, total } = await activities.timeline({ type: 'lead', id }, toTimelineFilter(query), { limit, offset });
-        return { status: 200, body: { data: items, page: { limit, offset, total } } };
       },
     }),
   ];

@@ -31,3 +31,36 @@ export async function recordAudit(trx: Knex, entry: AuditEntry): Promise<void> {
     request_id: entry.requestId ?? null,
   });
 }
+
+/** Entity types the audit log records (`entity_type`). */
+export const AUDIT_ENTITIES = ['lead', 'deal', 'quote', 'activity', 'account', 'contact', 'order', 'invoice'] as const;
+export type AuditEntity = (typeof AUDIT_ENTITIES)[number];
+
+export interface AuditRecord {
+  id: number;
+  at: string;
+  actor: Actor & { name: string | null };
+  action: string;
+  entityType: string;
+  entityId: string;
+  before: unknown;
+  after: unknown;
+  requestId: string | null;
+}
+
+/** One record's trail, newest first; a person's name is shown beside their id. */
+export async function auditTrail(db: Knex, entityType: AuditEntity, entityId: string, page: { limit: number; offset: number }): Promise<{ items: AuditRecord[]; total: number }> {
+  const where = { entity_type: entityType, entity_id: entityId };
+  const [rows, [{ count }]] = await Promise.all([
+    db('audit_log as a').leftJoin('users as u', (j) => j.on('u.id', '=', db.raw('(case when a.actor_type = ? then a.actor_id end)::uuid', ['user'])))
+      .where(Object.fromEntries(Object.entries(where).map(([k, v]) => [`a.${k}`, v])))
+      .orderBy([{ column: 'a.id', order: 'desc' }]).limit(page.limit).offset(page.offset)
+      .select('a.*', 'u.name as actor_name'),
+    db('audit_log').where(where).count<{ count: number }[]>({ count: '*' }),
+  ]);
+  const items = rows.map((r: Record<string, any>): AuditRecord => ({
+    id: Number(r.id), at: (r.at as Date).toISOString(), actor: { type: r.actor_type, id: r.actor_id, name: r.actor_name ?? null },
+    action: r.action, entityType: r.entity_type, entityId: r.entity_id, before: r.before, after: r.after, requestId: r.request_id,
+  }));
+  return { items, total: Number(count) };
+}

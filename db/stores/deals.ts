@@ -1,5 +1,6 @@
 /**
- * Deals (SPEC "Deal stages"): the record, its product lines, its stage moves and its timeline.
+ * Deals (SPEC "Deal stages"): the record, its product lines and its stage moves (its timeline:
+ * timelines.ts).
  * The stage, status and moves are the deal workflow's to decide: only its activities call the
  * writing methods here, inside one transaction per change, after `lockForChange` has checked that
  * Postgres is where the workflow believes it is (open, same move count). Every write is audited.
@@ -8,7 +9,6 @@ import type { Knex } from 'knex';
 import type { DealFacts, DealOutcome, DealPosition, DealStage, DealStatus, StageMove, TechCheckFacts } from '../../workflows/dealLifecycle.contract';
 import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
 import { fromRow, toRow } from '../rows';
-import type { Activity, TimelineFilter } from './activities';
 import { recordAudit } from './audit';
 import type { Page, WriteContext } from './leads';
 
@@ -100,10 +100,6 @@ type Ctx = WriteContext & { userId: string };
 
 const LINE_COLUMNS = ['deal_lines.*', 'products.sku', 'products.name as product_name'];
 
-/** The same overdue flag and order as every timeline (db/stores/activities.ts). */
-const TIMELINE_SELECT = (db: Knex) => ['activities.*', db.raw("(status = 'open' and due_at is not null and due_at < now()) as overdue")];
-const TIMELINE_ORDER = "coalesce(case status when 'completed' then completed_at when 'canceled' then canceled_at end, due_at, created_at) desc, created_at desc, id desc";
-
 export class DealStore {
   constructor(private readonly db: Knex) {}
 
@@ -164,7 +160,8 @@ export class DealStore {
     // One after another: `db` may be a transaction, and a connection runs one query at a time.
     const deal = await this.require(dealId, db);
     const [{ count }] = await db('deal_lines').where({ deal_id: dealId }).count<{ count: number }[]>({ count: '*' });
-    const quote = await db('quotes').where({ deal_id: dealId, status: 'active' }).first('id', 'quote_number', 'revision', 'total_cents');
+    // The offer the customer holds: the active quote, or the one they accepted (at most one of either).
+    const quote = await db('quotes').where({ deal_id: dealId }).whereIn('status', ['active', 'won']).orderByRaw("status = 'won' desc").first('id', 'quote_number', 'revision', 'total_cents', 'status');
     const checks = await db('tech_checks').where({ deal_id: dealId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
     return {
       name: deal.name,
@@ -172,7 +169,7 @@ export class DealStore {
       lineCount: Number(count),
       valueCents: deal.valueCents,
       estimatedValueCents: deal.estimatedValueCents,
-      activeQuote: quote ? { id: quote.id, quoteNumber: quote.quote_number, revision: quote.revision, totalCents: quote.total_cents } : null,
+      activeQuote: quote ? { id: quote.id, quoteNumber: quote.quote_number, revision: quote.revision, totalCents: quote.total_cents, status: quote.status } : null,
       techChecks: checks.map((c: Record<string, unknown>): TechCheckFacts => ({
         id: c.id as string, quoteId: c.quote_id as string, quoteRevision: c.quote_revision as number,
         outcome: c.outcome as TechCheckFacts['outcome'], completedAt: (c.completed_at as Date).toISOString(), performedBy: c.performed_by as string,
@@ -296,31 +293,6 @@ export class DealStore {
     const action = close ? `deal.${close.outcome}` : 'deal.stage_moved';
     await recordAudit(trx, { ...ctx, action, entityType: 'deal', entityId: dealId, before, after: { ...after, move } });
     return true;
-  }
-
-  /** The deal's timeline with its lead's earlier activities (SPEC "Leads": the deal shows them too). */
-  async timeline(deal: Deal, filter: TimelineFilter, page: Page): Promise<{ items: Activity[]; total: number }> {
-    const where = (q: Knex.QueryBuilder) => {
-      q.where((r) => {
-        r.where({ regarding_type: 'deal', regarding_id: deal.id });
-        if (deal.leadId) r.orWhere({ regarding_type: 'lead', regarding_id: deal.leadId });
-      });
-      if (filter.types?.length) q.whereIn('type', filter.types);
-      if (filter.statuses?.length) {
-        const statuses = filter.statuses;
-        q.where((inner) => {
-          const plain = statuses.filter((s) => s !== 'overdue');
-          if (plain.length) inner.orWhereIn('status', plain);
-          if (statuses.includes('overdue')) inner.orWhere((o) => o.where('status', 'open').whereNotNull('due_at').where('due_at', '<', this.db.fn.now()));
-        });
-      }
-      return q;
-    };
-    const [rows, [{ count }]] = await Promise.all([
-      where(this.db('activities').select(TIMELINE_SELECT(this.db))).orderByRaw(TIMELINE_ORDER).limit(page.limit).offset(page.offset),
-      where(this.db('activities')).count<{ count: number }[]>({ count: '*' }),
-    ]);
-    return { items: rows.map((r: Record<string, unknown>) => fromRow<Activity>(r)), total: Number(count) };
   }
 }
 

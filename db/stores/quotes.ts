@@ -188,7 +188,8 @@ export class QuoteStore {
   async activate(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: Ctx): Promise<Quote> {
     const before = await this.lockOnDeal(trx, dealId, quoteId);
     if (before.status !== 'draft') throw new ConflictError('quote_not_draft', `quote ${before.quoteNumber} revision ${before.revision} is ${before.status}; only a draft can be activated`);
-    const active = await trx('quotes').where({ deal_id: dealId, status: 'active' }).first('quote_number', 'revision');
+    const active = await trx('quotes').where({ deal_id: dealId }).whereIn('status', ['active', 'won']).first('quote_number', 'revision', 'status');
+    if (active?.status === 'won') throw new ConflictError('quote_won', `the deal's quote ${active.quote_number} revision ${active.revision} was won: its offer is settled`);
     if (active) throw new ConflictError('active_quote_exists', `the deal already has an active quote (${active.quote_number} revision ${active.revision}); revise or close it first`);
     const [{ count }] = await trx('quote_lines').where({ quote_id: quoteId }).count<{ count: number }[]>({ count: '*' });
     if (Number(count) === 0) throw new ConflictError('quote_lines_required', 'a quote needs at least one product line before it is sent');
@@ -228,6 +229,16 @@ export class QuoteStore {
     await trx('quotes').where({ id: quoteId, status: before.status }).update({ status: 'closed', status_reason: reason, close_description: description, closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
     const after = (await this.get(quoteId, trx))!;
     await recordAudit(trx, { ...ctx, action: 'quote.closed', entityType: 'quote', entityId: quoteId, before, after });
+    return after;
+  }
+
+  /** SPEC: winning the active quote closes it as won (the order is created beside it). */
+  async win(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: Ctx): Promise<Quote> {
+    const before = await this.lockOnDeal(trx, dealId, quoteId);
+    if (before.status !== 'active') throw new ConflictError('quote_not_active', `quote ${before.quoteNumber} revision ${before.revision} is ${before.status}; only the active quote can be won`, undefined, { quoteStatus: before.status });
+    await trx('quotes').where({ id: quoteId, status: 'active' }).update({ status: 'won', closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
+    const after = (await this.get(quoteId, trx))!;
+    await recordAudit(trx, { ...ctx, action: 'quote.won', entityType: 'quote', entityId: quoteId, before, after });
     return after;
   }
 

@@ -68,8 +68,10 @@ export class TechCheckStore {
 
     const reminders = await trx('activities').where({ status: 'open', type: 'task', regarding_type: 'deal', regarding_id: quote.dealId }).whereLike('idempotency_key', `${reminderKeyPrefix(quote.dealId)}%`).select('id');
     for (const { id } of reminders) {
+      const before = await trx('activities').where({ id }).first();
       await trx('activities').where({ id, status: 'open' }).update({ status: 'completed', completed_at: trx.fn.now(), outcome: `Tech Check ${input.outcome}`, updated_at: trx.fn.now() });
-      await recordAudit(trx, { ...ctx, action: 'activity.completed', entityType: 'activity', entityId: id, after: { status: 'completed', outcome: `Tech Check ${input.outcome}` } });
+      const after = await trx('activities').where({ id }).first();
+      await recordAudit(trx, { ...ctx, action: 'activity.completed', entityType: 'activity', entityId: id, before: fromRow(before), after: fromRow(after) });
     }
     return check;
   }

@@ -1,10 +1,11 @@
 /**
  * The Tech Check gate cannot be bypassed by any sequence of API calls. fast-check generates random
- * call sequences (moves, value changes, quotes and revisions, checks by various roles, closes),
+ * call sequences (moves, value changes, quotes and revisions, checks by various roles, closes, quote wins),
  * each driven on its own deal through the real API, worker and Postgres, many deals at a time.
  * After every call, from Postgres's rows (not from the workflow's view):
- * - no open deal in Close, and no won deal, is worth more than $20,000.00 without a passed (and no
- *   failed) check of its active quote revision;
+ * - no open deal in Close, no won deal and no deal with a won quote is worth more than $20,000.00
+ *   without a passed (and no failed) check of its active (or won) quote revision;
+ * - each won quote has exactly one order, at the quote's total;
  * - the deal's value is the sum of its lines, or its estimate while it has none;
  * - the workflow's answer (stage, status, move count) is what Postgres holds;
  * and at the end of each sequence the workflow's own state agrees with Postgres.
@@ -44,6 +45,8 @@ type Command =
   | { k: 'advance'; to: (typeof DEAL_STAGES)[number] }
   | { k: 'won' }
   | { k: 'lost' }
+  /** Win a quote (the active one, or another): creates an order, maybe closes the deal. */
+  | { k: 'winQuote'; pick: number | null; closeDeal: boolean }
   /** Whatever moves the deal on from where it is: a line (at `price`), a quote, its activation, a passed check, the next stage, the win. */
   | { k: 'progress'; price: number };
 
@@ -65,6 +68,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('advance' as const), to: fc.constantFrom(...DEAL_STAGES) }) },
   { weight: 2, arbitrary: fc.constant({ k: 'won' as const }) },
   { weight: 1, arbitrary: fc.constant({ k: 'lost' as const }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('winQuote' as const), pick: fc.option(pick, { nil: null, freq: 4 }), closeDeal: fc.boolean() }) },
   { weight: 30, arbitrary: fc.record({ k: fc.constant('progress' as const), price: fc.constantFrom(500_000, 1_000_000, 2_000_000, 2_000_001, 2_500_000) }) },
 );
 const sequence = fc.array(command, { minLength: 3, maxLength: 30 });
@@ -76,6 +80,7 @@ interface Snapshot {
   quotes: Array<Record<string, any>>;
   quoteLines: Array<Record<string, any>>;
   checks: Array<Record<string, any>>;
+  orders: Array<Record<string, any>>;
 }
 
 /** Runs `work` over `items`, at most `limit` at a time. */
@@ -95,6 +100,7 @@ interface Stats {
   wonAbove: number;
   wonAtOrBelow: number;
   sentBack: number;
+  quotesWon: number;
 }
 
 describe('the Tech Check gate under random API call sequences (dev server, real worker, Postgres)', function () {
@@ -118,7 +124,8 @@ describe('the Tech Check gate under random API call sequences (dev server, real 
          'lines', (select coalesce(json_agg(l order by l.position), '[]') from deal_lines l where l.deal_id = :id),
          'quotes', (select coalesce(json_agg(q order by q.created_at, q.revision), '[]') from quotes q where q.deal_id = :id),
          'quoteLines', (select coalesce(json_agg(ql order by ql.position), '[]') from quote_lines ql join quotes q on q.id = ql.quote_id where q.deal_id = :id),
-         'checks', (select coalesce(json_agg(c), '[]') from tech_checks c where c.deal_id = :id)
+         'checks', (select coalesce(json_agg(c), '[]') from tech_checks c where c.deal_id = :id),
+         'orders', (select coalesce(json_agg(o), '[]') from orders o where o.deal_id = :id)
        ) as s`,
       { id: dealId },
     );
@@ -129,9 +136,12 @@ describe('the Tech Check gate under random API call sequences (dev server, real 
     const { deal, lines, quotes, checks } = s;
     const lineSum = lines.reduce((sum, l) => sum + Number(l.amount_cents), 0);
     assert.equal(Number(deal.value_cents), lines.length ? lineSum : Number(deal.estimated_value_cents ?? 0), `${context}: the value is the sum of the lines or the estimate`);
-    const active = quotes.filter((q) => q.status === 'active');
-    assert.ok(active.length <= 1, `${context}: at most one active quote`);
-    const gated = (deal.status === 'open' && deal.stage === 'close') || deal.status === 'won';
+    // The offer: the active quote, or the one the customer accepted (winning makes the active one won).
+    const active = quotes.filter((q) => q.status === 'active' || q.status === 'won');
+    assert.ok(active.length <= 1, `${context}: at most one active or won quote`);
+    const won = quotes.filter((q) => q.status === 'won');
+    assert.deepEqual(s.orders.map((o) => [o.quote_id, Number(o.total_cents)]), won.map((q) => [q.id, Number(q.total_cents)]), `${context}: each won quote has its order, at the quote's total`);
+    const gated = (deal.status === 'open' && deal.stage === 'close') || deal.status === 'won' || won.length > 0;
     if (!gated) return;
     const quote = active[0];
     const judged = Math.max(Number(deal.value_cents), quote ? Number(quote.total_cents) : 0);
@@ -227,6 +237,10 @@ describe('the Tech Check gate under random API call sequences (dev server, real 
         return rep.post(`/deals/${dealId}/close`, { outcome: 'won' });
       case 'lost':
         return rep.post(`/deals/${dealId}/close`, { outcome: 'lost', reason: 'Customer chose another vendor' });
+      case 'winQuote': {
+        const quote = cmd.pick === null ? active : pickOf(s.quotes, cmd.pick);
+        return quote ? rep.post(`/quotes/${quote.id}/win`, { closeDeal: cmd.closeDeal }) : null;
+      }
       case 'progress': {
         const stage = s.deal.stage as (typeof DEAL_STAGES)[number];
         if (s.lines.length === 0) return rep.post(`/deals/${dealId}/lines`, { productId: products[1], quantity: 1, unitPriceCents: cmd.price });
@@ -242,9 +256,9 @@ describe('the Tech Check gate under random API call sequences (dev server, real 
     }
   }
 
-  it('no deal above $20,000.00 reaches Close or won without a passed check of its final active quote revision, and Postgres and the workflow always agree', async function () {
+  it('no deal above $20,000.00 reaches Close or won — nor is its quote won — without a passed check of its final active quote revision, and Postgres and the workflow always agree', async function () {
     this.timeout(30 * 60_000);
-    const stats: Stats = { sequences: 0, calls: 0, byStatus: {}, reachedCloseAbove: 0, wonAbove: 0, wonAtOrBelow: 0, sentBack: 0 };
+    const stats: Stats = { sequences: 0, calls: 0, byStatus: {}, reachedCloseAbove: 0, wonAbove: 0, wonAtOrBelow: 0, sentBack: 0, quotesWon: 0 };
     const started = Date.now();
     await fc.assert(
       fc.asyncProperty(fc.array(sequence, { minLength: BATCH, maxLength: BATCH }), async (batch) => {
@@ -254,8 +268,9 @@ describe('the Tech Check gate under random API call sequences (dev server, real 
     );
     const seconds = (Date.now() - started) / 1000;
     stats.sentBack = Number((await stack.db('deal_stage_moves').where({ reason: 'tech_check_required' }).count({ n: '*' }))[0].n);
-    console.log(`      ${stats.sequences} sequences, ${stats.calls} API calls in ${seconds.toFixed(0)} s (${(stats.calls / seconds).toFixed(0)} calls/s); answers ${JSON.stringify(stats.byStatus)}; reached Close above the threshold: ${stats.reachedCloseAbove}, sent back to Tech Check: ${stats.sentBack}, won above: ${stats.wonAbove}, won at or below: ${stats.wonAtOrBelow}`);
+    stats.quotesWon = Number((await stack.db('quotes').where({ status: 'won' }).count({ n: '*' }))[0].n);
+    console.log(`      ${stats.sequences} sequences, ${stats.calls} API calls in ${seconds.toFixed(0)} s (${(stats.calls / seconds).toFixed(0)} calls/s); answers ${JSON.stringify(stats.byStatus)}; reached Close above the threshold: ${stats.reachedCloseAbove}, sent back to Tech Check: ${stats.sentBack}, won above: ${stats.wonAbove}, won at or below: ${stats.wonAtOrBelow}, quotes won (orders): ${stats.quotesWon}`);
     assert.ok(stats.sequences >= RUNS * BATCH);
-    assert.ok(stats.reachedCloseAbove > 0 && stats.wonAbove > 0 && stats.wonAtOrBelow > 0, 'the sequences reached the interesting states');
+    assert.ok(stats.reachedCloseAbove > 0 && stats.wonAbove > 0 && stats.wonAtOrBelow > 0 && stats.quotesWon > 0, 'the sequences reached the interesting states');
   });
 });

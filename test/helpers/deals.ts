@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createApp } from '../../api/app';
-import { loadConfig, type DealConfig } from '../../config';
+import { loadConfig, type DealConfig, type OrderConfig } from '../../config';
 import type { Db } from '../../db/knex';
 import type { LeadFields } from '../../db/stores/leads';
 import { dealWorkflowId, getDealStateQuery, type DealStage } from '../../workflows/dealLifecycle.contract';
@@ -46,11 +46,11 @@ export interface DealStack {
 }
 
 /** Another API over the stack's Temporal, database and task queue (e.g. with other deal settings). */
-export async function startExtraApi(stack: Pick<DealStack, 'env' | 'db' | 'taskQueue'>, deals?: DealConfig): Promise<{ url: string; close(): Promise<void> }> {
+export async function startExtraApi(stack: Pick<DealStack, 'env' | 'db' | 'taskQueue'>, deals?: DealConfig, orders?: OrderConfig): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  server.on('request', createApp({ db: stack.db, temporal: stack.env.client, taskQueue: stack.taskQueue, log: testLog, publicUrl: url, deals, customers: loadConfig().customers }));
+  server.on('request', createApp({ db: stack.db, temporal: stack.env.client, taskQueue: stack.taskQueue, log: testLog, publicUrl: url, deals, customers: loadConfig().customers, orders }));
   return {
     url,
     close: () => new Promise<void>((resolve) => {
@@ -114,9 +114,13 @@ export interface DrivenDeal {
  * A qualified deal with one line worth exactly `valueCents`, an active quote of that line, moved
  * forward to `stage` (through Tech Check, with a passed check, when the value needs one).
  */
-export async function dealAt(stack: DealStack, stage: DealStage, valueCents: number): Promise<DrivenDeal> {
+export async function dealAt(stack: DealStack, stage: DealStage, valueCents: number, lead: Partial<LeadFields> = {}): Promise<DrivenDeal> {
+  return driveDeal(stack, await qualifiedDeal(stack, lead), stage, valueCents);
+}
+
+/** dealAt, for a deal that exists already (in Qualify, without lines). */
+export async function driveDeal(stack: DealStack, dealId: string, stage: DealStage, valueCents: number): Promise<DrivenDeal> {
   const { rep, tech_consultant: tc } = stack.as;
-  const dealId = await qualifiedDeal(stack);
   expectStatus(await rep.post(`/deals/${dealId}/lines`, { productId: await productId(stack.db, 'SS-300'), quantity: 1, unitPriceCents: valueCents }), 201);
   const quote = await rep.post(`/deals/${dealId}/quotes`);
   expectStatus(quote, 201);

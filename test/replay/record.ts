@@ -1,9 +1,11 @@
 /**
- * `npm run histories:record`: runs completed nurture and deal scenarios on the time-skipping server
- * (real worker, API, embedded Postgres, MailDev: the test stack) and writes each run's history to
- * test/replay/histories/<workflowType>-<scenario>.json, the proto JSON replay.test.ts feeds to
+ * `npm run histories:record`: runs completed nurture, deal and order scenarios on the time-skipping
+ * server (real worker, API, embedded Postgres, MailDev: the test stack) and writes each run's history
+ * to test/replay/histories/<workflowType>-<scenario>.json, the proto JSON replay.test.ts feeds to
  * `Worker.runReplayHistories`. Re-record when a workflow changes on purpose (behind `patched()`
  * for running executions) and keep the old files: they prove old runs still replay.
+ * `npm run histories:record -- orders` records only the order scenarios (`deals` or `nurture`: the
+ * nurture and deal scenarios, which are recorded together).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,11 +13,15 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { DealStore } from '../../db/stores/deals';
 import { LeadQualification } from '../../db/stores/leadQualification';
+import { OrderStore } from '../../db/stores/orders';
+import { QuoteStore } from '../../db/stores/quotes';
 import { DEFAULT_TECH_CHECK_REMINDERS, dealWorkflowId } from '../../workflows/dealLifecycle.contract';
+import { orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { nurtureWorkflowId } from '../../workflows/leadNurture.contract';
 import { mochaGlobalSetup, mochaGlobalTeardown } from '../setup';
 import { dealAt, expectStatus, productId, startDealStack, techCheckBody, type DealStack } from '../helpers/deals';
 import { createLead } from '../helpers/fixtures';
+import { invoicedOrder, today } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
 
 const OUT = path.join(__dirname, 'histories');
@@ -29,9 +35,87 @@ async function save(handle: WorkflowHandle, file: string): Promise<void> {
   console.log(`recorded ${file}.json (${history.events?.length} events)`);
 }
 
-async function scenarios(stack: DealStack): Promise<void> {
+/** Every run of a workflow id that continued as new, first to last (the time-skipping server has no visibility list). */
+async function saveRuns(stack: DealStack, workflowId: string, firstRunId: string, file: string): Promise<void> {
+  const runs: string[] = [];
+  let runId: string | undefined = firstRunId;
+  while (runId) {
+    runs.push(runId);
+    const history = await stack.env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    runId = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  if (runs.length < 2) throw new Error(`expected ${workflowId} to continue as new, got ${runs.length} run(s)`);
+  for (const [index, id] of runs.entries()) await save(stack.env.client.workflow.getHandle(workflowId, id), `${file}-run${index + 1}`);
+}
+
+async function orderScenarios(stack: DealStack): Promise<void> {
   const { env, as, db, users } = stack;
   const client = env.client;
+  const pay = (invoiceId: string, status: 'complete' | 'partial', amountCents: number) => as.rep.post(`/invoices/${invoiceId}/pay`, { status, paidOn: today(), amountCents });
+
+  // A quote won with the deal closed; partly fulfilled, then completely; invoiced; a partial payment,
+  // the due date passes (overdue task), the rest paid. Both the deal's and the order's histories.
+  const paidLate = await dealAt(stack, 'close', 1_800_000);
+  const won = await as.rep.post(`/quotes/${paidLate.quoteId}/win`, { closeDeal: true });
+  expectStatus(won, 201);
+  const dealRun = client.workflow.getHandle(dealWorkflowId(paidLate.dealId));
+  // Not `result()`: awaiting a result lets the time-skipping server skip ahead, up to the 10-year
+  // execution timeout it gives every workflow — which would time out the idle order.
+  await eventually(async () => (await dealRun.describe()).status.name === 'COMPLETED', 'the deal to be won');
+  await save(dealRun, 'dealLifecycleWorkflow-won-by-winning-its-quote');
+  const orderId: string = won.body.id;
+  expectStatus(await as.rep.post(`/orders/${orderId}/fulfill`, { status: 'partial', fulfilledOn: today() }), 200);
+  expectStatus(await as.rep.post(`/orders/${orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
+  const invoice = await as.rep.post(`/orders/${orderId}/invoices`);
+  expectStatus(invoice, 201);
+  await env.sleep('10 days');
+  expectStatus(await pay(invoice.body.id, 'partial', 800_000), 200);
+  await env.sleep('25 days');
+  await eventually(async () => (await db('invoices').where({ id: invoice.body.id }).first()).overdue_activity_id, 'the overdue task');
+  expectStatus(await pay(invoice.body.id, 'complete', 1_000_000), 200);
+  const paid = client.workflow.getHandle(orderWorkflowId(orderId));
+  await paid.result();
+  await save(paid, 'orderToCashWorkflow-paid-after-overdue');
+
+  // Canceled before fulfilment.
+  const canceled = await dealAt(stack, 'close', 500_000);
+  const canceledOrder = await as.rep.post(`/quotes/${canceled.quoteId}/win`);
+  expectStatus(await as.rep.post(`/orders/${canceledOrder.body.id}/cancel`, { reason: 'customer_request', description: 'Moved offices' }), 200);
+  const canceledRun = client.workflow.getHandle(orderWorkflowId(canceledOrder.body.id));
+  await canceledRun.result();
+  await save(canceledRun, 'orderToCashWorkflow-canceled');
+
+  // Invoice canceled and reissued under a new number, then paid before the due date.
+  const reissued = await invoicedOrder(stack, 640_000);
+  await env.sleep('3 days');
+  expectStatus(await as.rep.post(`/invoices/${reissued.invoiceId}/cancel`, { reason: 'billing_error' }), 200);
+  const second = await as.rep.post(`/orders/${reissued.orderId}/invoices`, { paymentTermsDays: 14 });
+  expectStatus(await pay(second.body.id, 'complete', 640_000), 200);
+  const reissuedRun = client.workflow.getHandle(orderWorkflowId(reissued.orderId));
+  await reissuedRun.result();
+  await save(reissuedRun, 'orderToCashWorkflow-invoice-reissued-paid-on-time');
+
+  // An order started with a small history limit continues as new while payments come in.
+  const long = await dealAt(stack, 'close', 900_000);
+  const ctx = { actor: { type: 'user' as const, id: users.rep.id }, userId: users.rep.id };
+  const orders = new OrderStore(db);
+  const order = await db.transaction(async (trx) => orders.createFromQuote(trx, await new QuoteStore(db).win(trx, long.dealId, long.quoteId, ctx), users.rep.id, ctx));
+  const started = await client.workflow.start('orderToCashWorkflow', {
+    workflowId: orderWorkflowId(order.id), taskQueue: stack.taskQueue, args: [{ orderId: order.id, facts: await orders.facts(order.id), historyEventLimit: 40 }],
+  });
+  expectStatus(await as.rep.post(`/orders/${order.id}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
+  const longInvoice = await as.rep.post(`/orders/${order.id}/invoices`);
+  for (let i = 0; i < 6; i++) expectStatus(await pay(longInvoice.body.id, 'partial', 100_000), 200);
+  expectStatus(await pay(longInvoice.body.id, 'complete', 300_000), 200);
+  await client.workflow.getHandle(orderWorkflowId(order.id)).result();
+  await saveRuns(stack, started.workflowId, started.firstExecutionRunId, 'orderToCashWorkflow-continued-as-new');
+}
+
+async function scenarios(stack: DealStack, groups: Set<string>): Promise<void> {
+  const { env, as, db, users } = stack;
+  const client = env.client;
+  if (groups.has('orders')) await orderScenarios(stack);
+  if (!groups.has('nurture') && !groups.has('deals')) return;
 
   // Nurture: the full sequence, completed.
   const nurtured = await createLead(db, users.rep.id);
@@ -116,13 +200,18 @@ async function scenarios(stack: DealStack): Promise<void> {
   }
 }
 
+const GROUPS = ['nurture', 'deals', 'orders'];
+
 async function main(): Promise<void> {
+  const asked = process.argv.slice(2);
+  const unknown = asked.filter((g) => !GROUPS.includes(g));
+  if (unknown.length) throw new Error(`unknown scenario group(s) ${unknown.join(', ')}; choose from ${GROUPS.join(', ')}`);
   fs.mkdirSync(OUT, { recursive: true });
   await mochaGlobalSetup();
   let stack: DealStack | null = null;
   try {
     stack = await startDealStack({ server: 'time-skipping' });
-    await scenarios(stack);
+    await scenarios(stack, new Set(asked.length ? asked : GROUPS));
   } finally {
     await stack?.teardown();
     await mochaGlobalTeardown();

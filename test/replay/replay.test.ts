@@ -1,5 +1,5 @@
 /**
- * Replay: every stored history under test/replay/histories (completed nurture and deal runs,
+ * Replay: every stored history under test/replay/histories (completed nurture, deal and order runs,
  * recorded by `npm run histories:record`) must replay against the current workflow code without a
  * nondeterminism error. A change that would break running executions fails here, in CI, before it
  * ships: guard it with `patched()` instead.
@@ -17,10 +17,11 @@ const DIR = path.join(__dirname, 'histories');
 const FILES = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 
 describe('replaying stored workflow histories against the current code', function () {
-  it('has completed nurture and deal histories to replay', function () {
+  it('has completed nurture, deal and order histories to replay', function () {
     const types = FILES.map((f) => f.split('-')[0]);
     assert.ok(types.includes('leadNurtureWorkflow'), 'a nurture history');
     assert.ok(types.includes('dealLifecycleWorkflow'), 'a deal history');
+    assert.ok(types.includes('orderToCashWorkflow'), 'an order history');
   });
 
   it('replays every history without nondeterminism', async function () {

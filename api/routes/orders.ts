@@ -1,0 +1,226 @@
+/**
+ * Orders (SPEC "Quotes, orders, invoices"): winning a quote creates one (through the deal's
+ * workflow, which keeps the deal's rules: in Close, the Tech Check rule satisfied) and starts its
+ * workflow `order-<orderId>`; the order is then fulfilled or canceled, and invoiced, through that
+ * workflow's Updates. Reads come from Postgres. Refusals are 409 (422 for a missing reason) with the
+ * rule's code and the state behind it; a refused request writes nothing.
+ */
+import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import type { DealConfig, OrderConfig } from '../../config';
+import type { Logger } from '../../config/logger';
+import type { Db } from '../../db/knex';
+import { ConflictError, InvalidFieldError } from '../../db/errors';
+import { DealStore } from '../../db/stores/deals';
+import { InvoiceStore } from '../../db/stores/invoices';
+import { OrderStore, type Order } from '../../db/stores/orders';
+import { QuoteStore } from '../../db/stores/quotes';
+import type { User } from '../../db/stores/users';
+import { winQuoteUpdate } from '../../workflows/dealLifecycle.contract';
+import { winRejection } from '../../workflows/dealLifecycle.rules';
+import {
+  DEFAULT_PAYMENT_TERMS_DAYS,
+  FULFILLMENT_KINDS,
+  ORDER_CANCEL_REASONS,
+  ORDER_STATUSES,
+  cancelOrderUpdate,
+  createInvoiceUpdate,
+  fulfillOrderUpdate,
+  orderWorkflowId,
+  type OrderUpdateResult,
+} from '../../workflows/orderToCash.contract';
+import { cancelOrderRejection, fulfillRejection, invoiceRejection } from '../../workflows/orderToCash.rules';
+import { WORKERS, assertOwnerOrSupervisor } from '../auth';
+import { route, type RouteSpec } from '../http';
+import { withIdempotency } from '../idempotency';
+import { cents, csv, idParams, optionalText, pageOf, paging } from '../schemas';
+import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
+import { processSchema, processOf } from './dealViews';
+import { assertNoRejection, orderProcess } from './orderProcess';
+import { invoiceDetailSchema, invoiceSchema, orderDetailSchema, orderProcessOf, orderProcessSchema, orderSchema, orderViews } from './orderViews';
+
+/** A calendar date, `YYYY-MM-DD`. */
+export const calendarDate = () => z.iso.date().describe('YYYY-MM-DD');
+
+/** A date something happened: not later than tomorrow (UTC), which leaves room for every US time zone. */
+export function assertNotFuture(field: string, date: string): void {
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  if (date > tomorrow) throw new InvalidFieldError(field, 'in_future', `${field} cannot be in the future`);
+}
+
+/** A missing or empty reason is the rule's 422 `reason_required`, not a malformed request. */
+export const cancelReason = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.preprocess((v) => (v === '' || v === null ? undefined : v), z.enum(values).optional()).describe(`Required (422 \`reason_required\` without one): ${values.join(', ')}`);
+
+const winBody = z
+  .strictObject({
+    closeDeal: z.boolean().optional().describe('Also close the deal as won'),
+    actualRevenueCents: cents().optional().describe('With closeDeal: the deal’s actual revenue; defaults to the quote’s total'),
+  })
+  .superRefine((v, ctx) => {
+    if (v.actualRevenueCents !== undefined && !v.closeDeal) ctx.addIssue({ code: 'custom', path: ['actualRevenueCents'], message: 'actual revenue is recorded when the deal is closed (closeDeal: true)', params: { code: 'not_allowed' } });
+  });
+
+const fulfillBody = z.strictObject({
+  status: z.enum(FULFILLMENT_KINDS).describe('`partial` keeps the order open for the rest; `complete` fulfills it'),
+  fulfilledOn: calendarDate(),
+  note: optionalText(2000),
+});
+
+const cancelBody = z.strictObject({
+  reason: cancelReason(ORDER_CANCEL_REASONS),
+  description: optionalText(2000),
+});
+
+const invoiceBody = z.strictObject({
+  name: optionalText(200).describe('Defaults to the order’s name'),
+  description: optionalText(5000),
+  paymentTermsDays: z.number().int().min(0).max(365).optional().describe('Days until due; defaults to the configured terms (net 30)'),
+});
+
+const listQuery = z.object({
+  status: csv(ORDER_STATUSES).optional().describe('Comma-separated statuses'),
+  ownerId: z.uuid().optional(),
+  dealId: z.uuid().optional(),
+  accountId: z.uuid().optional(),
+  contactId: z.uuid().optional(),
+  ...paging,
+});
+
+const orderChangedSchema = orderDetailSchema.extend({ process: orderProcessSchema });
+
+export interface OrderRoutesDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+  deals?: DealConfig;
+  orders?: OrderConfig;
+}
+
+export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
+  const { db } = deps;
+  const deals = new DealStore(db);
+  const quotes = new QuoteStore(db);
+  const orders = new OrderStore(db);
+  const invoices = new InvoiceStore(db);
+  const views = orderViews(db);
+  const dealFlow = dealProcess(deps);
+  const process = orderProcess(deps);
+  const params = idParams('order');
+  const paymentTermsDays = deps.orders?.paymentTermsDays ?? DEFAULT_PAYMENT_TERMS_DAYS;
+
+  /** The order, if the caller may work it: its owner, a manager or an admin. */
+  async function workable(user: User, id: string): Promise<Order> {
+    const order = await orders.require(id);
+    assertOwnerOrSupervisor(user, order.ownerId, 'order');
+    return order;
+  }
+
+  async function answer(orderId: string, result: OrderUpdateResult) {
+    return { status: 200, body: { ...(await views.orderDetail(orderId)), process: orderProcessOf(result.state) } };
+  }
+
+  return [
+    route({
+      method: 'post', path: '/quotes/:id/win', tag: 'Orders', summary: 'Win the active quote: close it as won, create the order, start its process',
+      description: 'Needs the deal in Close (`close_stage_required`), the quote active (`quote_not_active`, `quote_won`) and, above $20,000.00, a passed Tech Check of this revision (`tech_check_required`). The order copies the quote’s lines and prices; its workflow `order-<orderId>` starts. With `closeDeal` the deal is won too (actual revenue: `actualRevenueCents`, else the quote’s total).',
+      roles: WORKERS, params: idParams('quote'), body: winBody.optional(), idempotent: true,
+      responses: {
+        201: { description: 'The new order', schema: orderDetailSchema.extend({ deal: processSchema }) },
+        404: { description: 'No such quote' },
+        409: { description: '`deal_closed`, `quote_not_active`, `quote_won`, `close_stage_required`, `tech_check_required`' },
+      },
+      async handler({ req, user, params: { id }, body, requestId }) {
+        return withIdempotency(db, req, async () => {
+          const quote = await quotes.require(id);
+          const deal = await deals.require(quote.dealId);
+          assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
+          assertDealOpen(deal);
+          const rejection = winRejection(deal.stage, deal.status, id, await deals.facts(deal.id));
+          if (rejection) throw new ConflictError(rejection.code, rejection.message, undefined, { quoteStatus: quote.status, dealStage: deal.stage });
+          const result = await dealFlow.update(
+            deal.id, winQuoteUpdate,
+            { quoteId: id, closeDeal: body?.closeDeal ?? false, actualRevenueCents: body?.actualRevenueCents ?? null, by: user.id, requestId },
+            updateIdFor(`quote.win.${id}`, user.id, req.header('idempotency-key'), requestId),
+          );
+          const orderId = result.createdId!;
+          return { status: 201, body: { ...(await views.orderDetail(orderId)), deal: processOf(result.state) }, headers: { Location: `/orders/${orderId}` } };
+        });
+      },
+    }),
+    route({
+      method: 'get', path: '/orders', tag: 'Orders', summary: 'List orders (newest first)', query: listQuery,
+      responses: { 200: { description: 'A page of orders', schema: pageOf(orderSchema) } },
+      async handler({ query }) {
+        const { limit, offset, ...filter } = query;
+        const { items, total } = await orders.list(filter, { limit, offset });
+        return { status: 200, body: { data: items.map((o) => ({ ...o, workflowId: orderWorkflowId(o.id) })), page: { limit, offset, total } } };
+      },
+    }),
+    route({
+      method: 'get', path: '/orders/:id', tag: 'Orders', summary: 'An order: lines, fulfillments, invoices, and what may be done now', params,
+      responses: { 200: { description: 'The order', schema: orderDetailSchema }, 404: { description: 'No such order' } },
+      async handler({ params: { id } }) {
+        return { status: 200, body: await views.orderDetail(id) };
+      },
+    }),
+    route({
+      method: 'post', path: '/orders/:id/fulfill', tag: 'Orders', summary: 'Record a fulfillment: complete, or partial (more to come)',
+      roles: WORKERS, params, body: fulfillBody, idempotent: true,
+      responses: { 200: { description: 'The order', schema: orderChangedSchema }, 404: { description: 'No such order' }, 409: { description: '`order_canceled`, `order_already_fulfilled`' } },
+      async handler({ req, user, params: { id }, body, requestId }) {
+        await workable(user, id);
+        assertNotFuture('fulfilledOn', body.fulfilledOn);
+        assertNoRejection(fulfillRejection(await orders.facts(id), body.status));
+        const result = await process.update(id, fulfillOrderUpdate, { kind: body.status, fulfilledOn: body.fulfilledOn, note: body.note ?? null, by: user.id, requestId }, updateIdFor(`order.fulfill.${id}`, user.id, req.header('idempotency-key'), requestId));
+        return answer(id, result);
+      },
+    }),
+    route({
+      method: 'post', path: '/orders/:id/cancel', tag: 'Orders', summary: 'Cancel an order that is not fulfilled completely and has no invoice',
+      roles: WORKERS, params, body: cancelBody, idempotent: true,
+      responses: {
+        200: { description: 'The canceled order', schema: orderChangedSchema }, 404: { description: 'No such order' },
+        409: { description: '`order_canceled`, `order_fulfilled`, `order_invoiced` (cancel the invoice first)' }, 422: { description: '`reason_required`' },
+      },
+      async handler({ req, user, params: { id }, body, requestId }) {
+        await workable(user, id);
+        assertNoRejection(cancelOrderRejection(await orders.facts(id), body.reason));
+        const result = await process.update(id, cancelOrderUpdate, { reason: body.reason!, description: body.description ?? null, by: user.id, requestId }, updateIdFor(`order.cancel.${id}`, user.id, req.header('idempotency-key'), requestId));
+        return answer(id, result);
+      },
+    }),
+    route({
+      method: 'post', path: '/orders/:id/invoices', tag: 'Invoices', summary: 'Invoice a (partly) fulfilled order: prefilled from it, numbered from a sequence',
+      description: 'The invoice copies the order’s customer, owner, lines and total; its number comes from a database sequence (unique, never reused). It is due after the payment terms (net 30 by default); the order’s workflow then waits for the payment and, once the due date has passed unpaid, puts an overdue task on the owner’s timeline. An order has at most one invoice that is not canceled.',
+      roles: WORKERS, params, body: invoiceBody.optional(), idempotent: true,
+      responses: {
+        201: { description: 'The invoice', schema: invoiceDetailSchema.extend({ process: orderProcessSchema }) }, 404: { description: 'No such order' },
+        409: { description: '`order_not_fulfilled`, `order_canceled`, `order_already_invoiced`, `nothing_to_invoice`' },
+      },
+      async handler({ req, user, params: { id }, body, requestId }) {
+        return withIdempotency(db, req, async () => {
+          await workable(user, id);
+          assertNoRejection(invoiceRejection(await orders.facts(id)));
+          const result = await process.update(
+            id, createInvoiceUpdate,
+            { name: body?.name ?? null, description: body?.description ?? null, paymentTermsDays: body?.paymentTermsDays ?? paymentTermsDays, by: user.id, requestId },
+            updateIdFor(`order.invoice.${id}`, user.id, req.header('idempotency-key'), requestId),
+          );
+          const invoiceId = result.createdId!;
+          return { status: 201, body: { ...(await views.invoiceDetail(invoiceId)), process: orderProcessOf(result.state) }, headers: { Location: `/invoices/${invoiceId}` } };
+        });
+      },
+    }),
+    route({
+      method: 'get', path: '/orders/:id/invoices', tag: 'Invoices', summary: 'An order’s invoices, oldest first', params,
+      responses: { 200: { description: 'The invoices', schema: z.object({ data: z.array(invoiceSchema) }) }, 404: { description: 'No such order' } },
+      async handler({ params: { id } }) {
+        await orders.require(id);
+        const now = Date.now();
+        return { status: 200, body: { data: (await invoices.forOrder(id)).map((i) => views.showInvoice(i, now)) } };
+      },
+    }),
+  ];
+}
