@@ -10,6 +10,7 @@ import type { DealFacts, DealOutcome, DealPosition, DealStage, DealStatus, Stage
 import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
 import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
+import { assertLineMoney, insertProductLine } from './productLines';
 import type { Page, WriteContext } from './leads';
 
 export interface Deal {
@@ -202,16 +203,7 @@ export class DealStore {
   }
 
   async addLine(trx: Knex.Transaction, dealId: string, input: NewDealLine, ctx: Ctx): Promise<DealLine> {
-    const product = await trx('products').where({ id: input.productId }).first();
-    if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${input.productId} is not in the catalog`);
-    if (!product.active) throw new ConflictError('product_inactive', `${product.name} is no longer sold`, 'productId');
-    const unitPriceCents = input.unitPriceCents ?? (product.list_price_cents as number);
-    const discountCents = input.discountCents ?? 0;
-    assertLineMoney(input.quantity, unitPriceCents, discountCents);
-    const [{ next }] = await trx('deal_lines').where({ deal_id: dealId }).select(trx.raw('coalesce(max(position), 0) + 1 as next'));
-    const [{ id }] = await trx('deal_lines')
-      .insert({ deal_id: dealId, product_id: input.productId, quantity: input.quantity, unit_price_cents: unitPriceCents, discount_cents: discountCents, position: next, created_by: ctx.userId })
-      .returning('id');
+    const id = await insertProductLine(trx, 'deal_lines', { column: 'deal_id', id: dealId }, input, ctx.userId);
     const line = (await this.line(dealId, id, trx))!;
     await recordAudit(trx, { ...ctx, action: 'deal.line_added', entityType: 'deal', entityId: dealId, after: line });
     await this.refreshValue(trx, dealId, ctx);
@@ -296,8 +288,4 @@ export class DealStore {
   }
 }
 
-export function assertLineMoney(quantity: number, unitPriceCents: number, discountCents: number): void {
-  if (discountCents > quantity * unitPriceCents) {
-    throw new InvalidFieldError('discountCents', 'too_large', `the discount (${discountCents} cents) exceeds the line's ${quantity * unitPriceCents} cents`);
-  }
-}
+export { assertLineMoney };

@@ -7,10 +7,11 @@
  * creating and editing drafts does not, so the API calls those directly.
  */
 import type { Knex } from 'knex';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
+import { ConflictError, NotFoundError } from '../errors';
 import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
-import { assertLineMoney, type NewDealLine, type DealLinePatch } from './deals';
+import { type NewDealLine, type DealLinePatch } from './deals';
+import { assertLineMoney, insertProductLine } from './productLines';
 import type { WriteContext } from './leads';
 
 export const QUOTE_STATUSES = ['draft', 'active', 'won', 'closed'] as const;
@@ -140,16 +141,7 @@ export class QuoteStore {
   async addLine(quoteId: string, input: NewDealLine, ctx: Ctx): Promise<QuoteLine> {
     return this.db.transaction(async (trx) => {
       await this.lockDraft(trx, quoteId);
-      const product = await trx('products').where({ id: input.productId }).first();
-      if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${input.productId} is not in the catalog`);
-      if (!product.active) throw new ConflictError('product_inactive', `${product.name} is no longer sold`, 'productId');
-      const unitPriceCents = input.unitPriceCents ?? (product.list_price_cents as number);
-      const discountCents = input.discountCents ?? 0;
-      assertLineMoney(input.quantity, unitPriceCents, discountCents);
-      const [{ next }] = await trx('quote_lines').where({ quote_id: quoteId }).select(trx.raw('coalesce(max(position), 0) + 1 as next'));
-      const [{ id }] = await trx('quote_lines')
-        .insert({ quote_id: quoteId, product_id: input.productId, quantity: input.quantity, unit_price_cents: unitPriceCents, discount_cents: discountCents, position: next, created_by: ctx.userId })
-        .returning('id');
+      const id = await insertProductLine(trx, 'quote_lines', { column: 'quote_id', id: quoteId }, input, ctx.userId);
       await this.refreshTotal(trx, quoteId);
       const line = (await this.lines(quoteId, trx)).find((l) => l.id === id)!;
       await recordAudit(trx, { ...ctx, action: 'quote.line_added', entityType: 'quote', entityId: quoteId, after: line });

@@ -26,8 +26,7 @@ describe('provisioning the tools', function () {
   });
 
   it('without Go, Maven or internet, fails saying what to install', async function () {
-    // With internet the SDK download is the fallback instead; that case is not what this checks.
-    if (await internetReachable()) this.skip();
+    if (await internetReachable()) this.skip(); // reason: with internet the SDK download is the fallback, not this failure
     const empty = path.join(testEnv.dataDir, 'empty-tools');
     fs.mkdirSync(empty, { recursive: true });
     const nodeOnly = path.join(testEnv.dataDir, 'node-only-bin');
