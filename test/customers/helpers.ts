@@ -7,9 +7,8 @@ import { loadMappings, type SourceMapping } from '../../activities/customers/map
 import type { Db } from '../../db/knex';
 import { testLog } from '../helpers/temporal';
 
-export const SHARED_DATA = path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
-export const SAMPLE_DIR = path.join(SHARED_DATA, 'customers-sample');
-export const CONTOSO_DIR = path.join(SHARED_DATA, 'contoso');
+/** The noisy sample with ground truth, vendored so a clean clone has it (see its README). */
+export const SAMPLE_DIR = path.resolve(__dirname, '..', 'fixtures', 'customers-sample');
 export const SOURCES = ['contacts', 'loyalty', 'pos_purchases', 'online_purchases'] as const;
 
 export const mappings = (): Map<string, SourceMapping> => loadMappings();
