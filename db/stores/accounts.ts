@@ -11,6 +11,7 @@ import { ConflictError, InvalidFieldError, NotFoundError, UnprocessableError } f
 import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
 import type { Page, WriteContext } from './leads';
+import { listPage } from './paging';
 
 export const ACCOUNT_TYPES = ['customer', 'partner', 'vendor', 'other'] as const;
 export type AccountType = (typeof ACCOUNT_TYPES)[number];
@@ -100,11 +101,7 @@ export class AccountStore {
       if (filter.topLevel) q.whereNull('parent_account_id');
       return q;
     };
-    const [rows, [{ count }]] = await Promise.all([
-      where(this.db('accounts')).orderBy([{ column: 'normalized_name' }, { column: 'id' }]).limit(page.limit).offset(page.offset),
-      where(this.db('accounts')).count<{ count: number }[]>({ count: '*' }),
-    ]);
-    return { items: rows.map((r: Record<string, unknown>) => fromRow<Account>(r)), total: Number(count) };
+    return listPage(() => where(this.db('accounts')), [{ column: 'normalized_name' }, { column: 'id' }], page, (r) => fromRow<Account>(r));
   }
 
   async create(fields: AccountFields, ctx: Ctx): Promise<Account> {

@@ -9,6 +9,7 @@ import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
 import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
 import type { Page, WriteContext } from './leads';
+import { listPage } from './paging';
 
 export interface Contact {
   id: string;
@@ -66,11 +67,7 @@ export class ContactStore {
       if (filter.standalone) q.whereNull('parent_account_id');
       return q;
     };
-    const [rows, [{ count }]] = await Promise.all([
-      where(this.db('contacts')).orderBy([{ column: 'last_name' }, { column: 'first_name' }, { column: 'id' }]).limit(page.limit).offset(page.offset),
-      where(this.db('contacts')).count<{ count: number }[]>({ count: '*' }),
-    ]);
-    return { items: rows.map((r: Record<string, unknown>) => fromRow<Contact>(r)), total: Number(count) };
+    return listPage(() => where(this.db('contacts')), [{ column: 'last_name' }, { column: 'first_name' }, { column: 'id' }], page, (r) => fromRow<Contact>(r));
   }
 
   async create(fields: NewContact, ctx: Ctx): Promise<Contact> {

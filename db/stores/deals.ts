@@ -12,6 +12,7 @@ import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
 import { assertLineMoney, insertProductLine } from './productLines';
 import type { Page, WriteContext } from './leads';
+import { listPage, NEWEST_FIRST } from './paging';
 
 export interface Deal {
   id: string;
@@ -131,11 +132,7 @@ export class DealStore {
       if (filter.maxValueCents !== undefined) q.where('value_cents', '<=', filter.maxValueCents);
       return q;
     };
-    const [rows, [{ count }]] = await Promise.all([
-      where(this.db('deals')).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(page.limit).offset(page.offset),
-      where(this.db('deals')).count<{ count: number }[]>({ count: '*' }),
-    ]);
-    return { items: rows.map((r: Record<string, unknown>) => fromRow<Deal>(r)), total: Number(count) };
+    return listPage(() => where(this.db('deals')), NEWEST_FIRST, page, (r) => fromRow<Deal>(r));
   }
 
   async lines(dealId: string, db: Knex = this.db): Promise<DealLine[]> {

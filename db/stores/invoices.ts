@@ -14,6 +14,7 @@ import { fromRow, fromRowWithDates } from '../rows';
 import { recordAudit, type Actor } from './audit';
 import type { Page, WriteContext } from './leads';
 import type { Order } from './orders';
+import { listPage, NEWEST_FIRST } from './paging';
 
 export interface Invoice {
   id: string;
@@ -124,11 +125,7 @@ export class InvoiceStore {
       }
       return q;
     };
-    const [rows, [{ count }]] = await Promise.all([
-      where(this.db('invoices')).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(page.limit).offset(page.offset),
-      where(this.db('invoices')).count<{ count: number }[]>({ count: '*' }),
-    ]);
-    return { items: rows.map(toInvoice), total: Number(count) };
+    return listPage(() => where(this.db('invoices')), NEWEST_FIRST, page, toInvoice);
   }
 
   async lines(invoiceId: string, db: Knex = this.db): Promise<InvoiceLine[]> {

@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
 import { fromRow, toRow } from '../rows';
 import { recordAudit, type Actor } from './audit';
+import { listPage, NEWEST_FIRST } from './paging';
 
 export const LEAD_SOURCES = ['web_form', 'email', 'trade_show', 'phone', 'referral', 'import', 'other'] as const;
 export const CUSTOMER_TYPES = ['corporate', 'consumer'] as const;
@@ -51,10 +52,9 @@ export interface LeadFilter {
   customerType?: CustomerType;
 }
 
-export interface Page {
-  limit: number;
-  offset: number;
-}
+import type { Page } from './paging';
+
+export type { Page };
 
 export interface WriteContext {
   actor: Actor;
@@ -92,11 +92,7 @@ export class LeadStore {
       if (filter.customerType) q.where('customer_type', filter.customerType);
       return q;
     };
-    const [rows, [{ count }]] = await Promise.all([
-      where(this.db('leads')).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(page.limit).offset(page.offset),
-      where(this.db('leads')).count<{ count: number }[]>({ count: '*' }),
-    ]);
-    return { items: rows.map((r: Record<string, unknown>) => fromRow<Lead>(r)), total: Number(count) };
+    return listPage(() => where(this.db('leads')), NEWEST_FIRST, page, (r) => fromRow<Lead>(r));
   }
 
   /** Changes an open lead's fields; a closed lead is read-only. */

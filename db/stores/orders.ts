@@ -12,6 +12,7 @@ import { fromRow, fromRowWithDates } from '../rows';
 import { recordAudit } from './audit';
 import type { Page, WriteContext } from './leads';
 import type { Quote } from './quotes';
+import { listPage, NEWEST_FIRST } from './paging';
 
 export interface Order {
   id: string;
@@ -97,11 +98,7 @@ export class OrderStore {
       if (filter.contactId) q.where('contact_id', filter.contactId);
       return q;
     };
-    const [rows, [{ count }]] = await Promise.all([
-      where(this.db('orders')).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(page.limit).offset(page.offset),
-      where(this.db('orders')).count<{ count: number }[]>({ count: '*' }),
-    ]);
-    return { items: rows.map(toOrder), total: Number(count) };
+    return listPage(() => where(this.db('orders')), NEWEST_FIRST, page, toOrder);
   }
 
   async lines(orderId: string, db: Knex = this.db): Promise<OrderLine[]> {
