@@ -1,5 +1,6 @@
 /** Schema pieces every area's routes share: ids, paging, money, timestamps. */
 import { z } from 'zod';
+import { MAX_AMOUNT_CENTS, MAX_QUANTITY, MAX_UNIT_PRICE_CENTS, dollars } from '../domain/money';
 import { NotFoundError } from '../db/errors';
 
 export const uuid = () => z.uuid();
@@ -28,7 +29,14 @@ export function csv<T extends string>(values: readonly [T, ...T[]]) {
     .pipe(z.array(z.enum(values)));
 }
 
-export const cents = () => z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** An amount in cents (an estimate, a revenue, a payment): 0 to MAX_AMOUNT_CENTS. */
+export const cents = () =>
+  z.number().int().min(0).max(MAX_AMOUNT_CENTS).describe(`Integer cents of US dollars, at most ${MAX_AMOUNT_CENTS} (${dollars(MAX_AMOUNT_CENTS)})`);
+/** The price of one unit on a product line. */
+export const unitPriceCents = () =>
+  z.number().int().min(0).max(MAX_UNIT_PRICE_CENTS).describe(`Integer cents, at most ${MAX_UNIT_PRICE_CENTS} (${dollars(MAX_UNIT_PRICE_CENTS)}); the line after its discount may come to at most the same`);
+/** Units on a product line. */
+export const quantity = () => z.number().int().min(1).max(MAX_QUANTITY);
 export const isoDateTime = () => z.iso.datetime({ offset: true });
 export const text = (max = 200) => z.string().trim().min(1).max(max);
 export const optionalText = (max = 200) => z.string().trim().max(max).nullable().optional().transform((v) => (v === '' ? null : v));

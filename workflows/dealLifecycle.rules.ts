@@ -23,10 +23,9 @@ export interface Rejection {
 }
 
 /** `$20,000.00` (no Intl: the workflow sandbox should not depend on the ICU data of the Node build). */
-export function dollars(cents: number): string {
-  const whole = Math.floor(cents / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return `$${whole}.${String(cents % 100).padStart(2, '0')}`;
-}
+import { dollars } from '../domain/money';
+
+export { dollars };
 
 /**
  * SPEC: a deal worth more than $20,000.00 cannot move past Tech Check until a technical consultant

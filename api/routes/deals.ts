@@ -25,11 +25,9 @@ import {
 } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
-import { cents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { cents, quantity, unitPriceCents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
 import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
 import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from './dealViews';
-
-const quantity = () => z.number().int().min(1).max(1_000_000);
 
 const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
   if (!z.uuid().safeParse(id).success) throw new NotFoundError('deal', id);
@@ -40,12 +38,12 @@ const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({
 const addLineBody = z.strictObject({
   productId: z.uuid(),
   quantity: quantity(),
-  unitPriceCents: cents().optional().describe('Defaults to the product’s list price'),
+  unitPriceCents: unitPriceCents().optional().describe('Defaults to the product’s list price'),
   discountCents: cents().optional().describe('An amount off the line, at most quantity × unit price'),
 });
 
 const patchLineBody = z
-  .strictObject({ quantity: quantity().optional(), unitPriceCents: cents().optional(), discountCents: cents().optional() })
+  .strictObject({ quantity: quantity().optional(), unitPriceCents: unitPriceCents().optional(), discountCents: cents().optional() })
   .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
 
 const patchDealBody = z

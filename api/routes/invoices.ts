@@ -15,7 +15,7 @@ import { INVOICE_CANCEL_REASONS, INVOICE_STATUSES, PAYMENT_KINDS, cancelInvoiceU
 import { cancelInvoiceRejection, paymentRejection } from '../../workflows/orderToCash.rules';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
-import { csv, idParams, optionalText, pageOf, paging } from '../schemas';
+import { cents, csv, idParams, optionalText, pageOf, paging } from '../schemas';
 import { updateIdFor } from './dealProcess';
 import { assertNoRejection, orderProcess } from './orderProcess';
 import { assertNotFuture, calendarDate, cancelReason } from './orders';
@@ -24,7 +24,7 @@ import { invoiceDetailSchema, invoiceSchema, orderProcessOf, orderProcessSchema,
 const payBody = z.strictObject({
   status: z.enum(PAYMENT_KINDS).describe('`complete`: the amount is the balance and the invoice is paid; `partial`: less, the rest is awaited'),
   paidOn: calendarDate(),
-  amountCents: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  amountCents: cents().min(1),
 });
 
 const cancelBody = z.strictObject({

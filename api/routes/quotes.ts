@@ -17,13 +17,11 @@ import { changeQuoteUpdate, type QuoteChange } from '../../workflows/dealLifecyc
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { withIdempotency } from '../idempotency';
-import { cents, idParams, optionalText, text } from '../schemas';
+import { cents, quantity, unitPriceCents, idParams, optionalText, text } from '../schemas';
 import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
 import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from './dealViews';
 
 const isoDate = () => z.iso.date().describe('YYYY-MM-DD');
-const quantity = () => z.number().int().min(1).max(1_000_000);
-
 const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
   if (!z.uuid().safeParse(id).success) throw new NotFoundError('quote', id);
   if (!z.uuid().safeParse(lineId).success) throw new NotFoundError('quote_line', lineId);
@@ -43,12 +41,12 @@ const patchBody = z
 const addLineBody = z.strictObject({
   productId: z.uuid(),
   quantity: quantity(),
-  unitPriceCents: cents().optional().describe('Defaults to the product’s list price'),
+  unitPriceCents: unitPriceCents().optional().describe('Defaults to the product’s list price'),
   discountCents: cents().optional(),
 });
 
 const patchLineBody = z
-  .strictObject({ quantity: quantity().optional(), unitPriceCents: cents().optional(), discountCents: cents().optional() })
+  .strictObject({ quantity: quantity().optional(), unitPriceCents: unitPriceCents().optional(), discountCents: cents().optional() })
   .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
 
 const closeBody = z.strictObject({

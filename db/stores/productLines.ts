@@ -3,6 +3,7 @@
  * on sale, its list price unless the rep names one, a discount no larger than the line.
  */
 import type { Knex } from 'knex';
+import { MAX_LINES, lineMoneyFault } from '../../domain/money';
 import { ConflictError, InvalidFieldError } from '../errors';
 
 export interface NewProductLine {
@@ -13,9 +14,8 @@ export interface NewProductLine {
 }
 
 export function assertLineMoney(quantity: number, unitPriceCents: number, discountCents: number): void {
-  if (discountCents > quantity * unitPriceCents) {
-    throw new InvalidFieldError('discountCents', 'too_large', `the discount (${discountCents} cents) exceeds the line's ${quantity * unitPriceCents} cents`);
-  }
+  const fault = lineMoneyFault(quantity, unitPriceCents, discountCents);
+  if (fault) throw new InvalidFieldError(fault.field, fault.code, fault.message);
 }
 
 /** Prices `input` from the catalog and appends it to `table`'s lines of `parent`; returns the new line's id. */
@@ -32,7 +32,8 @@ export async function insertProductLine(
   const unitPriceCents = input.unitPriceCents ?? (product.list_price_cents as number);
   const discountCents = input.discountCents ?? 0;
   assertLineMoney(input.quantity, unitPriceCents, discountCents);
-  const [{ next }] = await trx(table).where({ [parent.column]: parent.id }).select(trx.raw('coalesce(max(position), 0) + 1 as next'));
+  const [{ count, next }] = await trx(table).where({ [parent.column]: parent.id }).select(trx.raw('count(*)::int as count, coalesce(max(position), 0) + 1 as next'));
+  if (count >= MAX_LINES) throw new ConflictError('line_limit_reached', `a ${table === 'deal_lines' ? 'deal' : 'quote'} holds at most ${MAX_LINES} product lines`);
   const [{ id }] = await trx(table)
     .insert({ [parent.column]: parent.id, product_id: input.productId, quantity: input.quantity, unit_price_cents: unitPriceCents, discount_cents: discountCents, position: next, created_by: createdBy })
     .returning('id');
