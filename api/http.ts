@@ -6,7 +6,8 @@
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import type { Role, User } from '../db/stores/users';
-import { ForbiddenError, ValidationError, type FieldError } from './errors';
+import { TEXT_FAULT_MESSAGES, findBadText } from '../domain/text';
+import { ForbiddenError, HttpError, ValidationError, type FieldError } from './errors';
 
 export type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 
@@ -98,6 +99,23 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, prefix?: str
   return result.data;
 }
 
+/** Text the service cannot store, anywhere in the request, is refused before any schema sees it. */
+function assertStorableText(req: Request, withBody: boolean): void {
+  const bad = findBadText(req.params) ?? findBadText(req.query) ?? (withBody ? findBadText(req.body) : null);
+  if (!bad) return;
+  const field = bad.path || 'body';
+  const message = TEXT_FAULT_MESSAGES[bad.fault];
+  throw new HttpError(400, 'invalid_text', `${field}: ${message}`, { field, errors: [{ field, code: 'invalid_text', message }] });
+}
+
+/** A body is a JSON document or nothing: a body of another type would be silently ignored. */
+function assertJsonBody(req: Request): void {
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (!hasBody || req.is('application/json')) return;
+  throw new HttpError(415, 'unsupported_media_type', `send the body as application/json (got ${req.headers['content-type'] ?? 'no Content-Type'})`, { field: 'body' });
+}
+
 export function mount(router: Router, routes: RouteSpec[]): void {
   for (const spec of routes) {
     router[spec.method](spec.path, async (req: Request, res: Response) => {
@@ -105,6 +123,8 @@ export function mount(router: Router, routes: RouteSpec[]): void {
       if (spec.roles && !spec.roles.includes(user.role)) {
         throw new ForbiddenError(`${spec.method.toUpperCase()} ${spec.path} needs one of the roles: ${spec.roles.join(', ')}`);
       }
+      if (spec.body) assertJsonBody(req);
+      assertStorableText(req, spec.body !== undefined);
       const params = parse(spec.params, req.params);
       const query = parse(spec.query, req.query);
       const body = parse(spec.body, spec.body && req.body === undefined ? {} : req.body);
