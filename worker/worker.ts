@@ -4,6 +4,7 @@
  * bundle once and share it).
  */
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { classifyActivityFailures } from '../activities/lib/failures';
 import type { ActivityDeps } from './activities';
 import { createActivities } from './activities';
 
@@ -31,6 +32,8 @@ export async function createSalesWorker(options: SalesWorkerOptions): Promise<Wo
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
     activities: options.wrapActivities ? options.wrapActivities(activities) : activities,
+    // Every activity failure is classified in one place: transient retries, permanent fails at once.
+    interceptors: { activity: [classifyActivityFailures] },
     ...(options.identity ? { identity: options.identity } : {}),
     ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
     // Drain in-flight activities on shutdown rather than abandoning them to a timeout.

@@ -147,7 +147,16 @@ class CustomerUnification {
     } catch (error) {
       view.status = 'failed';
       view.error = failureMessage(error);
-      if (view.passId) await bookkeeping.finishUnificationPass({ passId: view.passId, status: 'failed', error: view.error });
+      if (view.passId) {
+        try {
+          await bookkeeping.finishUnificationPass({ passId: view.passId, status: 'failed', error: view.error });
+        } catch (bookkeepingError) {
+          // The pass row stays `running` in Postgres; the workflow's state says why, and the next
+          // request is still served rather than the whole unification failing.
+          if (!(bookkeepingError instanceof ActivityFailure)) throw bookkeepingError;
+          view.error = `${view.error}; the pass could not be marked failed: ${failureMessage(bookkeepingError)}`;
+        }
+      }
     }
     view.phase = null;
     view.finishedAt = iso(Date.now());

@@ -122,7 +122,8 @@ export interface DealState {
   stageEnteredAt: string;
   /** Counts entries into Tech Check: reminders are due once per visit. */
   techCheckVisit: number;
-  remindersSent: Array<{ visit: number; kind: TechCheckReminderKind; activityId: string }>;
+  /** Reminders written per visit; one that failed permanently is kept with its failure code and no activity. */
+  remindersSent: Array<{ visit: number; kind: TechCheckReminderKind; activityId: string | null; failure?: string }>;
   reminderSchedule: TechCheckReminderSchedule;
   closedAt: string | null;
   closeReason: string | null;

@@ -15,6 +15,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -71,6 +72,7 @@ const REMINDER_WRITE: ActivityOptions = {
 
 const { recordDealMove, changeDealProducts, changeQuote, recordTechCheck, winQuote } = proxyActivities<DealLifecycleActivities>(DEAL_WRITE);
 const { createTechCheckReminder } = proxyActivities<DealLifecycleActivities>(REMINDER_WRITE);
+const REMINDER_FAILURE_KEPT = 'deal-reminder-failure-kept';
 
 /** How many moves the state keeps (and the query shows); deal_stage_moves keeps them all. */
 const RECENT_MOVES = 20;
@@ -362,11 +364,19 @@ class DealLifecycle {
       const waitMs = since + afterMs - Date.now();
       if (waitMs > 0 && (await condition(left, waitMs, { summary: `Tech Check: wait ${describeDuration(afterMs)} from entry, then ${what}` }))) return;
       if (left()) return;
-      const { activityId } = await createTechCheckReminder.executeWithOptions(
-        { ...REMINDER_WRITE, summary: `Tech Check waiting ${describeDuration(afterMs)}: ${what}` },
-        [{ dealId: this.state.dealId, kind, visit, waitingSince: this.state.stageEnteredAt }],
-      );
-      this.state.remindersSent = [...this.state.remindersSent.filter((r) => r.visit === visit), { visit, kind, activityId }];
+      let sent: { activityId: string | null; failure?: string };
+      try {
+        sent = await createTechCheckReminder.executeWithOptions(
+          { ...REMINDER_WRITE, summary: `Tech Check waiting ${describeDuration(afterMs)}: ${what}` },
+          [{ dealId: this.state.dealId, kind, visit, waitingSince: this.state.stageEnteredAt }],
+        );
+      } catch (error) {
+        // A reminder that can never be written (a permanent failure; transient ones are retried)
+        // must not end the deal's process: keep its failure and go on waiting.
+        if (!(error instanceof ActivityFailure) || !patched(REMINDER_FAILURE_KEPT)) throw error;
+        sent = { activityId: null, failure: error.cause instanceof ApplicationFailure ? (error.cause.type ?? 'reminder_failed') : 'reminder_failed' };
+      }
+      this.state.remindersSent = [...this.state.remindersSent.filter((r) => r.visit === visit), { visit, kind, ...sent }];
     }
     await condition(left);
   }

@@ -43,8 +43,18 @@ export const NURTURE_CADENCE_V1: NurtureCadence = {
 /** Reasons a person may give when stopping a sequence through the API. */
 export const MANUAL_STOP_REASONS = ['replied', 'meeting_booked', 'unsubscribed', 'bounced', 'manual'] as const;
 export type ManualStopReason = (typeof MANUAL_STOP_REASONS)[number];
-/** Closing the lead stops its sequence too. */
-export type NurtureStopReason = ManualStopReason | 'qualified' | 'disqualified';
+/**
+ * Closing the lead stops its sequence too; so does a step that cannot be performed at all (its
+ * activity failed permanently: `step_failed`, with the failure on the state).
+ */
+export type NurtureStopReason = ManualStopReason | 'qualified' | 'disqualified' | 'step_failed';
+
+/** A step whose activity failed permanently: the code is the failure's type. */
+export interface NurtureFailure {
+  step: NurtureStepName;
+  code: string;
+  message: string;
+}
 
 export type NurtureStatus = 'running' | 'paused' | 'completed' | 'stopped';
 export type NurtureStepState = 'pending' | 'done' | 'skipped';
@@ -83,6 +93,8 @@ export interface NurtureState {
   remainingGapMs: number | null;
   stopReason: NurtureStopReason | null;
   stoppedBy: string | null;
+  /** Set when a step failed permanently (absent in runs started before it existed). */
+  failure?: NurtureFailure | null;
   startedAt: string;
   endedAt: string | null;
 }

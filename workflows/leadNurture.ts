@@ -4,9 +4,11 @@
  * Deterministic: time comes from the workflow clock, all I/O from activities.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -26,6 +28,7 @@ import {
   type NurtureCadence,
   type NurtureState,
   type NurtureStatus,
+  type NurtureStepResult,
   type StopNurtureInput,
 } from './leadNurture.contract';
 import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey } from './searchAttributes';
@@ -40,6 +43,19 @@ const STEP_ACTIVITY: ActivityOptions = {
 };
 
 const { performNurtureStep, recordSkippedNurtureSteps } = proxyActivities<LeadNurtureActivities>(STEP_ACTIVITY);
+
+/**
+ * A step whose activity fails permanently (the worker classifies every failure: only a permanent
+ * one reaches the workflow) stops the sequence as `step_failed` instead of failing the run.
+ */
+const STEP_FAILURE_STOPS = 'nurture-step-failure-stops';
+
+/** The failure a permanently failed activity reported, or null for anything else. */
+function permanentFailure(error: unknown): { code: string; message: string } | null {
+  if (!(error instanceof ActivityFailure)) return null;
+  const cause = error.cause;
+  return { code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'step_failed', message: cause?.message ?? error.message };
+}
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -84,6 +100,7 @@ class LeadNurture {
       remainingGapMs: null,
       stopReason: null,
       stoppedBy: null,
+      failure: null,
       startedAt: iso(now),
       endedAt: null,
     };
@@ -147,10 +164,21 @@ class LeadNurture {
     const view = this.state.steps[index];
     this.inFlightStep = index;
     this.state.currentStep = def.step;
-    const result = await performNurtureStep.executeWithOptions(
-      { ...STEP_ACTIVITY, summary: `Step ${index + 1} of ${this.cadence.steps.length}: ${def.title}` },
-      [{ leadId: this.input.leadId, step: def.step, stepIndex: index, title: def.title, activityType: def.activityType, dueAt: view.dueAt ?? iso(Date.now()) }],
-    );
+    let result: NurtureStepResult;
+    try {
+      result = await performNurtureStep.executeWithOptions(
+        { ...STEP_ACTIVITY, summary: `Step ${index + 1} of ${this.cadence.steps.length}: ${def.title}` },
+        [{ leadId: this.input.leadId, step: def.step, stepIndex: index, title: def.title, activityType: def.activityType, dueAt: view.dueAt ?? iso(Date.now()) }],
+      );
+    } catch (error) {
+      const failure = permanentFailure(error);
+      if (!failure || !patched(STEP_FAILURE_STOPS)) throw error;
+      this.inFlightStep = null;
+      view.state = 'skipped';
+      this.state.failure = { step: def.step, ...failure };
+      if (!this.state.stopReason) this.stop({ reason: 'step_failed', by: 'system' });
+      return;
+    }
     this.inFlightStep = null;
     if (result.outcome === 'lead_closed') {
       // The lead was closed without its stop signal reaching us (yet): stop for the same reason.
@@ -247,10 +275,17 @@ class LeadNurture {
       .filter((s) => s.state === 'skipped')
       .map(({ step, stepIndex, dueAt }) => ({ step, stepIndex, dueAt }));
     if (skipped.length === 0 || !this.state.stopReason) return;
-    await recordSkippedNurtureSteps.executeWithOptions(
-      { ...STEP_ACTIVITY, summary: `Record ${skipped.length} skipped step(s): ${this.state.stopReason}` },
-      [{ leadId: this.input.leadId, steps: skipped, reason: this.state.stopReason }],
-    );
+    try {
+      await recordSkippedNurtureSteps.executeWithOptions(
+        { ...STEP_ACTIVITY, summary: `Record ${skipped.length} skipped step(s): ${this.state.stopReason}` },
+        [{ leadId: this.input.leadId, steps: skipped, reason: this.state.stopReason }],
+      );
+    } catch (error) {
+      // The state keeps the skipped steps; only their rows could not be written.
+      const failure = permanentFailure(error);
+      if (!failure || !patched(STEP_FAILURE_STOPS)) throw error;
+      this.state.failure ??= { step: skipped[0].step, ...failure };
+    }
   }
 
   /** Sets step `index`'s due time and projects the later pending steps from it. */

@@ -87,6 +87,8 @@ export interface OrderState {
   blockedActions: BlockedOrderAction[];
   /** Counts the changes applied, across runs: the key of each change's idempotent write. */
   changeSeq: number;
+  /** Invoices whose overdue task failed permanently, with the failure code: not tried again. */
+  overdueTaskFailures?: Record<string, string>;
   startedAt: string;
   endedAt: string | null;
   historyEventLimit: number;

@@ -15,6 +15,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -72,6 +73,7 @@ const OVERDUE_TASK_WRITE: ActivityOptions = {
 
 const { applyOrderChange } = proxyActivities<OrderToCashActivities>(ORDER_WRITE);
 const { createOverdueTask } = proxyActivities<OrderToCashActivities>(OVERDUE_TASK_WRITE);
+const OVERDUE_FAILURE_KEPT = 'order-overdue-failure-kept';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -137,7 +139,7 @@ class OrderToCash {
     this.publish();
     while (!isSettled(this.state.facts) && !this.shouldContinueAsNew()) {
       const invoice = unpaidInvoice(this.state.facts);
-      if (invoice && !invoice.overdueActivityId) await this.waitForPayment(invoice.id, invoice.invoiceNumber, invoice.dueOn);
+      if (invoice && !invoice.overdueActivityId && !this.state.overdueTaskFailures?.[invoice.id]) await this.waitForPayment(invoice.id, invoice.invoiceNumber, invoice.dueOn);
       else await this.waitForChange();
     }
     // Let every accepted Update finish (and answer its caller) before the run ends.
@@ -169,11 +171,20 @@ class OrderToCash {
       // Re-checked in our turn: a payment or cancel may have settled it meanwhile.
       const invoice = unpaidInvoice(this.state.facts);
       if (!invoice || invoice.id !== invoiceId || invoice.overdueActivityId) return;
-      const { facts } = await createOverdueTask.executeWithOptions(
-        { ...OVERDUE_TASK_WRITE, summary: `Invoice ${invoiceNumber} unpaid after ${dueOn}: overdue task for the owner` },
-        [{ orderId: this.state.orderId, invoiceId }],
-      );
-      this.adopt(facts);
+      try {
+        const { facts } = await createOverdueTask.executeWithOptions(
+          { ...OVERDUE_TASK_WRITE, summary: `Invoice ${invoiceNumber} unpaid after ${dueOn}: overdue task for the owner` },
+          [{ orderId: this.state.orderId, invoiceId }],
+        );
+        this.adopt(facts);
+      } catch (error) {
+        // A task that can never be written (a permanent failure; transient ones are retried) must
+        // not end the order's process: keep its failure, and wait for the payment without it.
+        if (!(error instanceof ActivityFailure) || !patched(OVERDUE_FAILURE_KEPT)) throw error;
+        const code = error.cause instanceof ApplicationFailure ? (error.cause.type ?? 'overdue_task_failed') : 'overdue_task_failed';
+        this.state.overdueTaskFailures = { ...this.state.overdueTaskFailures, [invoiceId]: code };
+        this.version += 1;
+      }
     });
   }
 

@@ -57,8 +57,10 @@ const nurtureSchema = z.object({
   pausedAt: z.string().nullable(),
   pausedBy: z.string().nullable(),
   remainingGapMs: z.number().nullable(),
-  stopReason: z.string().nullable(),
+  stopReason: z.string().nullable().describe('replied, meeting_booked, unsubscribed, bounced, manual, qualified, disqualified, or step_failed (see `failure`)'),
   stoppedBy: z.string().nullable(),
+  failure: z.object({ step: z.enum(NURTURE_STEPS), code: z.string(), message: z.string() }).nullable().optional()
+    .describe('A step that could not be performed at all (its activity failed permanently); the sequence stopped as `step_failed`'),
   startedAt: z.string(),
   endedAt: z.string().nullable(),
 });
