@@ -11,6 +11,7 @@ import type { Db } from '../db/knex';
 import { UserStore } from '../db/stores/users';
 import { authenticate, requestId } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
+import { requestScope } from './server';
 import { buildOpenApi, mount, type RouteSpec } from './http';
 import { activityRoutes } from './routes/activities';
 import { customerRoutes } from './routes/customers';
@@ -52,6 +53,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
+  app.use(requestScope);
   app.use(requestId);
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();

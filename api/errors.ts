@@ -13,6 +13,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '../config/logger';
 import { ConflictError, DomainError, InvalidFieldError, NotFoundError, UnprocessableError } from '../db/errors';
+import { INVALID_DATA_CODES, classifyFailure, type FailureKind } from '../db/failures';
 
 export interface FieldError {
   field: string;
@@ -62,8 +63,12 @@ const TITLES: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not found',
+  408: 'Request timeout',
   409: 'Conflict',
+  413: 'Content too large',
+  415: 'Unsupported media type',
   422: 'Unprocessable request',
+  431: 'Request header fields too large',
   500: 'Internal error',
   503: 'Service unavailable',
 };
@@ -83,7 +88,28 @@ function problem(status: number, code: string, detail: string, extra: Record<str
   return { ...extra, type: `https://contoso.example/problems/${code}`, title: TITLES[status] ?? 'Error', status, code, detail };
 }
 
-const PG_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300']);
+/** body-parser's (http-errors) failure types, as the problem codes we answer them with. */
+const BODY_ERRORS: Record<string, { status: number; code: string; detail: string }> = {
+  'entity.parse.failed': { status: 400, code: 'malformed_json', detail: 'the request body is not valid JSON' },
+  'entity.too.large': { status: 413, code: 'body_too_large', detail: 'the request body is too large' },
+  'charset.unsupported': { status: 415, code: 'unsupported_charset', detail: 'the body must be UTF-8 JSON (Content-Type: application/json; charset=utf-8)' },
+  'encoding.unsupported': { status: 415, code: 'unsupported_encoding', detail: 'the body’s Content-Encoding is not supported (gzip, deflate, br or identity)' },
+  'request.aborted': { status: 400, code: 'request_aborted', detail: 'the client stopped sending the body' },
+  'request.size.invalid': { status: 400, code: 'body_length_mismatch', detail: 'the body’s length does not match its Content-Length' },
+};
+
+/** A failure of body-parser (or any http-errors error it wraps) that the client caused. */
+function clientBodyError(error: unknown): Problem | null {
+  const e = error as { status?: unknown; statusCode?: unknown; type?: unknown; expose?: unknown };
+  const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : null;
+  if (status === null || status < 400 || status >= 500) return null;
+  const known = typeof e.type === 'string' ? BODY_ERRORS[e.type] : undefined;
+  if (known) return problem(known.status, known.code, known.detail, { field: 'body' });
+  // A body that does not decode per its Content-Encoding (a plain body sent as gzip, say).
+  return problem(400, 'malformed_body', 'the request body could not be read as sent (check its Content-Encoding and Content-Type)', { field: 'body' });
+}
+
+const UNAVAILABLE_DETAIL = 'the database is not reachable; nothing was changed; retry shortly';
 
 /** Anything we did not classify is a 500 with no internals leaked; known outages are 503. */
 export function toProblem(error: unknown): Problem {
@@ -105,25 +131,41 @@ export function toProblem(error: unknown): Problem {
   }
   if (error instanceof WorkflowNotFoundError) return problem(404, 'process_not_found', error.message);
   if (error instanceof WorkflowExecutionAlreadyStartedError) return problem(409, 'already_started', error.message);
-  if (error instanceof WorkflowUpdateFailedError) {
-    const cause = error.cause;
-    if (cause instanceof ApplicationFailure && cause.type) {
-      // A rule may say more: `{ problem: { status: 422, field, orderStatus, … } }` as its first detail.
-      const detail = cause.details?.[0] as { problem?: Record<string, unknown> } | undefined;
-      const { status, ...extra } = detail && typeof detail === 'object' && detail.problem && typeof detail.problem === 'object' ? detail.problem : {};
-      return problem(status === 422 ? 422 : 409, cause.type, cause.message, extra);
-    }
-    return problem(409, 'update_rejected', cause?.message ?? error.message);
-  }
+  if (error instanceof WorkflowUpdateFailedError) return updateRefusal(error);
   if (error instanceof ServiceError) return problem(503, 'temporal_unavailable', 'the workflow service is not reachable; retry shortly');
-  const code = (error as { code?: string }).code;
-  const message = (error as Error)?.message ?? '';
-  if ((code && PG_UNAVAILABLE.has(code)) || /Connection terminated|Timeout acquiring a connection/.test(message)) {
-    return problem(503, 'database_unavailable', 'the database is not reachable; retry shortly');
+  const body = clientBodyError(error);
+  if (body) return body;
+  const classified = classifyFailure(error);
+  if (classified.retry === 'transient') return problem(503, classified.code === 'service_unavailable' ? 'database_unavailable' : classified.code, UNAVAILABLE_DETAIL);
+  if (classified.retry === 'permanent' && classified.kind === 'invalid') {
+    return problem(422, classified.code, 'a value in the request cannot be stored as it is; nothing was changed');
   }
-  if ((error as { type?: string }).type === 'entity.parse.failed') return problem(400, 'malformed_json', 'the request body is not valid JSON');
-  if ((error as { type?: string }).type === 'entity.too.large') return problem(413, 'body_too_large', 'the request body is too large');
+  if (classified.retry === 'permanent' && classified.kind === 'conflict') {
+    return problem(409, classified.code, 'the request clashes with what is stored; nothing was changed');
+  }
   return problem(500, 'internal_error', 'an unexpected error occurred; it has been logged');
+}
+
+/** Statuses of a refusal by its kind: the record's state (409) or the request's content (422). */
+const KIND_STATUS: Record<FailureKind, number> = { conflict: 409, invalid: 422, not_found: 404, internal: 500, unavailable: 503 };
+
+/**
+ * An Update the workflow refused (its validator or its handler, after the activity re-judged it on
+ * the rows): nothing was written. The failure's type is the rule's code; its first detail may say
+ * what kind of refusal it is (`kind`) and what to show (`problem`).
+ */
+function updateRefusal(error: WorkflowUpdateFailedError): Problem {
+  const cause = error.cause;
+  if (!(cause instanceof ApplicationFailure) || !cause.type) return problem(409, 'update_rejected', cause?.message ?? error.message);
+  const detail = cause.details?.[0] as { problem?: Record<string, unknown>; kind?: FailureKind; field?: string } | undefined;
+  const shown = detail && typeof detail === 'object' && detail.problem && typeof detail.problem === 'object' ? detail.problem : {};
+  const { status: ruleStatus, ...extra } = shown as { status?: number } & Record<string, unknown>;
+  if (detail?.field && typeof detail.field === 'string') extra.field ??= detail.field;
+  const byKind = detail?.kind && KIND_STATUS[detail.kind];
+  const status = ruleStatus === 422 ? 422 : byKind ?? (INVALID_DATA_CODES.has(cause.type) ? 422 : 409);
+  if (status === 500) return problem(500, cause.type, 'the change could not be made and nothing was written; it has been logged', extra);
+  if (status === 503) return problem(503, cause.type, 'a service the change needs is not reachable; nothing was written; retry shortly', extra);
+  return problem(status, cause.type, cause.message, extra);
 }
 
 export function errorHandler(log: Logger): ErrorRequestHandler {

@@ -2,13 +2,14 @@
  * The API process: `npm run api`. Uses DATABASE_URL (or the stack's embedded cluster) and
  * TEMPORAL_ADDRESS (or the stack's dev server); closes cleanly on SIGINT/SIGTERM.
  */
-import http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
 import { createLogger, type Logger } from '../config/logger';
 import { embeddedDatabaseUrl } from '../db/embedded';
 import { createDb, type Db } from '../db/knex';
+import { guardProcess } from '../config/processGuard';
 import { createApp } from './app';
+import { answerStrayError, createApiServer } from './server';
 
 export interface RunningApi {
   url: string;
@@ -21,7 +22,7 @@ export async function startApi(config: Config, log: Logger, db: Db): Promise<Run
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const url = config.publicUrl ?? `http://localhost:${config.port}`;
   const app = createApp({ db, temporal, taskQueue: config.taskQueue, log, publicUrl: url, deals: config.deals, customers: config.customers, orders: config.orders });
-  const server = http.createServer(app);
+  const server = createApiServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, resolve);
@@ -44,6 +45,7 @@ export async function startApi(config: Config, log: Logger, db: Db): Promise<Run
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel).child({ component: 'api' });
+  guardProcess(log, 'API', answerStrayError(log));
   const db = createDb(config.databaseUrl ?? embeddedDatabaseUrl(config.embeddedPostgresPort));
   const api = await startApi(config, log, db);
   const stop = async () => {

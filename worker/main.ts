@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
 import { createLogger, type Logger } from '../config/logger';
+import { guardProcess } from '../config/processGuard';
 import { embeddedDatabaseUrl } from '../db/embedded';
 import { createDb, type Db } from '../db/knex';
 import { createSmtpMailer } from '../activities/mailer';
@@ -59,6 +60,7 @@ export async function startWorker(config: Config, log: Logger, db: Db): Promise<
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel).child({ component: 'worker' });
+  guardProcess(log, 'worker');
   installTemporalLogging(log);
   const db = createDb(config.databaseUrl ?? embeddedDatabaseUrl(config.embeddedPostgresPort));
   const running = await startWorker(config, log, db);

@@ -65,19 +65,42 @@ export interface ImportRoutesDeps {
   customers: CustomerConfig;
 }
 
-/** Streams every file part of the request into one import; refuses the whole request on a bad part. */
+/** A multipart body that cannot be read to its end: the client stopped, or lied about the end. */
+function malformedMultipart(reason: string): HttpError {
+  const message = `the multipart body cannot be read: ${reason}`;
+  return new HttpError(400, 'malformed_multipart', message, { field: 'body', errors: [{ field: 'body', code: 'malformed_multipart', message }] });
+}
+
+/**
+ * Streams every file part of the request into one import; refuses the whole request on a bad part.
+ * Every stream gets its error listener the moment it exists (an unheard stream error would end the
+ * process), and a body that stops early (the client aborts, or never sends the closing boundary)
+ * ends the import as `failed` with the reason, nothing of it loaded.
+ */
 async function receive(req: Request, db: Db, log: Logger, settings: CustomerConfig, userId: string): Promise<ImportSession> {
   if (!req.is('multipart/form-data')) throw badRequest('multipart_required', 'body', 'send the files as multipart/form-data, one part per source');
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: req.headers, limits: { fileSize: settings.importMaxBytes, files: 20 } });
+  } catch (error) {
+    // No boundary, an unparsable Content-Type: busboy refuses before reading anything.
+    throw malformedMultipart((error as Error).message);
+  }
   const mappings = loadMappings(settings.mappingsDir);
   let session: ImportSession | null = null;
   let refusal: HttpError | null = null;
+  let broken: Error | null = null;
   let work: Promise<unknown> = Promise.resolve();
   const seen = new Set<string>();
-  const parser = busboy({ headers: req.headers, limits: { fileSize: settings.importMaxBytes, files: 20 } });
   const finished = new Promise<void>((resolve, reject) => {
+    const fail = (error: Error) => {
+      broken ??= error;
+      reject(broken);
+    };
     parser.on('file', (name, stream, info) => {
+      stream.on('error', fail);
       const mapping = mappings.get(name);
-      if (refusal || !mapping || seen.has(name)) {
+      if (refusal || broken || !mapping || seen.has(name)) {
         refusal ??= !mapping
           ? badRequest('unknown_source', name, `no mapping for source "${name}"; parts must be named ${[...mappings.keys()].join(', ')}`)
           : badRequest('duplicate_source', name, `source "${name}" appears twice`);
@@ -89,25 +112,31 @@ async function receive(req: Request, db: Db, log: Logger, settings: CustomerConf
         refusal ??= new HttpError(413, 'file_too_large', `${info.filename || name} is larger than ${Math.round(settings.importMaxBytes / 1048576)} MiB`, { field: name });
       });
       work = work.then(async () => {
-        if (refusal) return void stream.resume();
+        if (refusal || broken) return void stream.resume();
         session ??= await beginImport(db, log, { origin: 'api', createdBy: userId });
         await session.loadFile({ mapping, fileName: info.filename || `${name}.csv`, stream });
       });
       work.catch(() => stream.resume());
     });
     parser.on('field', () => undefined);
-    parser.on('error', reject);
+    parser.on('error', fail);
     parser.on('close', () => resolve());
+    req.on('error', fail);
+    // The client went away before the end of its body: busboy would wait for ever.
+    req.on('close', () => {
+      if (!req.complete) parser.destroy(new Error('the client stopped sending the upload before its end'));
+    });
   });
   req.pipe(parser);
   try {
     await finished;
     await work;
   } catch (error) {
-    if (session) await (session as ImportSession).abort(error, { discard: true });
-    if ((error as Error).message?.includes('Unexpected end of form') || (error as Error).message?.includes('Malformed')) {
-      throw badRequest('malformed_multipart', 'body', (error as Error).message);
-    }
+    await work.catch(() => undefined);
+    const reason = (broken ?? (error as Error)).message ?? String(error);
+    const failure = broken ? new Error(`malformed_multipart: ${reason}`) : error;
+    if (session) await (session as ImportSession).abort(failure).catch((abortError: unknown) => log.warn({ err: abortError }, 'could not mark the import failed'));
+    if (broken) throw malformedMultipart(reason);
     throw error;
   }
   const refused = refusal as HttpError | null;

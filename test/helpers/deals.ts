@@ -3,10 +3,10 @@
  * qualified deal, and a deal driven to a stage at an exact value — all through the real API.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createApp } from '../../api/app';
+import { createApiServer } from '../../api/server';
 import { loadConfig, type DealConfig, type OrderConfig } from '../../config';
 import type { Db } from '../../db/knex';
 import type { LeadFields } from '../../db/stores/leads';
@@ -47,7 +47,7 @@ export interface DealStack {
 
 /** Another API over the stack's Temporal, database and task queue (e.g. with other deal settings). */
 export async function startExtraApi(stack: Pick<DealStack, 'env' | 'db' | 'taskQueue'>, deals?: DealConfig, orders?: OrderConfig): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer();
+  const server = createApiServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   server.on('request', createApp({ db: stack.db, temporal: stack.env.client, taskQueue: stack.taskQueue, log: testLog, publicUrl: url, deals, customers: loadConfig().customers, orders }));

@@ -1,9 +1,9 @@
 /** The real API on a free port, and a small client that speaks to it over HTTP. */
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { loadConfig } from '../../config';
 import { createApp } from '../../api/app';
+import { createApiServer } from '../../api/server';
 import type { Db } from '../../db/knex';
 import { testLog } from './temporal';
 
@@ -13,7 +13,7 @@ export interface TestApi {
 }
 
 export async function startTestApi(db: Db, temporal: Client, taskQueue: string): Promise<TestApi> {
-  const server = http.createServer();
+  const server = createApiServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   server.on('request', createApp({ db, temporal, taskQueue, log: testLog, publicUrl: url, customers: loadConfig().customers }));
