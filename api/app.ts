@@ -31,6 +31,7 @@ import { accountRoutes } from './routes/accounts';
 import { contactRoutes } from './routes/contacts';
 import { timelineRoutes } from './routes/timelines';
 import { auditRoutes } from './routes/audit';
+import { operationRoutes } from './routes/operations';
 import type { CustomerConfig, DealConfig, OrderConfig } from '../config';
 
 export interface AppDeps {
@@ -71,7 +72,7 @@ export function createApp(deps: AppDeps): Express {
     ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
     ...customerRoutes(deps), ...importRoutes(deps), ...customerUnificationRoutes(deps),
     ...orderRoutes(deps), ...invoiceRoutes(deps), ...accountRoutes(deps), ...contactRoutes(deps),
-    ...timelineRoutes(deps), ...auditRoutes(deps),
+    ...timelineRoutes(deps), ...auditRoutes(deps), ...operationRoutes(deps),
   ];
   const openapi = buildOpenApi(routes, publicRoutes, {
     title: 'Contoso sales process API',
@@ -90,7 +91,7 @@ export function createApp(deps: AppDeps): Express {
 
   const secured = express.Router();
   secured.use(authenticate(new UserStore(db)));
-  mount(secured, routes);
+  mount(secured, routes, db);
   app.use(secured);
 
   app.use(notFoundHandler);

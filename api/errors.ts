@@ -27,6 +27,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly extra: Record<string, unknown> = {},
+    /** Response headers that belong to the answer (`Location`, `Retry-After`). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = new.target.name;
@@ -53,8 +55,8 @@ export class ValidationError extends HttpError {
 }
 
 export class ServiceUnavailableError extends HttpError {
-  constructor(code: string, message: string) {
-    super(503, code, message);
+  constructor(code: string, message: string, headers: Record<string, string> = {}) {
+    super(503, code, message, {}, headers);
   }
 }
 
@@ -171,8 +173,10 @@ function updateRefusal(error: WorkflowUpdateFailedError): Problem {
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const body = toProblem(error);
-    if (body.status >= 500) log.error({ err: error, method: req.method, path: req.path, requestId: req.requestId }, 'request failed');
+    if (body.status >= 500 && body.code !== 'still_processing') log.error({ err: error, method: req.method, path: req.path, requestId: req.requestId }, 'request failed');
     if (body.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    if (error instanceof HttpError) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+    if (body.status === 503 && !res.getHeader('Retry-After')) res.setHeader('Retry-After', '2');
     res.status(body.status).type('application/problem+json').json({ ...body, instance: req.originalUrl, requestId: req.requestId });
   };
 }

@@ -7,7 +7,9 @@ import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import type { Role, User } from '../db/stores/users';
 import { TEXT_FAULT_MESSAGES, findBadText } from '../domain/text';
+import type { Db } from '../db/knex';
 import { ForbiddenError, HttpError, ValidationError, type FieldError } from './errors';
+import { IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN, operationOf, withIdempotency, type Operation } from './idempotency';
 
 export type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
 
@@ -19,6 +21,11 @@ export interface HandlerContext<P, Q, B> {
   query: Q;
   body: B;
   requestId: string;
+  /**
+   * This request as one operation: its Idempotency-Key, if any, and the key every Update it sends
+   * is identified by (api/idempotency.ts).
+   */
+  operation: Operation;
 }
 
 export interface HandlerResult {
@@ -41,7 +48,11 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   description?: string;
   /** Roles allowed; omitted means any signed-in user. */
   roles?: readonly Role[];
-  /** Whether the route accepts an `Idempotency-Key` header (documented; the handler applies it). */
+  /**
+   * Whether the route accepts an `Idempotency-Key` header: a retry with the same key replays the
+   * first success instead of acting twice (applied by `mount`, api/idempotency.ts). Defaults to
+   * true for every method but GET.
+   */
   idempotent?: boolean;
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
@@ -108,6 +119,9 @@ function assertStorableText(req: Request, withBody: boolean): void {
   throw new HttpError(400, 'invalid_text', `${field}: ${message}`, { field, errors: [{ field, code: 'invalid_text', message }] });
 }
 
+/** Every state-changing route takes an Idempotency-Key unless it says it cannot (a streamed upload). */
+const isIdempotent = (spec: RouteSpec): boolean => spec.idempotent ?? spec.method !== 'get';
+
 /** A body is a JSON document or nothing: a body of another type would be silently ignored. */
 function assertJsonBody(req: Request): void {
   const length = req.headers['content-length'];
@@ -116,8 +130,10 @@ function assertJsonBody(req: Request): void {
   throw new HttpError(415, 'unsupported_media_type', `send the body as application/json (got ${req.headers['content-type'] ?? 'no Content-Type'})`, { field: 'body' });
 }
 
-export function mount(router: Router, routes: RouteSpec[]): void {
+export function mount(router: Router, routes: RouteSpec[], db?: Db): void {
   for (const spec of routes) {
+    const idempotent = isIdempotent(spec);
+    if (idempotent && !db) throw new Error(`${spec.method.toUpperCase()} ${spec.path} is idempotent: mount it with the database`);
     router[spec.method](spec.path, async (req: Request, res: Response) => {
       const user = req.user!;
       if (spec.roles && !spec.roles.includes(user.role)) {
@@ -128,7 +144,9 @@ export function mount(router: Router, routes: RouteSpec[]): void {
       const params = parse(spec.params, req.params);
       const query = parse(spec.query, req.query);
       const body = parse(spec.body, spec.body && req.body === undefined ? {} : req.body);
-      const result = await spec.handler({ req, res, user, params, query, body, requestId: req.requestId });
+      const operation: Operation = user ? operationOf(req) : { key: null, operationKey: `r:${req.requestId}` };
+      const handle = () => spec.handler({ req, res, user, params, query, body, requestId: req.requestId, operation });
+      const result = idempotent ? await withIdempotency(db!, req, operation, handle) : await handle();
       for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
       if (result.body === undefined) res.status(result.status).end();
       else res.status(result.status).json(result.body);
@@ -184,10 +202,10 @@ export function buildOpenApi(routes: RouteSpec[], publicRoutes: RouteSpec[], inf
         parameters.push({ name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: s });
       }
     }
-    if (spec.idempotent) {
+    if (isIdempotent(spec)) {
       parameters.push({
-        name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 200 },
-        description: 'Retrying with the same key returns the first successful response instead of acting twice.',
+        name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', minLength: 1, maxLength: IDEMPOTENCY_KEY_MAX_LENGTH, pattern: IDEMPOTENCY_KEY_PATTERN },
+        description: 'Makes the request safe to retry: the same key with the same request returns the first successful response (header `Idempotent-Replayed: true`) instead of acting twice, also after a 503 `still_processing`; the same key with another request is 422 `idempotency_key_reused`; while the first is still running, 409 `idempotency_key_in_use`.',
       });
     }
     const responses: Record<string, unknown> = {};

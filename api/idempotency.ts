@@ -1,11 +1,21 @@
 /**
- * `Idempotency-Key` for POSTs that start things: a retried request (same user, same key, same
- * body) gets the first successful response back instead of acting twice. The first request claims
- * the key (a row without a response), runs, and stores its response if it succeeded (a failure
- * releases the claim, so the request can simply be retried). A concurrent retry waits for the claim
- * to resolve and then replays the stored response (or runs, if the first failed). Nothing holds a
- * database connection while the request runs: a claim is a row, not an open transaction. A claim
- * left behind by a crashed process is taken over once it is older than CLAIM_STALE_MS.
+ * Idempotency for every state-changing route, in one place (`mount` applies it to each route
+ * declared `idempotent`; handlers never read the header themselves).
+ *
+ * A request that carries an `Idempotency-Key` is one operation, whatever happens to it:
+ * - its first run claims the key (a row without a response); a retry with the same key and the
+ *   same request waits for that run and gets its stored response back (`Idempotent-Replayed:
+ *   true`); the same key with a different request is 422 `idempotency_key_reused`;
+ * - only a success (2xx) is stored; a refusal or an outage releases the key, so the client can
+ *   simply retry (a refusal wrote nothing);
+ * - every Update the request sends to a workflow has an id derived from the key (`operationKey`),
+ *   so a retry after a 503 `still_processing`, or after the API died midway, is the same Update
+ *   and Temporal applies it once; every record it creates can take a key-derived id
+ *   (`idFor`), so a rerun finds the record instead of creating a second one;
+ * - a claim whose request never finished (its API process died) is taken over by a retry once it
+ *   is older than CLAIM_STALE_MS; a retry that finds the first run still going waits at most
+ *   WAIT_MS and is then told 409 `idempotency_key_in_use` with a `Retry-After`.
+ * Without a key, the operation key is the request id: each request is its own operation.
  */
 import crypto from 'node:crypto';
 import type { Request } from 'express';
@@ -13,24 +23,70 @@ import type { Db } from '../db/knex';
 import { HttpError } from './errors';
 import type { HandlerResult } from './http';
 
-const MAX_KEY_LENGTH = 200;
-/** Longer than any request may take (the API's workflow deadline is 10 s). */
-const CLAIM_STALE_MS = 120_000;
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 200;
+/** Visible ASCII: a key travels in a header and in ids. */
+export const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7E]+$';
+const KEY_RE = new RegExp(IDEMPOTENCY_KEY_PATTERN);
+/** Longer than any request may run (the Update deadline is 10 s, a few reads around it). */
+const CLAIM_STALE_MS = 30_000;
+/** How long a concurrent retry waits for the first run before it is told to come back. */
+const WAIT_MS = 15_000;
 const WAIT_STEP_MS = 50;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function withIdempotency(db: Db, req: Request, run: () => Promise<HandlerResult>): Promise<HandlerResult> {
-  const key = req.header('idempotency-key');
-  if (key === undefined) return run();
-  if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
-    throw new HttpError(400, 'validation_failed', `Idempotency-Key must be 1-${MAX_KEY_LENGTH} characters`, {
-      field: 'Idempotency-Key', errors: [{ field: 'Idempotency-Key', code: 'invalid_value', message: `must be 1-${MAX_KEY_LENGTH} characters` }],
-    });
-  }
+export interface Operation {
+  /** The client's Idempotency-Key, when it sent one. */
+  key: string | null;
+  /**
+   * Names this operation: the caller, the method and path, and the key (or the request id). The
+   * id of any Update the request sends to a workflow.
+   */
+  operationKey: string;
+}
+
+function invalidKey(): HttpError {
+  const message = `must be 1-${IDEMPOTENCY_KEY_MAX_LENGTH} visible ASCII characters`;
+  return new HttpError(400, 'validation_failed', `Idempotency-Key: ${message}`, {
+    field: 'Idempotency-Key', errors: [{ field: 'Idempotency-Key', code: 'invalid_value', message }],
+  });
+}
+
+export function operationOf(req: Request): Operation {
+  const key = req.header('idempotency-key') ?? null;
+  if (key !== null && (key.length === 0 || key.length > IDEMPOTENCY_KEY_MAX_LENGTH || !KEY_RE.test(key))) throw invalidKey();
+  const operationKey = `u:${req.user!.id}|${req.method} ${req.path}|${key === null ? `r:${req.requestId}` : `k:${key}`}`;
+  return { key, operationKey };
+}
+
+/** The user an operation key (an Update id) belongs to. */
+export function operationOwner(operationKey: string): string | null {
+  const match = /^u:([^|]+)\|/.exec(operationKey);
+  return match ? match[1] : null;
+}
+
+/**
+ * A record id derived from the operation (UUID, version 5 layout over SHA-1): the same keyed
+ * request creates the same id, so a rerun meets the record it created before. Without a key, null:
+ * the store picks a fresh id.
+ */
+export function idFor(operation: Operation, what: string): string | null {
+  if (operation.key === null) return null;
+  const hash = crypto.createHash('sha1').update(`${operation.operationKey}#${what}`).digest();
+  hash[6] = (hash[6] & 0x0f) | 0x50;
+  hash[8] = (hash[8] & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Runs `run` once per Idempotency-Key (see the module comment); without a key, just runs it. */
+export async function withIdempotency(db: Db, req: Request, operation: Operation, run: () => Promise<HandlerResult>): Promise<HandlerResult> {
+  const { key } = operation;
+  if (key === null) return run();
   const userId = req.user!.id;
   const requestHash = crypto.createHash('sha256').update(`${req.method} ${req.path}\n${JSON.stringify(req.body ?? null)}`).digest('hex');
   const row = { user_id: userId, key };
+  const deadline = Date.now() + WAIT_MS;
 
   for (;;) {
     const claimed = await db('idempotency_keys')
@@ -44,10 +100,13 @@ export async function withIdempotency(db: Db, req: Request, run: () => Promise<H
     const stored = await db('idempotency_keys').where(row).first();
     if (!stored) continue; // the first attempt failed and released the key: claim it now
     if (stored.request_hash !== requestHash) {
-      throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different request');
+      throw new HttpError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different request', { field: 'Idempotency-Key' });
     }
     if (stored.status_code !== null) {
-      return { status: stored.status_code, body: stored.response_body, headers: { 'Idempotent-Replayed': 'true' } };
+      return { status: stored.status_code, body: stored.response_body, headers: { ...(stored.response_headers ?? {}), 'Idempotent-Replayed': 'true' } };
+    }
+    if (Date.now() > deadline) {
+      throw new HttpError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still being processed; retry it shortly to get its outcome', { field: 'Idempotency-Key' }, { 'Retry-After': '2' });
     }
     await sleep(WAIT_STEP_MS);
   }
@@ -62,7 +121,9 @@ async function runClaimed(db: Db, row: { user_id: string; key: string }, run: ()
     throw error;
   }
   if (result.status < 300) {
-    await db('idempotency_keys').where(row).update({ status_code: result.status, response_body: JSON.stringify(result.body ?? null) });
+    await db('idempotency_keys').where(row).update({
+      status_code: result.status, response_body: JSON.stringify(result.body ?? null), response_headers: result.headers ? JSON.stringify(result.headers) : null,
+    });
   } else {
     await db('idempotency_keys').where(row).whereNull('status_code').delete();
   }

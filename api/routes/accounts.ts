@@ -11,6 +11,7 @@ import { ContactStore } from '../../db/stores/contacts';
 import { DEAL_STAGES } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
+import { idFor } from '../idempotency';
 import { definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
 import { contactSchema } from './contacts';
 
@@ -122,9 +123,9 @@ export function accountRoutes({ db }: { db: Db }): RouteSpec[] {
         409: { description: '`account_exists`: an account with the same (normalised) name exists; `accountId` names it' },
         422: { description: '`primary_contact_not_member`' },
       },
-      async handler({ user, body, requestId }) {
+      async handler({ operation, user, body, requestId }) {
         assertMayAssignOwner(user, body.ownerId);
-        const account = await accounts.create({ ...EMPTY, ...definedOnly(body), ownerId: body.ownerId ?? user.id }, ctx(user.id, requestId));
+        const account = await accounts.create({ ...EMPTY, ...definedOnly(body), ownerId: body.ownerId ?? user.id }, ctx(user.id, requestId), idFor(operation, 'account'));
         return { status: 201, body: account, headers: { Location: `/accounts/${account.id}` } };
       },
     }),

@@ -6,6 +6,7 @@ import { TIMELINE_VIAS } from '../../db/stores/timelines';
 import { NotFoundError } from '../../db/errors';
 import { ForbiddenError } from '../errors';
 import { route, type RouteSpec } from '../http';
+import { idFor } from '../idempotency';
 import { csv, idParams, isoDateTime, optionalText, pageOf, paging, text } from '../schemas';
 
 export const attendeeSchema = z.object({
@@ -94,12 +95,12 @@ export function activityRoutes({ db }: { db: Db }): RouteSpec[] {
       method: 'post', path: '/activities', tag: 'Timeline', summary: 'Add an activity to a record’s timeline',
       body: createBody,
       responses: { 201: { description: 'The new activity', schema: activitySchema } },
-      async handler({ user, body, requestId }) {
+      async handler({ operation, user, body, requestId }) {
         // Reps hand tasks to each other; a technical consultant's notes and tasks stay their own.
         if (body.ownerId && body.ownerId !== user.id && user.role === 'tech_consultant') {
           throw new ForbiddenError('a technical consultant may only create activities they own', 'owner_reassign_forbidden');
         }
-        const activity = await activities.create({ ...body, body: body.body ?? null, outcome: body.outcome ?? null }, { actor: { type: 'user', id: user.id }, userId: user.id, requestId });
+        const activity = await activities.create({ ...body, body: body.body ?? null, outcome: body.outcome ?? null }, { actor: { type: 'user', id: user.id }, userId: user.id, requestId }, idFor(operation, 'activity'));
         return { status: 201, body: activity, headers: { Location: `/activities/${activity.id}` } };
       },
     }),

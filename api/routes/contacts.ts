@@ -9,6 +9,7 @@ import { ContactStore, type NewContact } from '../../db/stores/contacts';
 import { DEAL_STAGES, DEAL_STATUSES } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
+import { idFor } from '../idempotency';
 import { definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
 
 const contactFields = {
@@ -77,9 +78,9 @@ export function contactRoutes({ db }: { db: Db }): RouteSpec[] {
     route({
       method: 'post', path: '/contacts', tag: 'Contacts', summary: 'Create a contact', roles: WORKERS, body: createBody,
       responses: { 201: { description: 'The new contact', schema: contactSchema }, 409: { description: '`contact_email_exists`: `contactId` names the contact with that email' } },
-      async handler({ user, body, requestId }) {
+      async handler({ operation, user, body, requestId }) {
         assertMayAssignOwner(user, body.ownerId);
-        const contact = await contacts.create({ ...EMPTY, ...definedOnly(body), ownerId: body.ownerId ?? user.id }, ctx(user.id, requestId));
+        const contact = await contacts.create({ ...EMPTY, ...definedOnly(body), ownerId: body.ownerId ?? user.id }, ctx(user.id, requestId), idFor(operation, 'contact'));
         return { status: 201, body: contact, headers: { Location: `/contacts/${contact.id}` } };
       },
     }),

@@ -6,10 +6,12 @@ import { z } from 'zod';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from '../../db/knex';
 import { fromRow } from '../../db/rows';
-import { CUSTOMER_UNIFICATION_WORKFLOW_ID } from '../../workflows/customerUnification.contract';
+import { CUSTOMER_UNIFICATION_WORKFLOW_ID, getUnificationStateQuery } from '../../workflows/customerUnification.contract';
 import { SUPERVISORS } from '../auth';
 import { route, type RouteSpec } from '../http';
-import { passOf, requestUnification, unificationState } from '../unificationClient';
+import { idFor } from '../idempotency';
+import { passOf, requestUnification } from '../unificationClient';
+import { workflowCalls } from '../workflowCalls';
 
 const passSchema = z.object({
   id: z.uuid(), workflowId: z.string(), workflowRunId: z.string(), pass: z.number().int(), requestIds: z.array(z.string()),
@@ -27,14 +29,17 @@ export interface UnificationRoutesDeps {
 }
 
 export function customerUnificationRoutes({ db, temporal, taskQueue }: UnificationRoutesDeps): RouteSpec[] {
+  const calls = workflowCalls(temporal);
   return [
     route({
       method: 'post', path: '/unification/runs', tag: 'Customer unification', summary: 'Run customer unification',
       description: 'Hands a request to `customer-unification`: served by the next pass (a pass already running finishes first). Follow it with `GET /unification?requestId=`.',
       roles: SUPERVISORS,
       responses: { 202: { description: 'Requested', schema: ticketSchema } },
-      async handler({ user }) {
-        const ticket = await requestUnification(temporal, taskQueue, { trigger: 'api', by: user.id });
+      async handler({ operation, user }) {
+        // A keyed retry hands the same request again: the workflow takes each request id once.
+        const requestId = idFor(operation, 'unification_request') ?? undefined;
+        const ticket = await requestUnification(temporal, taskQueue, { trigger: 'api', by: user.id, requestId });
         return { status: 202, body: ticket, headers: { Location: `/unification?requestId=${ticket.requestId}` } };
       },
     }),
@@ -53,7 +58,7 @@ export function customerUnificationRoutes({ db, temporal, taskQueue }: Unificati
         let request = null;
         if (query.requestId) {
           try {
-            const state = await unificationState(temporal, { workflowId: CUSTOMER_UNIFICATION_WORKFLOW_ID });
+            const state = await calls.query(temporal.workflow.getHandle(CUSTOMER_UNIFICATION_WORKFLOW_ID), getUnificationStateQuery);
             const known = state.requests[query.requestId];
             if (known) request = { ...known, view: passOf(state, query.requestId) };
           } catch (error) {

@@ -1,10 +1,10 @@
 /**
- * The API's side of the deal workflow: starting it for a new deal, and sending it an Update with a
- * deadline (no worker answering in time → 503 `worker_unavailable`; retrying with the same
- * Idempotency-Key is safe because the update id is derived from it). A refused Update surfaces as
- * WorkflowUpdateFailedError, which api/errors.ts maps to 409 with the rule's code.
+ * The API's side of the deal workflow: starting it for a new deal, and sending it an Update through
+ * api/workflowCalls.ts (deadline → 503 `still_processing` with the operation to ask about; the
+ * Update's id is the request's operation key, so a retry with the same Idempotency-Key is the same
+ * Update). A refused Update surfaces as WorkflowUpdateFailedError, which api/errors.ts maps to 4xx.
  */
-import { ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Logger } from '../../config/logger';
 import type { DealConfig } from '../../config';
@@ -15,10 +15,7 @@ import { DEFAULT_TECH_CHECK_REMINDERS, dealWorkflowId, type DealUpdateResult, ty
 import { techCheckGate } from '../../workflows/dealLifecycle.rules';
 import { DealIdKey, DealStageKey, DealValueKey, OwnerIdKey, TechCheckRequiredKey, WaitingSinceKey } from '../../workflows/searchAttributes';
 import { ConflictError } from '../../db/errors';
-import { ServiceUnavailableError } from '../errors';
-
-/** How long an API call waits for the deal workflow to answer before reporting 503. */
-const UPDATE_DEADLINE_MS = 10_000;
+import { workflowCalls } from '../workflowCalls';
 
 export interface DealProcessDeps {
   temporal: Client;
@@ -28,6 +25,7 @@ export interface DealProcessDeps {
 }
 
 export function dealProcess({ temporal, taskQueue, deals: config }: DealProcessDeps) {
+  const calls = workflowCalls(temporal);
   const reminderSchedule = config
     ? { techConsultantsAfterMs: config.techCheckConsultantReminderMs, managerAfterMs: config.techCheckManagerReminderMs }
     : DEFAULT_TECH_CHECK_REMINDERS;
@@ -40,7 +38,7 @@ export function dealProcess({ temporal, taskQueue, deals: config }: DealProcessD
     const facts = await store.facts(deal.id);
     const input: DealWorkflowInput = { dealId: deal.id, facts, stageEnteredAt: deal.stageEnteredAt, reminderSchedule };
     try {
-      await temporal.workflow.start<typeof dealLifecycleWorkflow>('dealLifecycleWorkflow', {
+      await calls.start<typeof dealLifecycleWorkflow>('dealLifecycleWorkflow', {
         workflowId: dealWorkflowId(deal.id), taskQueue, args: [input],
         workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE',
         staticSummary: `Deal ${deal.name}`,
@@ -59,21 +57,13 @@ export function dealProcess({ temporal, taskQueue, deals: config }: DealProcessD
     }
   }
 
-  /** Sends an Update and waits for its answer, at most UPDATE_DEADLINE_MS. */
-  async function update<A>(dealId: string, definition: UpdateDefinition<DealUpdateResult, [A]>, arg: A, updateId: string): Promise<DealUpdateResult> {
-    const handle = temporal.workflow.getHandle<typeof dealLifecycleWorkflow>(dealWorkflowId(dealId));
-    try {
-      return await temporal.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => handle.executeUpdate(definition, { args: [arg], updateId }));
-    } catch (error) {
-      if (error instanceof ServiceError && /deadline/i.test(error.message)) {
-        throw new ServiceUnavailableError('worker_unavailable', 'the deal process did not answer in time (is a worker running?); retrying the same request with the same Idempotency-Key is safe');
-      }
+  /** Sends an Update (its id: the request's operation key) and waits for its answer. */
+  function update<A>(dealId: string, definition: UpdateDefinition<DealUpdateResult, [A]>, arg: A, updateId: string): Promise<DealUpdateResult> {
+    return calls.update(dealWorkflowId(dealId), definition, arg, updateId, {
+      resource: `/deals/${dealId}`,
       // The deal closed between our read and the Update: its process has ended.
-      if (error instanceof WorkflowNotFoundError && /completed/i.test(error.message)) {
-        throw new ConflictError('deal_closed', `deal ${dealId} is closed: its process has ended`);
-      }
-      throw error;
-    }
+      ended: () => new ConflictError('deal_closed', `deal ${dealId} is closed: its process has ended`),
+    });
   }
 
   return { start, update };
@@ -85,7 +75,3 @@ export type DealProcess = ReturnType<typeof dealProcess>;
 export function assertDealOpen(deal: Deal): void {
   if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${deal.id} is already ${deal.status}`, undefined, { dealStatus: deal.status });
 }
-
-/** The update id: the caller's Idempotency-Key (or the request id), scoped to the action and the caller. */
-export const updateIdFor = (action: string, userId: string, idempotencyKey: string | undefined, requestId: string): string =>
-  `${action}:${userId}:${idempotencyKey ?? requestId}`;

@@ -25,8 +25,9 @@ import {
 } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
+import type { Operation } from '../idempotency';
 import { cents, quantity, unitPriceCents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
-import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
+import { assertDealOpen, dealProcess } from './dealProcess';
 import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from './dealViews';
 
 const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
@@ -110,8 +111,8 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
     return { status, body: { ...detail, process: processOf(result.state), createdId: result.createdId } };
   }
 
-  function change(user: User, dealId: string, change: DealProductChange, requestId: string, idempotencyKey: string | undefined) {
-    return process.update(dealId, changeDealUpdate, { change, by: user.id, requestId }, updateIdFor(`deal.${change.kind}`, user.id, idempotencyKey, requestId));
+  function change(user: User, dealId: string, change: DealProductChange, requestId: string, operation: Operation) {
+    return process.update(dealId, changeDealUpdate, { change, by: user.id, requestId }, operation.operationKey);
   }
 
   return [
@@ -138,10 +139,10 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       description: 'The estimate is the deal’s value only while it has no product lines (409 `value_from_products` otherwise). Reassigning needs a manager or an admin.',
       roles: WORKERS, params, body: patchDealBody, idempotent: true,
       responses: { 200: { description: 'The changed deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`, `value_from_products`' } },
-      async handler({ req, user, params: { id }, body, requestId }) {
+      async handler({ operation, user, params: { id }, body, requestId }) {
         const deal = await changeable(user, id);
         assertMayAssignOwner(user, body.ownerId, deal.ownerId);
-        const result = await change(user, id, { kind: 'edit', ...body }, requestId, req.header('idempotency-key'));
+        const result = await change(user, id, { kind: 'edit', ...body }, requestId, operation);
         return answer(id, result);
       },
     }),
@@ -149,13 +150,13 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       method: 'post', path: '/deals/:id/lines', tag: 'Deals', summary: 'Add a product line',
       roles: WORKERS, params, body: addLineBody, idempotent: true,
       responses: { 201: { description: 'The deal with its new line (`createdId`)', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`, `product_inactive`; a deal in Close whose value passes the threshold goes back to Tech Check' } },
-      async handler({ req, user, params: { id }, body, requestId }) {
+      async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
         const product = await products.get(body.productId);
         if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${body.productId} is not in the catalog`);
         if (!product.active) throw new ConflictError('product_inactive', `${product.name} is no longer sold`, 'productId');
         assertLineMoney(body.quantity, body.unitPriceCents ?? product.listPriceCents, body.discountCents ?? 0);
-        const result = await change(user, id, { kind: 'add_line', ...body }, requestId, req.header('idempotency-key'));
+        const result = await change(user, id, { kind: 'add_line', ...body }, requestId, operation);
         return answer(id, result, 201);
       },
     }),
@@ -163,12 +164,12 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       method: 'patch', path: '/deals/:id/lines/:lineId', tag: 'Deals', summary: 'Change a product line’s quantity, price or discount',
       roles: WORKERS, params: lineParams, body: patchLineBody, idempotent: true,
       responses: { 200: { description: 'The deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal or line' }, 409: { description: '`deal_closed`' } },
-      async handler({ req, user, params: { id, lineId }, body, requestId }) {
+      async handler({ operation, user, params: { id, lineId }, body, requestId }) {
         await changeable(user, id);
         const line = await deals.line(id, lineId);
         if (!line) throw new NotFoundError('deal_line', lineId);
         assertLineMoney(body.quantity ?? line.quantity, body.unitPriceCents ?? line.unitPriceCents, body.discountCents ?? line.discountCents);
-        const result = await change(user, id, { kind: 'update_line', lineId, ...body }, requestId, req.header('idempotency-key'));
+        const result = await change(user, id, { kind: 'update_line', lineId, ...body }, requestId, operation);
         return answer(id, result);
       },
     }),
@@ -176,10 +177,10 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       method: 'delete', path: '/deals/:id/lines/:lineId', tag: 'Deals', summary: 'Remove a product line',
       roles: WORKERS, params: lineParams, idempotent: true,
       responses: { 200: { description: 'The deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal or line' }, 409: { description: '`deal_closed`' } },
-      async handler({ req, user, params: { id, lineId }, requestId }) {
+      async handler({ operation, user, params: { id, lineId }, requestId }) {
         await changeable(user, id);
         if (!(await deals.line(id, lineId))) throw new NotFoundError('deal_line', lineId);
-        const result = await change(user, id, { kind: 'remove_line', lineId }, requestId, req.header('idempotency-key'));
+        const result = await change(user, id, { kind: 'remove_line', lineId }, requestId, operation);
         return answer(id, result);
       },
     }),
@@ -188,9 +189,9 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       description: `Forward one stage at a time (Propose goes to Tech Check above $20,000.00, else straight to Close); back to any earlier stage. Refusals are 409 with ${REFUSALS}; \`blockedMoves\` on the deal says which apply now.`,
       roles: WORKERS, params, body: advanceBody, idempotent: true,
       responses: { 200: { description: 'The moved deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: 'The move is refused: the code names the rule' }, 503: { description: '`worker_unavailable`' } },
-      async handler({ req, user, params: { id }, body, requestId }) {
+      async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
-        const result = await process.update(id, advanceDealUpdate, { to: body.to, by: user.id, requestId }, updateIdFor(`deal.advance.${body.to}`, user.id, req.header('idempotency-key'), requestId));
+        const result = await process.update(id, advanceDealUpdate, { to: body.to, by: user.id, requestId }, operation.operationKey);
         return answer(id, result);
       },
     }),
@@ -199,12 +200,12 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       description: 'Won needs the deal in Close (`close_stage_required`), an active quote (`active_quote_required`) and, above $20,000.00, a passed Tech Check of that quote revision (`tech_check_required`).',
       roles: WORKERS, params, body: closeBody, idempotent: true,
       responses: { 200: { description: 'The closed deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`, `close_stage_required`, `active_quote_required`, `tech_check_required`' } },
-      async handler({ req, user, params: { id }, body, requestId }) {
+      async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
         const result = await process.update(
           id, closeDealUpdate,
           { outcome: body.outcome, reason: body.reason ?? null, description: body.description ?? null, actualRevenueCents: body.actualRevenueCents ?? null, by: user.id, requestId },
-          updateIdFor(`deal.close.${body.outcome}`, user.id, req.header('idempotency-key'), requestId),
+          operation.operationKey,
         );
         return answer(id, result);
       },

@@ -157,7 +157,8 @@ export function importRoutes({ db, temporal, taskQueue, log, customers }: Import
     route({
       method: 'post', path: '/imports', tag: 'Customer imports', summary: 'Import customer CSV files (multipart upload)',
       description: 'Send `multipart/form-data` with one file part per source, each named after its source (`contacts`, `loyalty`, `pos_purchases`, `online_purchases`, or any source with a mapping file), e.g. `curl -F contacts=@contacts.csv -F loyalty=@loyalty.csv`. The upload streams into the database in one transaction: rows are upserted by source key, bad rows are kept as rejected (see `GET /imports/{id}`), re-sending a file changes nothing. A request with an unknown part name, the same source twice or no file is refused whole (400, nothing imported). Then customer unification runs, unless `unify=false`.',
-      roles: SUPERVISORS, query: postQuery,
+      // A streamed upload cannot be hashed for an Idempotency-Key; re-sending the same files changes nothing.
+      roles: SUPERVISORS, query: postQuery, idempotent: false,
       streamedBody: {
         contentType: 'multipart/form-data',
         schema: {

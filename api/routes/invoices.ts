@@ -16,7 +16,6 @@ import { cancelInvoiceRejection, paymentRejection } from '../../workflows/orderT
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { cents, csv, idParams, optionalText, pageOf, paging } from '../schemas';
-import { updateIdFor } from './dealProcess';
 import { assertNoRejection, orderProcess } from './orderProcess';
 import { assertNotFuture, calendarDate, cancelReason } from './orders';
 import { invoiceDetailSchema, invoiceSchema, orderProcessOf, orderProcessSchema, orderViews } from './orderViews';
@@ -94,14 +93,14 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
         200: { description: 'The invoice', schema: invoiceChangedSchema }, 404: { description: 'No such invoice' },
         409: { description: '`invoice_canceled`, `invoice_paid`' }, 422: { description: '`payment_amount_mismatch` (with `balanceCents`)' },
       },
-      async handler({ req, user, params: { id }, body, requestId }) {
+      async handler({ operation, user, params: { id }, body, requestId }) {
         const invoice = await workable(user, id);
         assertNotFuture('paidOn', body.paidOn);
         assertNoRejection(paymentRejection(await orders.facts(invoice.orderId), id, body.status, body.amountCents));
         const result = await process.update(
           invoice.orderId, recordPaymentUpdate,
           { invoiceId: id, kind: body.status, paidOn: body.paidOn, amountCents: body.amountCents, by: user.id, requestId },
-          updateIdFor(`invoice.pay.${id}`, user.id, req.header('idempotency-key'), requestId),
+          operation.operationKey,
         );
         return { status: 200, body: { ...(await views.invoiceDetail(id)), process: orderProcessOf(result.state) } };
       },
@@ -113,13 +112,13 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
         200: { description: 'The canceled invoice', schema: invoiceChangedSchema }, 404: { description: 'No such invoice' },
         409: { description: '`invoice_canceled`, `invoice_paid`, `invoice_partially_paid`' }, 422: { description: '`reason_required`' },
       },
-      async handler({ req, user, params: { id }, body, requestId }) {
+      async handler({ operation, user, params: { id }, body, requestId }) {
         const invoice = await workable(user, id);
         assertNoRejection(cancelInvoiceRejection(await orders.facts(invoice.orderId), id, body.reason));
         const result = await process.update(
           invoice.orderId, cancelInvoiceUpdate,
           { invoiceId: id, reason: body.reason!, description: body.description ?? null, by: user.id, requestId },
-          updateIdFor(`invoice.cancel.${id}`, user.id, req.header('idempotency-key'), requestId),
+          operation.operationKey,
         );
         return { status: 200, body: { ...(await views.invoiceDetail(id)), process: orderProcessOf(result.state) } };
       },

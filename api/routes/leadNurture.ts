@@ -3,7 +3,8 @@
  * workflow holds the state; these handlers only check who may act and forward to it.
  */
 import { z } from 'zod';
-import { ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../db/errors';
@@ -26,13 +27,10 @@ import {
 } from '../../workflows/leadNurture.contract';
 import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey } from '../../workflows/searchAttributes';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
-import { ServiceUnavailableError } from '../errors';
 import { route, type RouteSpec } from '../http';
-import { withIdempotency } from '../idempotency';
+import type { Operation } from '../idempotency';
+import { workflowCalls } from '../workflowCalls';
 import { idParams } from '../schemas';
-
-/** How long an API call waits for the workflow to answer an update before reporting 503. */
-const UPDATE_DEADLINE_MS = 10_000;
 
 const stepSchema = z.object({
   step: z.enum(NURTURE_STEPS),
@@ -77,49 +75,36 @@ export interface NurtureRoutesDeps {
 /** Qualifying or disqualifying a lead stops its sequence; the workflow also sees the closed lead at its next step. */
 export async function stopNurtureForClosedLead(temporal: Client, log: Logger, leadId: string, reason: NurtureStopReason, by: string): Promise<void> {
   try {
-    await temporal.workflow.getHandle(nurtureWorkflowId(leadId)).signal(stopNurtureSignal, { reason, by });
+    await workflowCalls(temporal).signal(nurtureWorkflowId(leadId), stopNurtureSignal, { reason, by });
   } catch (error) {
-    if (error instanceof WorkflowNotFoundError) return;
     log.warn({ err: error, leadId }, 'could not signal the nurture sequence; it will stop at its next step');
   }
 }
 
 export function leadNurtureRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps): RouteSpec[] {
   const leads = new LeadStore(db);
+  const calls = workflowCalls(temporal);
   const params = idParams('lead');
 
   /** The lead's latest sequence; `mustRun` refuses one that has ended (an update could not reach it). */
   async function latestSequence(leadId: string, mustRun = false): Promise<{ handle: WorkflowHandle<typeof leadNurtureWorkflow>; runId: string }> {
     await leads.require(leadId);
-    const handle = temporal.workflow.getHandle<typeof leadNurtureWorkflow>(nurtureWorkflowId(leadId));
-    let description;
-    try {
-      description = await handle.describe();
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new NotFoundError('nurture', nurtureWorkflowId(leadId));
-      throw error;
-    }
+    const workflowId = nurtureWorkflowId(leadId);
+    const description = await calls.describe(workflowId);
+    if (!description) throw new NotFoundError('nurture', workflowId);
     if (mustRun && description.status.name !== 'RUNNING') {
-      throw new ConflictError('nurture_finished', `the sequence has already ended (${description.status.name.toLowerCase()})`, undefined, { workflowId: handle.workflowId, runId: description.runId });
+      throw new ConflictError('nurture_finished', `the sequence has already ended (${description.status.name.toLowerCase()})`, undefined, { workflowId, runId: description.runId });
     }
-    return { handle, runId: description.runId };
+    return { handle: temporal.workflow.getHandle<typeof leadNurtureWorkflow>(workflowId), runId: description.runId };
   }
 
-  async function update(user: User, leadId: string, requestId: string, action: string, call: (handle: WorkflowHandle<typeof leadNurtureWorkflow>) => Promise<NurtureState>) {
+  async function update<A>(user: User, leadId: string, requestId: string, action: string, definition: UpdateDefinition<NurtureState, [A]>, arg: A, operation: Operation) {
     const { handle, runId } = await latestSequence(leadId, true);
-    let state: NurtureState;
-    try {
-      state = await temporal.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => call(handle));
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) {
-        // It ended between our check and the update.
-        throw new ConflictError('nurture_finished', 'the sequence has already ended', undefined, { workflowId: handle.workflowId, runId });
-      }
-      if (error instanceof ServiceError && /deadline/i.test(error.message)) {
-        throw new ServiceUnavailableError('worker_unavailable', 'the sequence did not answer in time (is a worker running?); retrying the same request is safe');
-      }
-      throw error;
-    }
+    const state = await calls.update(handle.workflowId, definition, arg, operation.operationKey, {
+      resource: `/leads/${leadId}/nurture`,
+      // It ended between our check and the update.
+      ended: () => new ConflictError('nurture_finished', 'the sequence has already ended', undefined, { workflowId: handle.workflowId, runId }),
+    });
     await recordAudit(db, { actor: { type: 'user', id: user.id }, action: `nurture.${action}`, entityType: 'lead', entityId: leadId, after: { status: state.status, stopReason: state.stopReason }, requestId });
     return { status: 200, body: { workflowId: handle.workflowId, runId, ...state } };
   }
@@ -136,37 +121,39 @@ export function leadNurtureRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps
         409: { description: '`lead_closed` or `already_enrolled` (names the running workflow)' },
         422: { description: '`not_corporate` or `email_required`' },
       },
-      async handler({ req, user, params: { id }, requestId }) {
-        return withIdempotency(db, req, async () => {
-          const lead = await leads.require(id);
-          assertEnrollable(lead);
-          const workflowId = nurtureWorkflowId(lead.id);
-          const input: LeadNurtureInput = { leadId: lead.id, ownerId: lead.ownerId, customerType: lead.customerType, enrolledBy: user.id };
-          let runId: string;
-          try {
-            const handle = await temporal.workflow.start<typeof leadNurtureWorkflow>('leadNurtureWorkflow', {
-              workflowId, taskQueue, args: [input],
-              workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-              staticSummary: `Nurture ${[lead.firstName, lead.lastName].filter(Boolean).join(' ')}${lead.companyName ? ` (${lead.companyName})` : ''}`,
-              typedSearchAttributes: [
-                { key: LeadIdKey, value: lead.id },
-                { key: OwnerIdKey, value: lead.ownerId },
-                { key: CustomerTypeKey, value: lead.customerType },
-                { key: NurtureStatusKey, value: 'running' },
-                { key: NurtureStepKey, value: NURTURE_STEPS[0] },
-              ],
-            });
-            runId = handle.firstExecutionRunId;
-          } catch (error) {
-            if (error instanceof WorkflowExecutionAlreadyStartedError) {
-              const running = await temporal.workflow.getHandle(workflowId).describe();
-              throw new ConflictError('already_enrolled', `lead ${lead.id} is already in a running nurture sequence (${workflowId})`, undefined, { workflowId, runId: running.runId });
-            }
-            throw error;
+      async handler({ operation, user, params: { id }, requestId }) {
+        const lead = await leads.require(id);
+        assertEnrollable(lead);
+        const workflowId = nurtureWorkflowId(lead.id);
+        const input: LeadNurtureInput = { leadId: lead.id, ownerId: lead.ownerId, customerType: lead.customerType, enrolledBy: user.id };
+        const accepted = (runId: string) => ({ status: 202, body: { workflowId, runId, leadId: lead.id, status: 'running' }, headers: { Location: `/leads/${lead.id}/nurture` } });
+        let runId: string;
+        try {
+          const handle = await calls.start<typeof leadNurtureWorkflow>('leadNurtureWorkflow', {
+            workflowId, taskQueue, args: [input],
+            workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+            // Which request started it: a rerun of the same request (its answer was lost) is told it did.
+            memo: { operation: operation.operationKey },
+            staticSummary: `Nurture ${[lead.firstName, lead.lastName].filter(Boolean).join(' ')}${lead.companyName ? ` (${lead.companyName})` : ''}`,
+            typedSearchAttributes: [
+              { key: LeadIdKey, value: lead.id },
+              { key: OwnerIdKey, value: lead.ownerId },
+              { key: CustomerTypeKey, value: lead.customerType },
+              { key: NurtureStatusKey, value: 'running' },
+              { key: NurtureStepKey, value: NURTURE_STEPS[0] },
+            ],
+          });
+          runId = handle.firstExecutionRunId;
+        } catch (error) {
+          if (error instanceof WorkflowExecutionAlreadyStartedError) {
+            const running = await calls.describe(workflowId);
+            if (running && running.memo?.operation === operation.operationKey) return accepted(running.runId);
+            throw new ConflictError('already_enrolled', `lead ${lead.id} is already in a running nurture sequence (${workflowId})`, undefined, { workflowId, runId: running?.runId });
           }
-          await recordAudit(db, { actor: { type: 'user', id: user.id }, action: 'nurture.enrolled', entityType: 'lead', entityId: lead.id, after: { workflowId, runId }, requestId });
-          return { status: 202, body: { workflowId, runId, leadId: lead.id, status: 'running' }, headers: { Location: `/leads/${lead.id}/nurture` } };
-        });
+          throw error;
+        }
+        await recordAudit(db, { actor: { type: 'user', id: user.id }, action: 'nurture.enrolled', entityType: 'lead', entityId: lead.id, after: { workflowId, runId }, requestId });
+        return accepted(runId);
       },
     }),
     route({
@@ -175,37 +162,37 @@ export function leadNurtureRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps
       responses: { 200: { description: 'The latest sequence of the lead', schema: nurtureSchema }, 404: { description: 'No such lead, or never enrolled (`nurture_not_found`)' } },
       async handler({ params: { id } }) {
         const { handle, runId } = await latestSequence(id);
-        const state = await handle.query(getNurtureStateQuery);
+        const state = await calls.query(handle, getNurtureStateQuery);
         return { status: 200, body: { workflowId: handle.workflowId, runId, ...state } };
       },
     }),
     route({
       method: 'post', path: '/leads/:id/nurture/stop', tag: 'Nurture', summary: 'Stop the sequence; the remaining steps are recorded as skipped',
-      roles: WORKERS, params, body: z.strictObject({ reason: z.enum(MANUAL_STOP_REASONS) }),
+      roles: WORKERS, params, body: z.strictObject({ reason: z.enum(MANUAL_STOP_REASONS) }), idempotent: true,
       responses: { 200: { description: 'The stopped sequence', schema: nurtureSchema }, 404: { description: 'No such lead or sequence' }, 409: { description: '`nurture_finished`' } },
-      async handler({ user, params: { id }, body, requestId, req }) {
-        return update(user, id, requestId, 'stopped', (h) => h.executeUpdate(stopNurtureUpdate, { args: [{ reason: body.reason, by: user.id }], updateId: req.header('idempotency-key') ?? requestId }));
+      async handler({ operation, user, params: { id }, body, requestId }) {
+        return update(user, id, requestId, 'stopped', stopNurtureUpdate, { reason: body.reason, by: user.id }, operation);
       },
     }),
     route({
       method: 'post', path: '/leads/:id/nurture/pause', tag: 'Nurture', summary: 'Pause the sequence (owner or manager)',
       description: 'While paused no step fires. On resume, what was left of the current gap runs; later gaps keep their full length.',
-      roles: WORKERS, params, body: actor.optional(),
+      roles: WORKERS, params, body: actor.optional(), idempotent: true,
       responses: { 200: { description: 'The paused sequence', schema: nurtureSchema }, 403: { description: '`not_owner`' }, 409: { description: '`nurture_already_paused` or `nurture_finished`' } },
-      async handler({ user, params: { id }, requestId, req }) {
+      async handler({ operation, user, params: { id }, requestId }) {
         const lead = await leads.require(id);
         assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
-        return update(user, id, requestId, 'paused', (h) => h.executeUpdate(pauseNurtureUpdate, { args: [{ by: user.id }], updateId: req.header('idempotency-key') ?? requestId }));
+        return update(user, id, requestId, 'paused', pauseNurtureUpdate, { by: user.id }, operation);
       },
     }),
     route({
       method: 'post', path: '/leads/:id/nurture/resume', tag: 'Nurture', summary: 'Resume a paused sequence (owner or manager)',
-      roles: WORKERS, params, body: actor.optional(),
+      roles: WORKERS, params, body: actor.optional(), idempotent: true,
       responses: { 200: { description: 'The running sequence', schema: nurtureSchema }, 403: { description: '`not_owner`' }, 409: { description: '`nurture_not_paused` or `nurture_finished`' } },
-      async handler({ user, params: { id }, requestId, req }) {
+      async handler({ operation, user, params: { id }, requestId }) {
         const lead = await leads.require(id);
         assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
-        return update(user, id, requestId, 'resumed', (h) => h.executeUpdate(resumeNurtureUpdate, { args: [{ by: user.id }], updateId: req.header('idempotency-key') ?? requestId }));
+        return update(user, id, requestId, 'resumed', resumeNurtureUpdate, { by: user.id }, operation);
       },
     }),
   ];

@@ -14,7 +14,6 @@ import { LeadStore } from '../../db/stores/leads';
 import { dealWorkflowId } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
-import { withIdempotency } from '../idempotency';
 import { idParams, optionalText } from '../schemas';
 import { dealProcess } from './dealProcess';
 import { stopNurtureForClosedLead } from './leadNurture';
@@ -55,20 +54,18 @@ export function leadQualificationRoutes(deps: LeadQualificationRoutesDeps): Rout
         404: { description: 'No such lead' },
         409: { description: '`lead_closed`: the lead was disqualified' },
       },
-      async handler({ req, user, params: { id }, body, requestId }) {
-        return withIdempotency(db, req, async () => {
-          const lead = await leads.require(id);
-          assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
-          const result = await qualification.qualify(id, { dealName: body?.dealName }, { actor: { type: 'user', id: user.id }, userId: user.id, requestId });
-          // Also on a repeat: a stop that did not reach the sequence the first time gets another chance.
-          await stopNurtureForClosedLead(temporal, log, id, 'qualified', user.id);
-          await process.start(result.deal, deals);
-          return {
-            status: result.created ? 201 : 200,
-            body: { leadId: id, dealId: result.deal.id, contactId: result.contactId, accountId: result.accountId, workflowId: dealWorkflowId(result.deal.id) },
-            headers: { Location: `/deals/${result.deal.id}` },
-          };
-        });
+      async handler({ user, params: { id }, body, requestId }) {
+        const lead = await leads.require(id);
+        assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
+        const result = await qualification.qualify(id, { dealName: body?.dealName }, { actor: { type: 'user', id: user.id }, userId: user.id, requestId });
+        // Also on a repeat: a stop that did not reach the sequence the first time gets another chance.
+        await stopNurtureForClosedLead(temporal, log, id, 'qualified', user.id);
+        await process.start(result.deal, deals);
+        return {
+          status: result.created ? 201 : 200,
+          body: { leadId: id, dealId: result.deal.id, contactId: result.contactId, accountId: result.accountId, workflowId: dealWorkflowId(result.deal.id) },
+          headers: { Location: `/deals/${result.deal.id}` },
+        };
       },
     }),
   ];

@@ -6,6 +6,7 @@ import type { Db } from '../../db/knex';
 import { CUSTOMER_TYPES, LEAD_SOURCES, LEAD_STATUSES, LeadStore, type LeadFields } from '../../db/stores/leads';
 import { WORKERS, assertMayAssignOwner } from '../auth';
 import { route, type RouteSpec } from '../http';
+import { idFor } from '../idempotency';
 import { cents, definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
 import { stopNurtureForClosedLead } from './leadNurture';
 
@@ -89,10 +90,10 @@ export function leadRoutes({ db, temporal, log }: LeadRoutesDeps): RouteSpec[] {
       method: 'post', path: '/leads', tag: 'Leads', summary: 'Create a lead', roles: WORKERS,
       body: createLeadBody,
       responses: { 201: { description: 'The new lead', schema: leadSchema }, 403: { description: 'Wrong role, or a rep naming another owner' } },
-      async handler({ user, body, requestId }) {
+      async handler({ operation, user, body, requestId }) {
         assertMayAssignOwner(user, body.ownerId);
         const fields: LeadFields = { ...EMPTY_LEAD, ...definedOnly(body), ownerId: body.ownerId ?? user.id };
-        const lead = await leads.create(fields, user.id, { actor: { type: 'user', id: user.id }, requestId });
+        const lead = await leads.create(fields, user.id, { actor: { type: 'user', id: user.id }, requestId }, idFor(operation, 'lead'));
         return { status: 201, body: lead, headers: { Location: `/leads/${lead.id}` } };
       },
     }),

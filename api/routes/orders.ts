@@ -32,9 +32,8 @@ import {
 import { cancelOrderRejection, fulfillRejection, invoiceRejection } from '../../workflows/orderToCash.rules';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
-import { withIdempotency } from '../idempotency';
 import { cents, csv, idParams, optionalText, pageOf, paging } from '../schemas';
-import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
+import { assertDealOpen, dealProcess } from './dealProcess';
 import { processSchema, processOf } from './dealViews';
 import { assertNoRejection, orderProcess } from './orderProcess';
 import { invoiceDetailSchema, invoiceSchema, orderDetailSchema, orderProcessOf, orderProcessSchema, orderSchema, orderViews } from './orderViews';
@@ -131,22 +130,20 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
         404: { description: 'No such quote' },
         409: { description: '`deal_closed`, `quote_not_active`, `quote_won`, `close_stage_required`, `tech_check_required`' },
       },
-      async handler({ req, user, params: { id }, body, requestId }) {
-        return withIdempotency(db, req, async () => {
-          const quote = await quotes.require(id);
-          const deal = await deals.require(quote.dealId);
-          assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-          assertDealOpen(deal);
-          const rejection = winRejection(deal.stage, deal.status, id, await deals.facts(deal.id));
-          if (rejection) throw new ConflictError(rejection.code, rejection.message, undefined, { quoteStatus: quote.status, dealStage: deal.stage });
-          const result = await dealFlow.update(
-            deal.id, winQuoteUpdate,
-            { quoteId: id, closeDeal: body?.closeDeal ?? false, actualRevenueCents: body?.actualRevenueCents ?? null, by: user.id, requestId },
-            updateIdFor(`quote.win.${id}`, user.id, req.header('idempotency-key'), requestId),
-          );
-          const orderId = result.createdId!;
-          return { status: 201, body: { ...(await views.orderDetail(orderId)), deal: processOf(result.state) }, headers: { Location: `/orders/${orderId}` } };
-        });
+      async handler({ operation, user, params: { id }, body, requestId }) {
+        const quote = await quotes.require(id);
+        const deal = await deals.require(quote.dealId);
+        assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
+        assertDealOpen(deal);
+        const rejection = winRejection(deal.stage, deal.status, id, await deals.facts(deal.id));
+        if (rejection) throw new ConflictError(rejection.code, rejection.message, undefined, { quoteStatus: quote.status, dealStage: deal.stage });
+        const result = await dealFlow.update(
+          deal.id, winQuoteUpdate,
+          { quoteId: id, closeDeal: body?.closeDeal ?? false, actualRevenueCents: body?.actualRevenueCents ?? null, by: user.id, requestId },
+          operation.operationKey,
+        );
+        const orderId = result.createdId!;
+        return { status: 201, body: { ...(await views.orderDetail(orderId)), deal: processOf(result.state) }, headers: { Location: `/orders/${orderId}` } };
       },
     }),
     route({
@@ -169,11 +166,11 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
       method: 'post', path: '/orders/:id/fulfill', tag: 'Orders', summary: 'Record a fulfillment: complete, or partial (more to come)',
       roles: WORKERS, params, body: fulfillBody, idempotent: true,
       responses: { 200: { description: 'The order', schema: orderChangedSchema }, 404: { description: 'No such order' }, 409: { description: '`order_canceled`, `order_already_fulfilled`' } },
-      async handler({ req, user, params: { id }, body, requestId }) {
+      async handler({ operation, user, params: { id }, body, requestId }) {
         await workable(user, id);
         assertNotFuture('fulfilledOn', body.fulfilledOn);
         assertNoRejection(fulfillRejection(await orders.facts(id), body.status));
-        const result = await process.update(id, fulfillOrderUpdate, { kind: body.status, fulfilledOn: body.fulfilledOn, note: body.note ?? null, by: user.id, requestId }, updateIdFor(`order.fulfill.${id}`, user.id, req.header('idempotency-key'), requestId));
+        const result = await process.update(id, fulfillOrderUpdate, { kind: body.status, fulfilledOn: body.fulfilledOn, note: body.note ?? null, by: user.id, requestId }, operation.operationKey);
         return answer(id, result);
       },
     }),
@@ -184,10 +181,10 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
         200: { description: 'The canceled order', schema: orderChangedSchema }, 404: { description: 'No such order' },
         409: { description: '`order_canceled`, `order_fulfilled`, `order_invoiced` (cancel the invoice first)' }, 422: { description: '`reason_required`' },
       },
-      async handler({ req, user, params: { id }, body, requestId }) {
+      async handler({ operation, user, params: { id }, body, requestId }) {
         await workable(user, id);
         assertNoRejection(cancelOrderRejection(await orders.facts(id), body.reason));
-        const result = await process.update(id, cancelOrderUpdate, { reason: body.reason!, description: body.description ?? null, by: user.id, requestId }, updateIdFor(`order.cancel.${id}`, user.id, req.header('idempotency-key'), requestId));
+        const result = await process.update(id, cancelOrderUpdate, { reason: body.reason!, description: body.description ?? null, by: user.id, requestId }, operation.operationKey);
         return answer(id, result);
       },
     }),
@@ -199,18 +196,16 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
         201: { description: 'The invoice', schema: invoiceDetailSchema.extend({ process: orderProcessSchema }) }, 404: { description: 'No such order' },
         409: { description: '`order_not_fulfilled`, `order_canceled`, `order_already_invoiced`, `nothing_to_invoice`' },
       },
-      async handler({ req, user, params: { id }, body, requestId }) {
-        return withIdempotency(db, req, async () => {
-          await workable(user, id);
-          assertNoRejection(invoiceRejection(await orders.facts(id)));
-          const result = await process.update(
-            id, createInvoiceUpdate,
-            { name: body?.name ?? null, description: body?.description ?? null, paymentTermsDays: body?.paymentTermsDays ?? paymentTermsDays, by: user.id, requestId },
-            updateIdFor(`order.invoice.${id}`, user.id, req.header('idempotency-key'), requestId),
-          );
-          const invoiceId = result.createdId!;
-          return { status: 201, body: { ...(await views.invoiceDetail(invoiceId)), process: orderProcessOf(result.state) }, headers: { Location: `/invoices/${invoiceId}` } };
-        });
+      async handler({ operation, user, params: { id }, body, requestId }) {
+        await workable(user, id);
+        assertNoRejection(invoiceRejection(await orders.facts(id)));
+        const result = await process.update(
+          id, createInvoiceUpdate,
+          { name: body?.name ?? null, description: body?.description ?? null, paymentTermsDays: body?.paymentTermsDays ?? paymentTermsDays, by: user.id, requestId },
+          operation.operationKey,
+        );
+        const invoiceId = result.createdId!;
+        return { status: 201, body: { ...(await views.invoiceDetail(invoiceId)), process: orderProcessOf(result.state) }, headers: { Location: `/invoices/${invoiceId}` } };
       },
     }),
     route({

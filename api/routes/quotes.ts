@@ -16,9 +16,9 @@ import type { User } from '../../db/stores/users';
 import { changeQuoteUpdate, type QuoteChange } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
-import { withIdempotency } from '../idempotency';
+import { idFor, type Operation } from '../idempotency';
 import { cents, quantity, unitPriceCents, idParams, optionalText, text } from '../schemas';
-import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
+import { assertDealOpen, dealProcess } from './dealProcess';
 import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from './dealViews';
 
 const isoDate = () => z.iso.date().describe('YYYY-MM-DD');
@@ -84,8 +84,8 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
     return quote;
   }
 
-  async function transition(user: User, quote: Quote, change: QuoteChange, requestId: string, idempotencyKey: string | undefined, status = 200) {
-    const result = await process.update(quote.dealId, changeQuoteUpdate, { change, by: user.id, requestId }, updateIdFor(`quote.${change.kind}.${quote.id}`, user.id, idempotencyKey, requestId));
+  async function transition(user: User, quote: Quote, change: QuoteChange, requestId: string, operation: Operation, status = 200) {
+    const result = await process.update(quote.dealId, changeQuoteUpdate, { change, by: user.id, requestId }, operation.operationKey);
     const shown = change.kind === 'revise' ? result.createdId! : quote.id;
     return { status, body: { ...(await views.quoteDetail(shown)), process: processOf(result.state) } };
   }
@@ -103,14 +103,12 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
       description: 'The draft copies the deal’s customer and product lines (products, quantities, prices, discounts) and gets a new quote number (revision 1).',
       roles: WORKERS, params: idParams('deal'), body: createBody.optional(), idempotent: true,
       responses: { 201: { description: 'The draft', schema: quoteDetailSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`' } },
-      async handler({ req, user, params: { id }, body, requestId }) {
-        return withIdempotency(db, req, async () => {
-          const deal = await deals.require(id);
-          assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-          assertDealOpen(deal);
-          const quote = await quotes.create(id, body ?? {}, ctx(user, requestId));
-          return { status: 201, body: await views.quoteDetail(quote.id), headers: { Location: `/quotes/${quote.id}` } };
-        });
+      async handler({ operation, user, params: { id }, body, requestId }) {
+        const deal = await deals.require(id);
+        assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
+        assertDealOpen(deal);
+        const quote = await quotes.create(id, body ?? {}, ctx(user, requestId), idFor(operation, 'quote'));
+        return { status: 201, body: await views.quoteDetail(quote.id), headers: { Location: `/quotes/${quote.id}` } };
       },
     }),
     route({
@@ -142,11 +140,11 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
       method: 'post', path: '/quotes/:id/lines', tag: 'Quotes', summary: 'Add a line to a draft quote',
       roles: WORKERS, params, body: addLineBody,
       responses: { 201: { description: 'The draft', schema: quoteDetailSchema }, 404: { description: 'No such quote' }, 409: { description: '`quote_read_only`, `product_inactive`' } },
-      async handler({ user, params: { id }, body, requestId }) {
+      async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
         const product = await productFor(body.productId);
         assertLineMoney(body.quantity, body.unitPriceCents ?? product.listPriceCents, body.discountCents ?? 0);
-        await quotes.addLine(id, body, ctx(user, requestId));
+        await quotes.addLine(id, body, ctx(user, requestId), idFor(operation, 'quote_line'));
         return { status: 201, body: await views.quoteDetail(id) };
       },
     }),
@@ -177,9 +175,9 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
         200: { description: 'The active quote', schema: quoteChangedSchema }, 404: { description: 'No such quote' },
         409: { description: '`quote_not_draft`, `active_quote_exists`, `quote_lines_required`, `deal_closed`; a deal in Close whose gate closes goes back to Tech Check' },
       },
-      async handler({ req, user, params: { id }, requestId }) {
+      async handler({ operation, user, params: { id }, requestId }) {
         const quote = await changeable(user, id);
-        return transition(user, quote, { kind: 'activate', quoteId: id }, requestId, req.header('idempotency-key'));
+        return transition(user, quote, { kind: 'activate', quoteId: id }, requestId, operation);
       },
     }),
     route({
@@ -187,18 +185,18 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
       description: 'A Tech Check covers only the revision it reviewed: above $20,000.00 the new revision needs its own once activated.',
       roles: WORKERS, params, idempotent: true,
       responses: { 201: { description: 'The new draft revision', schema: quoteChangedSchema }, 404: { description: 'No such quote' }, 409: { description: '`quote_not_active`, `deal_closed`' } },
-      async handler({ req, user, params: { id }, requestId }) {
+      async handler({ operation, user, params: { id }, requestId }) {
         const quote = await changeable(user, id);
-        return transition(user, quote, { kind: 'revise', quoteId: id }, requestId, req.header('idempotency-key'), 201);
+        return transition(user, quote, { kind: 'revise', quoteId: id }, requestId, operation, 201);
       },
     }),
     route({
       method: 'post', path: '/quotes/:id/close', tag: 'Quotes', summary: 'Close a draft or active quote as lost or canceled, optionally closing the deal as lost',
       roles: WORKERS, params, body: closeBody, idempotent: true,
       responses: { 200: { description: 'The closed quote', schema: quoteChangedSchema }, 404: { description: 'No such quote' }, 409: { description: '`quote_not_open`, `deal_closed`' } },
-      async handler({ req, user, params: { id }, body, requestId }) {
+      async handler({ operation, user, params: { id }, body, requestId }) {
         const quote = await changeable(user, id);
-        return transition(user, quote, { kind: 'close', quoteId: id, reason: body.reason, description: body.description ?? null, closeDeal: body.closeDeal ?? false }, requestId, req.header('idempotency-key'));
+        return transition(user, quote, { kind: 'close', quoteId: id, reason: body.reason, description: body.description ?? null, closeDeal: body.closeDeal ?? false }, requestId, operation);
       },
     }),
   ];

@@ -16,7 +16,7 @@ import { TechCheckStore } from '../../db/stores/techChecks';
 import { TECH_CHECK_OUTCOMES, recordTechCheckUpdate } from '../../workflows/dealLifecycle.contract';
 import { route, type RouteSpec } from '../http';
 import { idParams, isoDateTime } from '../schemas';
-import { assertDealOpen, dealProcess, updateIdFor } from './dealProcess';
+import { assertDealOpen, dealProcess } from './dealProcess';
 import { processOf, processSchema, techCheckSchema } from './dealViews';
 
 /** Clocks differ a little; a check "completed" further ahead than this is a typo. */
@@ -55,7 +55,7 @@ export function techCheckRoutes(deps: TechCheckRoutesDeps): RouteSpec[] {
         404: { description: 'No such deal' },
         409: { description: '`quote_not_active`, `tech_check_failed`, `deal_closed`' },
       },
-      async handler({ req, user, params: { id }, body, requestId }) {
+      async handler({ operation, user, params: { id }, body, requestId }) {
         assertDealOpen(await deals.require(id));
         if (Date.parse(body.completedAt) > Date.now() + FUTURE_TOLERANCE_MS) {
           throw new InvalidFieldError('completedAt', 'in_future', 'a check cannot be completed in the future');
@@ -65,7 +65,7 @@ export function techCheckRoutes(deps: TechCheckRoutesDeps): RouteSpec[] {
         const result = await process.update(
           id, recordTechCheckUpdate,
           { quoteId: body.quoteId, outcome: body.outcome, completedAt: new Date(body.completedAt).toISOString(), notes: body.notes, by: user.id, requestId },
-          updateIdFor('tech_check', user.id, req.header('idempotency-key'), requestId),
+          operation.operationKey,
         );
         const check = (await checks.forDeal(id)).find((c) => c.id === result.createdId)!;
         return { status: 201, body: { ...check, process: processOf(result.state) } };

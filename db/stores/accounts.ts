@@ -104,8 +104,11 @@ export class AccountStore {
     return listPage(() => where(this.db('accounts')), [{ column: 'normalized_name' }, { column: 'id' }], page, (r) => fromRow<Account>(r));
   }
 
-  async create(fields: AccountFields, ctx: Ctx): Promise<Account> {
+  /** `id`, when given (a keyed request's rerun), is reused: the account made before is returned. */
+  async create(fields: AccountFields, ctx: Ctx, id: string | null = null): Promise<Account> {
     return this.db.transaction(async (trx) => {
+      const made = id ? await trx('accounts').where({ id }).first() : null;
+      if (made) return fromRow<Account>(made);
       const normalizedName = await this.assertNameFree(trx, fields.name, null);
       await this.assertOwner(trx, fields.ownerId);
       if (fields.parentAccountId) {
@@ -113,7 +116,7 @@ export class AccountStore {
         await this.assertParentExists(trx, fields.parentAccountId);
       }
       if (fields.primaryContactId) await this.assertPrimaryContact(trx, fields.primaryContactId, null);
-      const [row] = await trx('accounts').insert({ ...toRow(fields), name: fields.name.trim(), normalized_name: normalizedName, created_by: ctx.userId }).returning('*');
+      const [row] = await trx('accounts').insert({ ...(id ? { id } : {}), ...toRow(fields), name: fields.name.trim(), normalized_name: normalizedName, created_by: ctx.userId }).returning('*');
       const account = fromRow<Account>(row);
       await recordAudit(trx, { ...ctx, action: 'account.created', entityType: 'account', entityId: account.id, after: account });
       return account;

@@ -150,14 +150,18 @@ export class ActivityStore {
     return { ...fromRow<Activity>(row), attendees: (await attendeesOf(db, [id])).get(id) ?? [] };
   }
 
-  async create(input: NewActivity, ctx: WriteContext & { userId: string }): Promise<Activity & { attendees: Attendee[] }> {
+  /** `id`, when given (a keyed request's rerun), is reused: the activity made before is returned. */
+  async create(input: NewActivity, ctx: WriteContext & { userId: string }, newId: string | null = null): Promise<Activity & { attendees: Attendee[] }> {
     return this.db.transaction(async (trx) => {
+      const made = newId ? await this.get(newId, trx) : null;
+      if (made) return made;
       await this.assertRegarding(trx, input.regarding);
       if (input.ownerId) await this.assertUser(trx, input.ownerId, 'ownerId');
       if (input.attendees?.length && input.type !== 'appointment') throw new InvalidFieldError('attendees', 'not_allowed', 'only appointments have attendees');
       const status = input.status ?? (input.type === 'note' ? 'completed' : 'open');
       const [{ id }] = await trx('activities')
         .insert({
+          ...(newId ? { id: newId } : {}),
           ...toRow({ ...input, regarding: undefined, attendees: undefined }),
           regarding_type: input.regarding.type,
           regarding_id: input.regarding.id,

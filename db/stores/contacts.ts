@@ -70,13 +70,16 @@ export class ContactStore {
     return listPage(() => where(this.db('contacts')), [{ column: 'last_name' }, { column: 'first_name' }, { column: 'id' }], page, (r) => fromRow<Contact>(r));
   }
 
-  async create(fields: NewContact, ctx: Ctx): Promise<Contact> {
+  /** `id`, when given (a keyed request's rerun), is reused: the contact made before is returned. */
+  async create(fields: NewContact, ctx: Ctx, id: string | null = null): Promise<Contact> {
     return this.db.transaction(async (trx) => {
+      const made = id ? await trx('contacts').where({ id }).first() : null;
+      if (made) return fromRow<Contact>(made);
       const email = fields.email?.trim() || null;
       if (email) await this.assertEmailFree(trx, email, null);
       await this.assertOwner(trx, fields.ownerId);
       if (fields.parentAccountId) await this.assertAccount(trx, fields.parentAccountId);
-      const [row] = await trx('contacts').insert({ ...toRow(fields), email, created_by: ctx.userId }).returning('*');
+      const [row] = await trx('contacts').insert({ ...(id ? { id } : {}), ...toRow(fields), email, created_by: ctx.userId }).returning('*');
       const contact = fromRow<Contact>(row);
       await recordAudit(trx, { ...ctx, action: 'contact.created', entityType: 'contact', entityId: contact.id, after: contact });
       return contact;

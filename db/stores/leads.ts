@@ -64,10 +64,13 @@ export interface WriteContext {
 export class LeadStore {
   constructor(private readonly db: Knex) {}
 
-  async create(fields: LeadFields, createdBy: string, ctx: WriteContext): Promise<Lead> {
+  /** `id`, when given (a keyed request's rerun), is reused: the lead made before is returned. */
+  async create(fields: LeadFields, createdBy: string, ctx: WriteContext, id: string | null = null): Promise<Lead> {
     return this.db.transaction(async (trx) => {
+      const made = id ? await this.get(id, trx) : null;
+      if (made) return made;
       await this.assertOwner(trx, fields.ownerId);
-      const [row] = await trx('leads').insert({ ...toRow(fields), created_by: createdBy }).returning('*');
+      const [row] = await trx('leads').insert({ ...(id ? { id } : {}), ...toRow(fields), created_by: createdBy }).returning('*');
       const lead = fromRow<Lead>(row);
       await recordAudit(trx, { ...ctx, action: 'lead.created', entityType: 'lead', entityId: lead.id, after: lead });
       return lead;

@@ -25,6 +25,7 @@ export async function insertProductLine(
   parent: { column: 'deal_id' | 'quote_id'; id: string },
   input: NewProductLine,
   createdBy: string,
+  lineId: string | null = null,
 ): Promise<string> {
   const product = await trx('products').where({ id: input.productId }).first();
   if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${input.productId} is not in the catalog`);
@@ -35,7 +36,7 @@ export async function insertProductLine(
   const [{ count, next }] = await trx(table).where({ [parent.column]: parent.id }).select(trx.raw('count(*)::int as count, coalesce(max(position), 0) + 1 as next'));
   if (count >= MAX_LINES) throw new ConflictError('line_limit_reached', `a ${table === 'deal_lines' ? 'deal' : 'quote'} holds at most ${MAX_LINES} product lines`);
   const [{ id }] = await trx(table)
-    .insert({ [parent.column]: parent.id, product_id: input.productId, quantity: input.quantity, unit_price_cents: unitPriceCents, discount_cents: discountCents, position: next, created_by: createdBy })
+    .insert({ ...(lineId ? { id: lineId } : {}), [parent.column]: parent.id, product_id: input.productId, quantity: input.quantity, unit_price_cents: unitPriceCents, discount_cents: discountCents, position: next, created_by: createdBy })
     .returning('id');
   return id as string;
 }

@@ -101,8 +101,11 @@ export class QuoteStore {
   }
 
   /** A draft prefilled from the deal: its customer and its product lines at their prices. */
-  async create(dealId: string, input: { name?: string | null; description?: string | null; validUntil?: string | null }, ctx: Ctx): Promise<Quote> {
+  /** A draft from the deal's lines; `id`, when given (a keyed request's rerun), is reused: the quote made before is returned. */
+  async create(dealId: string, input: { name?: string | null; description?: string | null; validUntil?: string | null }, ctx: Ctx, id: string | null = null): Promise<Quote> {
     return this.db.transaction(async (trx) => {
+      const made = id ? await this.get(id, trx) : null;
+      if (made) return made;
       // Shares the row lock the deal workflow's close takes, so no quote is born on a closed deal.
       const deal = await trx('deals').where({ id: dealId }).forShare().first();
       if (!deal) throw new NotFoundError('deal', dealId);
@@ -110,7 +113,7 @@ export class QuoteStore {
       const [{ number }] = (await trx.raw("select 'Q-' || nextval('quote_number_seq') as number")).rows;
       const [row] = await trx('quotes')
         .insert({
-          deal_id: dealId, quote_number: number, revision: 1, name: input.name?.trim() || deal.name, description: input.description ?? null,
+          ...(id ? { id } : {}), deal_id: dealId, quote_number: number, revision: 1, name: input.name?.trim() || deal.name, description: input.description ?? null,
           valid_until: input.validUntil ?? null, contact_id: deal.contact_id, account_id: deal.account_id, created_by: ctx.userId,
         })
         .returning('*');
@@ -138,10 +141,13 @@ export class QuoteStore {
     });
   }
 
-  async addLine(quoteId: string, input: NewDealLine, ctx: Ctx): Promise<QuoteLine> {
+  /** `lineId`, when given (a keyed request's rerun), is reused: the line added before is returned. */
+  async addLine(quoteId: string, input: NewDealLine, ctx: Ctx, lineId: string | null = null): Promise<QuoteLine> {
     return this.db.transaction(async (trx) => {
+      const made = lineId ? (await this.lines(quoteId, trx)).find((l) => l.id === lineId) : undefined;
+      if (made) return made;
       await this.lockDraft(trx, quoteId);
-      const id = await insertProductLine(trx, 'quote_lines', { column: 'quote_id', id: quoteId }, input, ctx.userId);
+      const id = await insertProductLine(trx, 'quote_lines', { column: 'quote_id', id: quoteId }, input, ctx.userId, lineId);
       await this.refreshTotal(trx, quoteId);
       const line = (await this.lines(quoteId, trx)).find((l) => l.id === id)!;
       await recordAudit(trx, { ...ctx, action: 'quote.line_added', entityType: 'quote', entityId: quoteId, after: line });
