@@ -80,7 +80,7 @@ describe('the API under a schema fuzzer (schemathesis, every role)', function ()
   });
 
   for (const role of budget.roles) {
-    it(`answers every generated request as a ${role} without a 5xx, and only as documented`, async function () {
+    it(`answers every generated request with the ${role} token without a 5xx, and only as documented`, async function () {
       if (!alive(api.child)) api = await startApiProcess(stack, api.logFile);
       const logStart = fs.statSync(api.logFile).size;
       const args = [
