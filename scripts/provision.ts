@@ -5,7 +5,7 @@
 import { loadConfig } from '../config';
 import { createLogger } from '../config/logger';
 import { ensureComposeChecker } from './lib/composeCheck';
-import { ProvisionError, ensureTemporalCli, ensureTestServer } from './lib/tools';
+import { ProvisionError, ensureSchemathesis, ensureTemporalCli, ensureTestServer } from './lib/tools';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   await ensureTemporalCli(config.toolsDir, log);
   await ensureTestServer(config.toolsDir, log);
   await ensureComposeChecker(config.toolsDir, log);
+  await ensureSchemathesis(config.toolsDir, log);
   log.info('tools ready');
 }
 

@@ -3,6 +3,8 @@
  * - the Temporal CLI (dev server + Web UI), built from source with `go install`;
  * - the Java time-skipping test server with its full classpath, resolved by Maven, behind a shell
  *   wrapper that `exec`s java so that the SDK's kill reaches the JVM itself.
+ * - schemathesis (the OpenAPI fuzzer the API's fuzz test runs), from PyPI into a Python virtual
+ *   environment, with the dependencies pip resolves for it.
  * Each install is idempotent: a stamp file records what was installed and a second run does nothing.
  * Where Go or Maven is missing but the internet is reachable, the Temporal SDK's own download is the
  * fallback; otherwise we stop with the exact thing to install.
@@ -16,17 +18,26 @@ import type { Logger } from '../../config/logger';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 export const TEST_SERVER_VERSION = '1.38.0';
+export const SCHEMATHESIS_VERSION = '4.32.5';
+/** schemathesis 4 needs Python 3.11 or newer. */
+const PYTHON_MINIMUM: readonly [number, number] = [3, 11];
 const TEST_SERVER_POM = path.join(PROJECT_ROOT, 'scripts', 'temporal-test-server', 'pom.xml');
 
 export interface ToolPaths {
   temporalCli: string;
   testServer: string;
+  /** The virtual environment schemathesis lives in, and its command. */
+  pythonEnv: string;
+  schemathesis: string;
 }
 
 export function toolPaths(toolsDir: string): ToolPaths {
+  const pythonEnv = path.join(toolsDir, 'python');
   return {
     temporalCli: path.join(toolsDir, 'bin', 'temporal'),
     testServer: path.join(toolsDir, 'bin', 'temporal-test-server'),
+    pythonEnv,
+    schemathesis: path.join(pythonEnv, 'bin', 'schemathesis'),
   };
 }
 
@@ -150,4 +161,54 @@ export async function ensureTestServer(toolsDir: string, log: Logger): Promise<s
   fs.writeFileSync(stamp, `${TEST_SERVER_VERSION}\n`);
   log.info({ path: testServer }, 'time-skipping test server installed');
   return testServer;
+}
+
+const PYTHON_HINT =
+  `install Python ${PYTHON_MINIMUM.join('.')} or newer with its venv module (Debian/Ubuntu: \`apt-get install python3 python3-venv\`)`;
+
+/**
+ * schemathesis, pinned, in its own virtual environment under `.tools/python` (never the system's
+ * site-packages). `python` is the interpreter that creates the environment.
+ */
+export async function ensureSchemathesis(toolsDir: string, log: Logger, python = 'python3'): Promise<string> {
+  const { pythonEnv, schemathesis } = toolPaths(toolsDir);
+  const stamp = path.join(toolsDir, 'schemathesis.stamp');
+  const envPython = path.join(pythonEnv, 'bin', 'python');
+  // The environment links to the interpreter that made it: if that one is gone, so is the install.
+  if (stampMatches(stamp, SCHEMATHESIS_VERSION, schemathesis) && has(envPython, ['--version'])) {
+    log.debug({ path: schemathesis }, 'schemathesis present');
+    return schemathesis;
+  }
+  const [major, minor] = PYTHON_MINIMUM;
+  const version = spawnSync(python, ['-c', `import sys; sys.exit(0 if sys.version_info >= (${major}, ${minor}) else 3)`], { stdio: 'ignore' });
+  if (version.error || version.status === null) {
+    throw new ProvisionError(`schemathesis (the API fuzzer) needs Python, and \`${python}\` was not found: ${PYTHON_HINT}.`);
+  }
+  if (version.status !== 0) {
+    throw new ProvisionError(`schemathesis (the API fuzzer) needs Python ${major}.${minor} or newer, and \`${python}\` is older: ${PYTHON_HINT}.`);
+  }
+  log.info(`installing schemathesis ${SCHEMATHESIS_VERSION} from PyPI into ${pythonEnv} (once)`);
+  fs.rmSync(pythonEnv, { recursive: true, force: true });
+  fs.rmSync(stamp, { force: true });
+  const venv = spawnSync(python, ['-m', 'venv', pythonEnv], { encoding: 'utf8' });
+  if (venv.status !== 0) {
+    fs.rmSync(pythonEnv, { recursive: true, force: true });
+    throw new ProvisionError(
+      `\`${python} -m venv\` could not create a virtual environment for schemathesis (the API fuzzer): ${PYTHON_HINT}.\n` +
+        (venv.stderr || venv.stdout || String(venv.error ?? '')).trim(),
+    );
+  }
+  const pip = spawnSync(envPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `schemathesis==${SCHEMATHESIS_VERSION}`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (pip.status !== 0) {
+    throw new ProvisionError(
+      `pip could not install schemathesis==${SCHEMATHESIS_VERSION} into ${pythonEnv}: this machine must reach PyPI (https://pypi.org) ` +
+        'or the index that pip is configured with (PIP_INDEX_URL).',
+    );
+  }
+  if (!has(schemathesis, ['--version'])) throw new ProvisionError(`schemathesis was installed into ${pythonEnv} but does not run`);
+  fs.writeFileSync(stamp, `${SCHEMATHESIS_VERSION}\n`);
+  log.info({ path: schemathesis }, 'schemathesis installed');
+  return schemathesis;
 }
