@@ -59,14 +59,15 @@ export interface ImportFileInput {
 
 const MAX_RAW = 4000;
 
-const NEEDS_ESCAPE = /[\\\t\n\r]/;
+const NEEDS_ESCAPE = /[\\\t\n\r\u0000]/;
 
 /** COPY text-format field. */
 function copyField(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return '\\N';
   const text = typeof value === 'string' ? value : String(value);
   if (!NEEDS_ESCAPE.test(text)) return text;
-  return text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+  // COPY cannot carry NUL at all: a rejected row's raw text shows it as U+FFFD (accepted rows never hold one).
+  return text.replace(/[\\\t\n\r\u0000]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\uFFFD'));
 }
 
 const PERSON_STAGE = [
@@ -233,7 +234,7 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
           headerSeen = true;
           const bound = bindHeader(mapping, item.record);
           if (bound.ok) layout = bound.layout;
-          else headerError = bound.message;
+          else headerError = bound.message.replace(/\u0000/g, '\uFFFD');
           return done();
         }
         rowsRead++;

@@ -244,6 +244,8 @@ export function parseRow(layout: BoundLayout, fields: string[]): RowResult {
     return { ok: false, reason: 'wrong_column_count', message: `expected ${layout.header.length} columns, found ${fields.length}` };
   }
   for (let i = 0; i < fields.length; i++) {
+    // NUL is valid UTF-8 but never text: it is what a UTF-16 file or a binary one looks like.
+    if (fields[i].includes('\u0000')) return { ok: false, reason: 'invalid_encoding', column: layout.header[i].trim(), message: 'the text holds NUL bytes: the file is not UTF-8 text (UTF-16 or binary?)' };
     if (fields[i].includes('\uFFFD')) return { ok: false, reason: 'invalid_encoding', column: layout.header[i].trim(), message: 'the text is not valid UTF-8' };
   }
   const sourceKey = fields[layout.keyIndex].trim();

@@ -114,7 +114,9 @@ async function receive(req: Request, db: Db, log: Logger, settings: CustomerConf
       work = work.then(async () => {
         if (refusal || broken) return void stream.resume();
         session ??= await beginImport(db, log, { origin: 'api', createdBy: userId });
-        await session.loadFile({ mapping, fileName: info.filename || `${name}.csv`, stream });
+        // A file name is the client's text: NUL cannot be stored.
+        const fileName = (info.filename || `${name}.csv`).replace(/\u0000/g, '\uFFFD');
+        await session.loadFile({ mapping, fileName, stream });
       });
       work.catch(() => stream.resume());
     });
