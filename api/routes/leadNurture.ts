@@ -133,12 +133,14 @@ export function leadNurtureRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps
       responses: {
         202: { description: 'Enrolled; the sequence runs in the background', schema: enrolledSchema },
         404: { description: 'No such lead' },
+        403: { description: 'Wrong role, or `not_owner`: only the lead’s owner or a manager enrolls it' },
         409: { description: '`lead_closed` or `already_enrolled` (names the running workflow)' },
         422: { description: '`not_corporate` or `email_required`' },
       },
       async handler({ req, user, params: { id }, requestId }) {
         return withIdempotency(db, req, async () => {
           const lead = await leads.require(id);
+          assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
           assertEnrollable(lead);
           const workflowId = nurtureWorkflowId(lead.id);
           const input: LeadNurtureInput = { leadId: lead.id, ownerId: lead.ownerId, customerType: lead.customerType, enrolledBy: user.id };
@@ -180,10 +182,11 @@ export function leadNurtureRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps
       },
     }),
     route({
-      method: 'post', path: '/leads/:id/nurture/stop', tag: 'Nurture', summary: 'Stop the sequence; the remaining steps are recorded as skipped',
+      method: 'post', path: '/leads/:id/nurture/stop', tag: 'Nurture', summary: 'Stop the sequence; the remaining steps are recorded as skipped (owner or manager)',
       roles: WORKERS, params, body: z.strictObject({ reason: z.enum(MANUAL_STOP_REASONS) }),
-      responses: { 200: { description: 'The stopped sequence', schema: nurtureSchema }, 404: { description: 'No such lead or sequence' }, 409: { description: '`nurture_finished`' } },
+      responses: { 200: { description: 'The stopped sequence', schema: nurtureSchema }, 403: { description: '`not_owner`' }, 404: { description: 'No such lead or sequence' }, 409: { description: '`nurture_finished`' } },
       async handler({ user, params: { id }, body, requestId, req }) {
+        assertOwnerOrSupervisor(user, (await leads.require(id)).ownerId, 'lead');
         return update(user, id, requestId, 'stopped', (h) => h.executeUpdate(stopNurtureUpdate, { args: [{ reason: body.reason, by: user.id }], updateId: req.header('idempotency-key') ?? requestId }));
       },
     }),
