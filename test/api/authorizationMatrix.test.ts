@@ -506,6 +506,19 @@ describe('authorization matrix: every operation × every kind of caller, from on
     assert.deepEqual(Object.keys(TABLE).filter((op) => !documented.includes(op)), [], 'operations in the table the API no longer has');
   });
 
+  it('a route a role may not use refuses it before looking the record up; a record everyone reads is 404 when missing, whoever asks', async function () {
+    const unknown = crypto.randomUUID();
+    const get = (caller: Caller, path: string) => send(`GET ${path}`, caller, {} as Case, {});
+    for (const caller of ['owner', 'tech'] as const) {
+      const [known, missing] = [await get(caller, `/imports/${world.importId}`), await get(caller, `/imports/${unknown}`)];
+      assert.deepEqual([known.status, known.body.code], [403, 'forbidden']);
+      assert.deepEqual([missing.status, missing.body.code], [403, 'forbidden'], 'an unknown import is refused alike: the answer tells nothing');
+    }
+    assert.equal((await get('manager', `/imports/${unknown}`)).status, 404);
+    const patchMissing = await send('PATCH /activities/{id}', 'tech', { expect: anyone(200), target: none(), body: () => ({ status: 'completed' }) }, { id: unknown });
+    assert.equal(patchMissing.status, 404);
+  });
+
   describe('every refusal answers problem+json with its code and changes nothing', function () {
     for (const [op, cases] of Object.entries(TABLE)) {
       for (const c of cases) {
