@@ -6,11 +6,11 @@
  * fails the test, so a new route cannot skip the question of who may call it.
  *
  * A refusal must change nothing: around each one the test fingerprints every table (audit_log
- * included) and the history of the record's workflow. Every fixture is built first and the
- * database left to settle; then every refusal is tried; the permitted calls come last, each on a
- * record of its own (a disqualified lead cannot be disqualified twice), so nothing they start in
- * the background can be mistaken for a refused request's write. Real Postgres, the Temporal dev
- * server, a worker and the API over HTTP.
+ * included) and sequence, and the history of the record's workflow. Every record is built first
+ * and the database left to settle; then every refusal is tried; the permitted calls come last,
+ * each on a record of its own unless the operation can be repeated (a disqualified lead cannot be
+ * disqualified twice), so nothing they start in the background can be mistaken for a refused
+ * request's write. Real Postgres, the Temporal dev server, a worker and the API over HTTP.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
