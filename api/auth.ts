@@ -48,12 +48,29 @@ export function assertOwnerOrSupervisor(user: User, ownerId: string, what: strin
   }
 }
 
+const TEAM_NAMES: Record<Role, string> = { rep: 'reps', tech_consultant: 'technical consultants', manager: 'managers', admin: 'admins' };
+
+/**
+ * Who may change an activity: its owner, a manager or an admin. An activity with no owner was
+ * left for a team (a Tech Check reminder for "the technical consultants", or for "any manager"):
+ * any member of that team works it.
+ */
+export function assertMayWorkActivity(user: User, activity: { ownerId: string | null }, team: Role | null): void {
+  if (activity.ownerId === user.id || isSupervisor(user)) return;
+  if (activity.ownerId === null && team === user.role) return;
+  throw new ForbiddenError(
+    activity.ownerId === null ? `this task is for the ${TEAM_NAMES[team ?? 'manager']}` : 'only the owner of the activity or a manager may change it',
+    'not_owner',
+  );
+}
+
 /**
  * SPEC: managers (and admins) reassign owners. A rep names only themself on a new record and
- * cannot move an existing one, not even to themself.
+ * cannot move an existing one, not even to themself. A team's task that nobody owns yet (current
+ * owner null) may be taken by a member of the team for themself.
  */
-export function assertMayAssignOwner(user: User, ownerId: string | undefined, currentOwnerId?: string): void {
+export function assertMayAssignOwner(user: User, ownerId: string | undefined, currentOwnerId?: string | null): void {
   if (ownerId === undefined || isSupervisor(user)) return;
-  if (currentOwnerId === undefined ? ownerId === user.id : ownerId === currentOwnerId) return;
+  if (currentOwnerId === undefined || currentOwnerId === null ? ownerId === user.id : ownerId === currentOwnerId) return;
   throw new ForbiddenError('only a manager or an admin may assign a record to someone else', 'owner_reassign_forbidden');
 }

@@ -41,8 +41,17 @@ export class UnauthorizedError extends HttpError {
   }
 }
 
+/**
+ * Every authorization refusal (403) says which rule refused it (docs/authorization.md):
+ * - `forbidden`: the caller's role may not use the route at all (checked before the record is
+ *   looked up, so it reveals nothing about whether the record exists);
+ * - `not_owner`: the record is someone else's: only its owner, a manager or an admin changes it;
+ * - `owner_reassign_forbidden`: only a manager or an admin gives a record to another owner.
+ */
+export type ForbiddenCode = 'forbidden' | 'not_owner' | 'owner_reassign_forbidden';
+
 export class ForbiddenError extends HttpError {
-  constructor(message: string, code = 'forbidden') {
+  constructor(message: string, code: ForbiddenCode = 'forbidden') {
     super(403, code, message);
   }
 }

@@ -59,15 +59,16 @@ export interface ImportFileInput {
 
 const MAX_RAW = 4000;
 
-const NEEDS_ESCAPE = /[\\\t\n\r\u0000]/;
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
 
 /** COPY text-format field. */
 function copyField(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return '\\N';
   const text = typeof value === 'string' ? value : String(value);
-  if (!NEEDS_ESCAPE.test(text)) return text;
   // COPY cannot carry NUL at all: a rejected row's raw text shows it as U+FFFD (accepted rows never hold one).
-  return text.replace(/[\\\t\n\r\u0000]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\uFFFD'));
+  const storable = text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+  if (!NEEDS_ESCAPE.test(storable)) return storable;
+  return storable.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
 const PERSON_STAGE = [
@@ -234,7 +235,7 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
           headerSeen = true;
           const bound = bindHeader(mapping, item.record);
           if (bound.ok) layout = bound.layout;
-          else headerError = bound.message.replace(/\u0000/g, '\uFFFD');
+          else headerError = bound.message.replaceAll('\u0000', '\uFFFD');
           return done();
         }
         rowsRead++;

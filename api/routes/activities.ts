@@ -4,6 +4,10 @@ import type { Db } from '../../db/knex';
 import { ACTIVITY_STATUSES, ACTIVITY_TYPES, ActivityStore, REGARDING_TYPES, type ActivityPatch, type TimelineFilter } from '../../db/stores/activities';
 import { TIMELINE_VIAS } from '../../db/stores/timelines';
 import { NotFoundError } from '../../db/errors';
+import { TechCheckStore } from '../../db/stores/techChecks';
+import type { Role } from '../../db/stores/users';
+import type { TechCheckReminderKind } from '../../workflows/dealLifecycle.contract';
+import { assertMayAssignOwner, assertMayWorkActivity } from '../auth';
 import { ForbiddenError } from '../errors';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
@@ -88,13 +92,18 @@ const patchBody = z
   })
   .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
 
+/** The team that works a Tech Check reminder nobody owns. */
+const REMINDER_TEAMS: Record<TechCheckReminderKind, Role> = { tech_consultants: 'tech_consultant', manager: 'manager' };
+
 export function activityRoutes({ db }: { db: Db }): RouteSpec[] {
   const activities = new ActivityStore(db);
+  const techChecks = new TechCheckStore(db);
   return [
     route({
       method: 'post', path: '/activities', tag: 'Timeline', summary: 'Add an activity to a record’s timeline',
+      description: 'Any signed-in user may add an activity to any record’s timeline; it is theirs unless they name another owner (`ownerId`), which technical consultants may not.',
       body: createBody,
-      responses: { 201: { description: 'The new activity', schema: activitySchema } },
+      responses: { 201: { description: 'The new activity', schema: activitySchema }, 403: { description: '`owner_reassign_forbidden`: a technical consultant naming another owner' } },
       async handler({ operation, user, body, requestId }) {
         // Reps hand tasks to each other; a technical consultant's notes and tasks stay their own.
         if (body.ownerId && body.ownerId !== user.id && user.role === 'tech_consultant') {
@@ -115,10 +124,18 @@ export function activityRoutes({ db }: { db: Db }): RouteSpec[] {
     }),
     route({
       method: 'patch', path: '/activities/:id', tag: 'Timeline', summary: 'Complete, cancel, reschedule or edit an open activity',
-      description: 'Completed and canceled activities are final (409 `activity_closed`).',
+      description: 'Completed and canceled activities are final (409 `activity_closed`). Its owner, a manager or an admin changes an activity; a task left for a team (a Tech Check reminder for the technical consultants, or for any manager) is worked by that team, and a member may take it (`ownerId`: themself). Giving an activity to someone else needs a manager or an admin.',
       params: idParams('activity'), body: patchBody,
-      responses: { 200: { description: 'The changed activity', schema: activitySchema }, 404: { description: 'No such activity' }, 409: { description: '`activity_closed`' } },
+      responses: {
+        200: { description: 'The changed activity', schema: activitySchema }, 403: { description: '`not_owner`, `owner_reassign_forbidden`' },
+        404: { description: 'No such activity' }, 409: { description: '`activity_closed`' },
+      },
       async handler({ user, params: { id }, body, requestId }) {
+        const current = await activities.get(id);
+        if (!current) throw new NotFoundError('activity', id);
+        const reminder = current.ownerId === null ? await techChecks.reminderKind(id) : null;
+        assertMayWorkActivity(user, current, reminder ? REMINDER_TEAMS[reminder] : null);
+        assertMayAssignOwner(user, body.ownerId, current.ownerId);
         const activity = await activities.update(id, body as ActivityPatch, { actor: { type: 'user', id: user.id }, requestId });
         return { status: 200, body: activity };
       },

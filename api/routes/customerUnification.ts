@@ -45,7 +45,7 @@ export function customerUnificationRoutes({ db, temporal, taskQueue }: Unificati
     }),
     route({
       method: 'get', path: '/unification', tag: 'Customer unification', summary: 'The latest unification passes, and where a request stands',
-      query: z.object({ requestId: z.string().max(200).optional() }),
+      roles: SUPERVISORS, query: z.object({ requestId: z.string().max(200).optional() }),
       responses: {
         200: {
           description: 'The latest passes (from the database), and the running workflow\'s view of the request when asked',

@@ -115,7 +115,7 @@ async function receive(req: Request, db: Db, log: Logger, settings: CustomerConf
         if (refusal || broken) return void stream.resume();
         session ??= await beginImport(db, log, { origin: 'api', createdBy: userId });
         // A file name is the client's text: NUL cannot be stored.
-        const fileName = (info.filename || `${name}.csv`).replace(/\u0000/g, '\uFFFD');
+        const fileName = (info.filename || `${name}.csv`).replaceAll('\u0000', '\uFFFD');
         await session.loadFile({ mapping, fileName, stream });
       });
       work.catch(() => stream.resume());
@@ -193,8 +193,8 @@ export function importRoutes({ db, temporal, taskQueue, log, customers }: Import
     }),
     route({
       method: 'get', path: '/imports/:id', tag: 'Customer imports', summary: 'An import: totals, files and rejected rows',
-      description: 'Rejected rows come with their file, line number, reason code, column and raw text; page through them with `limit`/`offset`, filter by `source` or `reason`.',
-      params, query: rejectsQuery,
+      description: 'Rejected rows come with their file, line number, reason code, column and raw text (personal data: managers and admins only); page through them with `limit`/`offset`, filter by `source` or `reason`.',
+      roles: SUPERVISORS, params, query: rejectsQuery,
       responses: { 200: { description: 'The import', schema: importViewSchema }, 404: { description: 'No such import' } },
       async handler({ params: { id }, query }) {
         const found = await imports.require(id);

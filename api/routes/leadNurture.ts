@@ -118,11 +118,13 @@ export function leadNurtureRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps
       responses: {
         202: { description: 'Enrolled; the sequence runs in the background', schema: enrolledSchema },
         404: { description: 'No such lead' },
+        403: { description: 'Wrong role, or `not_owner`: only the lead’s owner or a manager enrolls it' },
         409: { description: '`lead_closed` or `already_enrolled` (names the running workflow)' },
         422: { description: '`not_corporate` or `email_required`' },
       },
       async handler({ operation, user, params: { id }, requestId }) {
         const lead = await leads.require(id);
+        assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
         assertEnrollable(lead);
         const workflowId = nurtureWorkflowId(lead.id);
         const input: LeadNurtureInput = { leadId: lead.id, ownerId: lead.ownerId, customerType: lead.customerType, enrolledBy: user.id };
@@ -169,8 +171,10 @@ export function leadNurtureRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps
     route({
       method: 'post', path: '/leads/:id/nurture/stop', tag: 'Nurture', summary: 'Stop the sequence; the remaining steps are recorded as skipped',
       roles: WORKERS, params, body: z.strictObject({ reason: z.enum(MANUAL_STOP_REASONS) }), idempotent: true,
-      responses: { 200: { description: 'The stopped sequence', schema: nurtureSchema }, 404: { description: 'No such lead or sequence' }, 409: { description: '`nurture_finished`' } },
+      responses: { 200: { description: 'The stopped sequence', schema: nurtureSchema }, 403: { description: '`not_owner`' }, 404: { description: 'No such lead or sequence' }, 409: { description: '`nurture_finished`' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
+        const lead = await leads.require(id);
+        assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
         return update(user, id, requestId, 'stopped', stopNurtureUpdate, { reason: body.reason, by: user.id }, operation);
       },
     }),

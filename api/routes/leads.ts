@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
 import { CUSTOMER_TYPES, LEAD_SOURCES, LEAD_STATUSES, LeadStore, type LeadFields } from '../../db/stores/leads';
-import { WORKERS, assertMayAssignOwner } from '../auth';
+import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
 import { cents, definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
@@ -116,11 +116,15 @@ export function leadRoutes({ db, temporal, log }: LeadRoutesDeps): RouteSpec[] {
     }),
     route({
       method: 'patch', path: '/leads/:id', tag: 'Leads', summary: 'Change an open lead',
-      description: 'Only the named fields change. Reassigning the owner needs a manager or an admin. A closed lead is read-only (409 `lead_closed`).',
+      description: 'Only the named fields change. The lead’s owner, a manager or an admin changes it; reassigning the owner needs a manager or an admin. A closed lead is read-only (409 `lead_closed`).',
       roles: WORKERS, params, body: patchLeadBody,
-      responses: { 200: { description: 'The changed lead', schema: leadSchema }, 404: { description: 'No such lead' }, 409: { description: '`lead_closed`' } },
+      responses: {
+        200: { description: 'The changed lead', schema: leadSchema }, 403: { description: 'Wrong role, `not_owner` or `owner_reassign_forbidden`' },
+        404: { description: 'No such lead' }, 409: { description: '`lead_closed`' },
+      },
       async handler({ user, params: { id }, body, requestId }) {
         const current = await leads.require(id);
+        assertOwnerOrSupervisor(user, current.ownerId, 'lead');
         assertMayAssignOwner(user, body.ownerId, current.ownerId);
         const { after } = await leads.update(id, body as Partial<LeadFields>, { actor: { type: 'user', id: user.id }, requestId });
         return { status: 200, body: after };
@@ -128,10 +132,14 @@ export function leadRoutes({ db, temporal, log }: LeadRoutesDeps): RouteSpec[] {
     }),
     route({
       method: 'post', path: '/leads/:id/disqualify', tag: 'Leads', summary: 'Disqualify (close) a lead',
-      description: 'Closes the lead with a reason from the configured list (`lost`, `cannot_contact`, `no_longer_interested`, `canceled` by default) and stops its nurture sequence.',
+      description: 'Closes the lead with a reason from the configured list (`lost`, `cannot_contact`, `no_longer_interested`, `canceled` by default) and stops its nurture sequence. The lead’s owner, a manager or an admin.',
       roles: WORKERS, params, body: z.strictObject({ reason: text(50) }),
-      responses: { 200: { description: 'The closed lead', schema: leadSchema }, 404: { description: 'No such lead' }, 409: { description: '`lead_closed`: already qualified or disqualified' } },
+      responses: {
+        200: { description: 'The closed lead', schema: leadSchema }, 403: { description: 'Wrong role, or `not_owner`' },
+        404: { description: 'No such lead' }, 409: { description: '`lead_closed`: already qualified or disqualified' },
+      },
       async handler({ user, params: { id }, body, requestId }) {
+        assertOwnerOrSupervisor(user, (await leads.require(id)).ownerId, 'lead');
         const lead = await leads.disqualify(id, body.reason, { actor: { type: 'user', id: user.id }, userId: user.id, requestId });
         await stopNurtureForClosedLead(temporal, log, id, 'disqualified', user.id);
         return { status: 200, body: lead };

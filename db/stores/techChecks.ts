@@ -76,6 +76,15 @@ export class TechCheckStore {
     return check;
   }
 
+  /** Which Tech Check reminder the activity is (the team it was left for), or null for any other activity. */
+  async reminderKind(activityId: string): Promise<TechCheckReminderKind | null> {
+    const row = await this.db('activities').where({ id: activityId, type: 'task', regarding_type: 'deal' }).first('regarding_id', 'idempotency_key');
+    const key: string | null | undefined = row?.idempotency_key;
+    if (!key?.startsWith(reminderKeyPrefix(row.regarding_id))) return null;
+    const kind = key.slice(key.lastIndexOf('/') + 1);
+    return kind === 'tech_consultants' || kind === 'manager' ? kind : null;
+  }
+
   /**
    * The reminder task of one Tech Check visit, written once per (deal, visit, kind): a retried
    * activity finds the row it wrote. `ownerId` null leaves it to the technical consultants' team.

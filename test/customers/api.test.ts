@@ -79,11 +79,11 @@ describe('customer view API (dev server)', function () {
     assert.equal(pass.status, 'completed');
     assert.equal(pass.summary!.customers, 394);
 
-    const view = await client(api.url, users.rep.token).get(`/imports/${importId}?reason=invalid_value`);
+    const view = await client(api.url, users.manager.token).get(`/imports/${importId}?reason=invalid_value`);
     assert.equal(view.status, 200);
     assert.equal(view.body.files.length, 4);
     assert.deepEqual(view.body.rejects.data.map((r: { fileName: string; line: number; columnName: string }) => [r.fileName, r.line, r.columnName]), [['pos_purchases.csv', 503, 'PurchasedOn']]);
-    assert.equal((await client(api.url, users.rep.token).get('/imports/00000000-0000-0000-0000-000000000000')).status, 404);
+    assert.equal((await client(api.url, users.manager.token).get('/imports/00000000-0000-0000-0000-000000000000')).status, 404);
   });
 
   it('finds a customer by name, e-mail, phone in another format, postal code, ContactId or LoyaltyId', async function () {
