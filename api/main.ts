@@ -48,6 +48,8 @@ async function main(): Promise<void> {
   guardProcess(log, 'API', answerStrayError(log));
   const db = createDb(config.databaseUrl ?? embeddedDatabaseUrl(config.embeddedPostgresPort));
   const api = await startApi(config, log, db);
+  // Started by the dev stack's supervisor: tell it we serve.
+  process.send?.({ ready: true });
   const stop = async () => {
     await api.close();
     await db.destroy();

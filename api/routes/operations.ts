@@ -4,12 +4,14 @@
  * answer is final once it is not `pending`: `succeeded` (with the workflow's result; read the
  * `resource` for the record as it is now), `failed` (the problem the request would have got;
  * nothing was changed), or `not_applied` (the workflow never took it: nothing was changed, sending
- * the request again is safe). Only the user who made the request, a manager or an admin may ask.
+ * the request again is safe). Only the user who made the request, a manager or an admin may ask
+ * (403 `not_owner` for anyone else).
  */
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import { NotFoundError } from '../../db/errors';
 import { isSupervisor } from '../auth';
+import { ForbiddenError } from '../errors';
 import { route, type RouteSpec } from '../http';
 import { operationOwner } from '../idempotency';
 import { RETRY_AFTER_SECONDS, parseOperationId, workflowCalls } from '../workflowCalls';
@@ -30,12 +32,12 @@ export function operationRoutes({ temporal }: { temporal: Client }): RouteSpec[]
       method: 'get', path: '/operations/:id', tag: 'Operations', summary: 'The outcome of a change that was answered 503 still_processing',
       description: 'Poll the `Location` of a 503 `still_processing` answer until `status` is not `pending`.',
       params: z.object({ id: z.string().min(1).max(4000) }),
-      responses: { 200: { description: 'Where the change stands', schema: operationSchema }, 404: { description: '`operation_not_found`' } },
+      responses: { 200: { description: 'Where the change stands', schema: operationSchema }, 403: { description: '`not_owner`: another user’s request' }, 404: { description: '`operation_not_found`' } },
       async handler({ user, params: { id } }) {
         const ref = parseOperationId(id);
         const owner = ref ? operationOwner(ref.updateId) : null;
-        // Someone else's operation is not theirs to know of.
-        if (!ref || !owner || (owner !== user.id && !isSupervisor(user))) throw new NotFoundError('operation', id);
+        if (!ref || !owner) throw new NotFoundError('operation', id);
+        if (owner !== user.id && !isSupervisor(user)) throw new ForbiddenError('only the user who made the request, a manager or an admin may follow it', 'not_owner');
         const outcome = await calls.outcome(ref);
         return {
           status: 200,

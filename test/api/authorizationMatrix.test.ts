@@ -26,6 +26,7 @@ import { dealAt, expectStatus, productId, qualifiedDeal, startDealStack, type De
 import { createLead, uniqueEmail } from '../helpers/fixtures';
 import { invoicedOrder, today, wonOrder } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
+import { operationId } from '../../api/workflowCalls';
 
 type Caller = 'none' | 'malformed' | 'badToken' | 'owner' | 'otherRep' | 'tech' | 'manager' | 'admin';
 const CALLERS: readonly Caller[] = ['none', 'malformed', 'badToken', 'owner', 'otherRep', 'tech', 'manager', 'admin'];
@@ -328,6 +329,12 @@ describe('authorization matrix: every operation × every kind of caller, from on
     'GET /unification': [{ expect: supervisors(200), target: none() }],
 
     'GET /audit': [{ expect: supervisors(200), target: none(() => `entity=lead&id=${world.leadId}`) }],
+
+    // Operations: a change answered 503 still_processing is followed by whoever made it, or a supervisor.
+    'GET /operations/{id}': [{
+      expect: { ...SIGNED_OUT, owner: 200, otherRep: NOT_OWNER, tech: NOT_OWNER, manager: 200, admin: 200 },
+      target: at(() => operationId({ workflowId: dealWorkflowId(world.dealId), updateId: `u:${stack.users.rep.id}|POST /deals/${world.dealId}/advance|k:matrix`, resource: `/deals/${world.dealId}` })),
+    }],
   };
 
   /** One eCommerce contact, in the sample's layout, with a key of its own. */
