@@ -53,6 +53,7 @@ import {
   type TechCheckReminderKind,
   type WinQuoteInput,
 } from './dealLifecycle.contract';
+import { EntityLock } from './lib/entityLock';
 import { closeRejection, moveRejection, movesNow, techCheckGate, winRejection, wonQuoteRejection, type Rejection } from './dealLifecycle.rules';
 import { DealIdKey, DealStageKey, DealValueKey, OwnerIdKey, TechCheckRequiredKey, WaitingSinceKey } from './searchAttributes';
 
@@ -89,8 +90,8 @@ function describeDuration(ms: number): string {
 
 class DealLifecycle {
   private readonly state: DealState;
-  /** One handler writes at a time; validators answer from the state before their turn, handlers re-check in it. */
-  private busy = false;
+  /** One handler writes at a time, in arrival order; validators answer from the state before their turn, handlers re-check in it. */
+  private readonly lock = new EntityLock();
   private published: Record<string, unknown> | null = null;
 
   constructor(private readonly input: DealWorkflowInput) {
@@ -122,22 +123,22 @@ class DealLifecycle {
 
   setup(): void {
     setHandler(getDealStateQuery, () => this.state);
-    setHandler(advanceDealUpdate, (input) => this.exclusive(() => this.advance(input)), {
+    setHandler(advanceDealUpdate, (input) => this.lock.exclusive(() => this.advance(input)), {
       validator: (input) => this.refuse(moveRejection(this.state.stage, this.state.status, input.to, this.state.facts)),
     });
-    setHandler(closeDealUpdate, (input) => this.exclusive(() => this.close(input)), {
+    setHandler(closeDealUpdate, (input) => this.lock.exclusive(() => this.close(input)), {
       validator: (input) => this.refuse(closeRejection(this.state.stage, this.state.status, input.outcome, input.reason, this.state.facts)),
     });
-    setHandler(changeDealUpdate, (input) => this.exclusive(() => this.changeDeal(input)), {
+    setHandler(changeDealUpdate, (input) => this.lock.exclusive(() => this.changeDeal(input)), {
       validator: (input) => this.refuse(this.dealChangeRejection(input)),
     });
-    setHandler(changeQuoteUpdate, (input) => this.exclusive(() => this.changeQuote(input)), {
+    setHandler(changeQuoteUpdate, (input) => this.lock.exclusive(() => this.changeQuote(input)), {
       validator: (input) => this.refuse(this.quoteChangeRejection(input)),
     });
-    setHandler(recordTechCheckUpdate, (input) => this.exclusive(() => this.recordTechCheck(input)), {
+    setHandler(recordTechCheckUpdate, (input) => this.lock.exclusive(() => this.recordTechCheck(input)), {
       validator: (input) => this.refuse(this.techCheckRejection(input)),
     });
-    setHandler(winQuoteUpdate, (input) => this.exclusive(() => this.winQuote(input)), {
+    setHandler(winQuoteUpdate, (input) => this.lock.exclusive(() => this.winQuote(input)), {
       validator: (input) => this.refuse(winRejection(this.state.stage, this.state.status, input.quoteId, this.state.facts)),
     });
   }
@@ -267,16 +268,6 @@ class DealLifecycle {
   }
 
   // --- applying what the activities wrote ---------------------------------------------------------
-
-  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
-    await condition(() => !this.busy);
-    this.busy = true;
-    try {
-      return await work();
-    } finally {
-      this.busy = false;
-    }
-  }
 
   private async applyChange(run: ChangeRunner, attributed: { by: string; requestId?: string | null }): Promise<DealUpdateResult> {
     const result = await this.applyChangeWith(run, attributed);

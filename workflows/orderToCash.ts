@@ -55,6 +55,7 @@ import {
   utcDate,
   type OrderRejection,
 } from './orderToCash.rules';
+import { EntityLock } from './lib/entityLock';
 import { AmountDueKey, DealIdKey, InvoiceStatusKey, OrderStatusKey, OwnerIdKey, PaymentDueAtKey, PaymentOverdueKey } from './searchAttributes';
 
 /**
@@ -79,8 +80,8 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 class OrderToCash {
   private readonly state: OrderState;
-  /** One handler writes at a time; validators answer from the state before their turn, handlers re-check in it. */
-  private busy = false;
+  /** One handler writes at a time, in arrival order; validators answer from the state before their turn, handlers re-check in it. */
+  private readonly lock = new EntityLock();
   /** Bumped whenever the facts change, so the payment wait re-evaluates. */
   private version = 0;
   private published: Record<string, unknown> | null = null;
@@ -107,15 +108,15 @@ class OrderToCash {
 
   setup(): void {
     setHandler(getOrderStateQuery, () => this.state);
-    setHandler(fulfillOrderUpdate, (input) => this.exclusive(() => {
+    setHandler(fulfillOrderUpdate, (input) => this.lock.exclusive(() => {
       this.refuse(fulfillRejection(this.state.facts, input.kind));
       return this.apply({ kind: 'fulfill', fulfillment: input.kind, fulfilledOn: input.fulfilledOn, note: input.note ?? null }, input);
     }), { validator: (input) => this.refuse(fulfillRejection(this.state.facts, input.kind)) });
-    setHandler(cancelOrderUpdate, (input) => this.exclusive(() => {
+    setHandler(cancelOrderUpdate, (input) => this.lock.exclusive(() => {
       this.refuse(cancelOrderRejection(this.state.facts, input.reason));
       return this.apply({ kind: 'cancel_order', reason: input.reason!, description: input.description ?? null }, input);
     }), { validator: (input) => this.refuse(cancelOrderRejection(this.state.facts, input.reason)) });
-    setHandler(createInvoiceUpdate, (input) => this.exclusive(() => {
+    setHandler(createInvoiceUpdate, (input) => this.lock.exclusive(() => {
       this.refuse(invoiceRejection(this.state.facts));
       // Issued today (workflow time, UTC), due after the payment terms.
       const issuedOn = utcDate(Date.now());
@@ -125,11 +126,11 @@ class OrderToCash {
       };
       return this.apply(change, input);
     }), { validator: (_input) => this.refuse(invoiceRejection(this.state.facts)) });
-    setHandler(recordPaymentUpdate, (input) => this.exclusive(() => {
+    setHandler(recordPaymentUpdate, (input) => this.lock.exclusive(() => {
       this.refuse(paymentRejection(this.state.facts, input.invoiceId, input.kind, input.amountCents));
       return this.apply({ kind: 'record_payment', invoiceId: input.invoiceId, payment: input.kind, paidOn: input.paidOn, amountCents: input.amountCents }, input);
     }), { validator: (input) => this.refuse(paymentRejection(this.state.facts, input.invoiceId, input.kind, input.amountCents)) });
-    setHandler(cancelInvoiceUpdate, (input) => this.exclusive(() => {
+    setHandler(cancelInvoiceUpdate, (input) => this.lock.exclusive(() => {
       this.refuse(cancelInvoiceRejection(this.state.facts, input.invoiceId, input.reason));
       return this.apply({ kind: 'cancel_invoice', invoiceId: input.invoiceId, reason: input.reason!, description: input.description ?? null }, input);
     }), { validator: (input) => this.refuse(cancelInvoiceRejection(this.state.facts, input.invoiceId, input.reason)) });
@@ -167,7 +168,7 @@ class OrderToCash {
     const changed = () => this.version !== seen || this.shouldContinueAsNew();
     const waitMs = paymentDeadlineMs(dueOn) - Date.now();
     if (waitMs > 0 && (await condition(changed, waitMs, { summary: `Invoice ${invoiceNumber}: wait for payment until the end of ${dueOn}` }))) return;
-    await this.exclusive(async () => {
+    await this.lock.exclusive(async () => {
       // Re-checked in our turn: a payment or cancel may have settled it meanwhile.
       const invoice = unpaidInvoice(this.state.facts);
       if (!invoice || invoice.id !== invoiceId || invoice.overdueActivityId) return;
@@ -193,16 +194,6 @@ class OrderToCash {
   private refuse(rejection: OrderRejection | null): void {
     if (rejection) {
       throw ApplicationFailure.create({ message: rejection.message, type: rejection.code, nonRetryable: true, details: [{ problem: { status: rejection.status, ...rejection.details } }] });
-    }
-  }
-
-  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
-    await condition(() => !this.busy);
-    this.busy = true;
-    try {
-      return await work();
-    } finally {
-      this.busy = false;
     }
   }
 
