@@ -37,6 +37,7 @@ import {
   type OrderState,
   type OrderUpdateResult,
   type OrderWorkflowInput,
+  type RecordedOrder,
 } from './orderToCash.contract';
 import {
   addDays,
@@ -205,10 +206,16 @@ class OrderToCash {
       this.adopt(result.facts);
       return { state: this.state, createdId: result.createdId };
     } catch (error) {
-      // A refusal on Postgres's rows comes back to the caller as the same typed failure.
+      // A refusal on Postgres's rows comes back to the caller as the same typed failure; what
+      // Postgres holds, carried with it, corrects our copy (the caller sees only the problem).
       const cause = error instanceof ActivityFailure ? error.cause : error;
       if (cause instanceof ApplicationFailure) {
-        throw ApplicationFailure.create({ message: cause.message, type: cause.type ?? 'order_write_refused', nonRetryable: true, details: cause.details ? [...cause.details] : undefined });
+        const [problem, recorded] = (cause.details ?? []) as [unknown, RecordedOrder | undefined];
+        if (recorded && typeof recorded === 'object' && 'facts' in recorded) {
+          this.state.changeSeq = Math.max(this.state.changeSeq, recorded.changeSeq);
+          this.adopt(recorded.facts);
+        }
+        throw ApplicationFailure.create({ message: cause.message, type: cause.type ?? 'order_write_refused', nonRetryable: true, details: cause.details ? [problem] : undefined });
       }
       throw ApplicationFailure.nonRetryable(`the change could not be written: ${(cause as Error | undefined)?.message ?? 'unknown error'}`, 'order_write_failed');
     }

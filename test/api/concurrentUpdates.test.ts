@@ -7,8 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { DEAL_STAGES, dealWorkflowId, getDealStateQuery, type DealStage } from '../../workflows/dealLifecycle.contract';
+import { orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { dealAt, expectStatus, startDealStack, type DealStack } from '../helpers/deals';
-import { invoicedOrder, orderEverywhere, today } from '../helpers/orders';
+import { invoicedOrder, orderEverywhere, orderState, today } from '../helpers/orders';
 import { inPool, settled } from '../helpers/bursts';
 
 const ROUNDS = Number(process.env.CONCURRENT_ROUNDS ?? 2);
@@ -82,5 +83,59 @@ describe('concurrent requests at one deal or invoice (dev server, real worker, P
       const balance = Number(invoice.total_cents) - Number(invoice.paid_cents);
       expectStatus(await stack.as.rep.post(`/invoices/${invoiceId}/pay`, { status: 'complete', paidOn: today(), amountCents: balance }), 200);
     }
+  });
+
+  /** What the workflow and Postgres say about the deal: stage, status, move count and the last moves. */
+  async function dealEverywhere(dealId: string) {
+    const row = await stack.db('deals').where({ id: dealId }).first('stage', 'status', 'move_seq');
+    const moves = await stack.db('deal_stage_moves').where({ deal_id: dealId }).orderBy('seq').select('seq', 'from_stage', 'to_stage');
+    const state = await stack.env.client.workflow.getHandle(dealWorkflowId(dealId)).query(getDealStateQuery);
+    return {
+      db: [row.stage, row.status, row.move_seq, moves.slice(-state.recentMoves.length).map((m: any) => [m.seq, m.from_stage, m.to_stage])],
+      workflow: [state.stage, state.status, state.moveSeq, state.recentMoves.map((m) => [m.seq, m.from, m.to])],
+      state,
+    };
+  }
+
+  it('a deal whose rows moved on behind its workflow (as a split by an older build left them) catches up on its next request and goes on', async function () {
+    const { dealId } = await dealAt(stack, 'propose', 1_000_000);
+    const { workflow: before, state } = await dealEverywhere(dealId);
+    assert.deepEqual(before.slice(0, 3), ['propose', 'open', 2]);
+    // Postgres moves on to Close (move 3) without the workflow knowing.
+    await stack.db('deal_stage_moves').insert({ deal_id: dealId, seq: 3, from_stage: 'propose', to_stage: 'close', moved_by: stack.users.rep.id, workflow_id: dealWorkflowId(dealId), at: new Date().toISOString() });
+    await stack.db('deals').where({ id: dealId }).update({ stage: 'close', move_seq: 3, stage_entered_at: new Date().toISOString() });
+
+    // The workflow would write its own move 3 (propose → develop): Postgres holds another one, so it
+    // takes Postgres's position and judges the request from Close, where it is still valid.
+    const back = await stack.as.rep.post(`/deals/${dealId}/advance`, { to: 'develop' });
+    expectStatus(back, 200);
+    assert.deepEqual([back.body.process.stage, back.body.process.moveSeq], ['develop', 4]);
+    let now = await dealEverywhere(dealId);
+    assert.deepEqual(now.workflow, now.db, 'the workflow is where Postgres is');
+    assert.deepEqual(now.db[3].slice(-2), [[3, 'propose', 'close'], [4, 'close', 'develop']]);
+
+    // Again behind its back, then a change (not a move): the guard finds Postgres elsewhere, the workflow catches up, the change is made.
+    await stack.db('deal_stage_moves').insert({ deal_id: dealId, seq: 5, from_stage: 'develop', to_stage: 'qualify', moved_by: stack.users.rep.id, workflow_id: dealWorkflowId(dealId), at: new Date().toISOString() });
+    await stack.db('deals').where({ id: dealId }).update({ stage: 'qualify', move_seq: 5, stage_entered_at: new Date().toISOString() });
+    // And the change ledger already holds another change under the workflow's next number.
+    await stack.db('deal_changes').insert({ idempotency_key: `${dealWorkflowId(dealId)}/change-${state.changeSeq + 1}`, deal_id: dealId, kind: 'quote_activate', result: JSON.stringify({}) });
+    const edited = await stack.as.rep.patch(`/deals/${dealId}`, { name: 'Caught up' });
+    expectStatus(edited, 200);
+    now = await dealEverywhere(dealId);
+    assert.deepEqual(now.workflow, now.db, 'the workflow is where Postgres is');
+    assert.equal(now.state.facts.name, 'Caught up');
+    assert.ok(now.state.changeSeq > state.changeSeq + 1, 'the next change went past the number the ledger held');
+    expectStatus(await stack.as.rep.post(`/deals/${dealId}/advance`, { to: 'develop' }), 200);
+  });
+
+  it('an order whose ledger holds another change under its next number refuses that one request, then goes on', async function () {
+    const { orderId, invoiceId } = await invoicedOrder(stack, 1_500_000);
+    const before = await orderState(stack, orderId);
+    await stack.db('order_changes').insert({ idempotency_key: `${orderWorkflowId(orderId)}/change-${before.changeSeq + 1}`, order_id: orderId, kind: 'cancel_order', result: JSON.stringify({}) });
+    expectStatus(await stack.as.rep.post(`/invoices/${invoiceId}/pay`, { status: 'partial', paidOn: today(), amountCents: 100_000 }), 409, 'order_out_of_step');
+    assert.equal(Number((await stack.db('invoices').where({ id: invoiceId }).first('paid_cents')).paid_cents), 0, 'nothing was paid');
+    expectStatus(await stack.as.rep.post(`/invoices/${invoiceId}/pay`, { status: 'partial', paidOn: today(), amountCents: 100_000 }), 200);
+    const everywhere = await orderEverywhere(stack, orderId);
+    assert.deepEqual(everywhere.workflow, everywhere.db);
   });
 });

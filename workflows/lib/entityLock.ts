@@ -21,16 +21,24 @@ export class EntityLock {
   private held = false;
   private readonly waiting: Array<() => void> = [];
 
+  /**
+   * Whether callers take turns in the queue: false only while replaying a history recorded before
+   * it, where the caller must also keep what it did then.
+   */
+  takesTurns(): boolean {
+    return patched(ENTITY_LOCK_PATCH);
+  }
+
   /** Runs `work` once every earlier caller has finished, then hands over to the next. */
   async exclusive<T>(work: () => Promise<T>): Promise<T> {
-    if (patched(ENTITY_LOCK_PATCH)) {
+    if (this.takesTurns()) {
       if (this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
       else this.held = true;
     } else {
       // The path histories recorded before the queue took, step for step (same awaits, same order).
       await condition(() => !this.held);
       // Woken after the run went live: another may have entered in the same pass; take a turn.
-      if (patched(ENTITY_LOCK_PATCH) && this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
+      if (this.takesTurns() && this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
       else this.held = true;
     }
     try {
