@@ -2,10 +2,14 @@
  * The deal workflow's side effects. Every change to what the stage rules judge (product lines, the
  * estimate, quote activation / revision / close, Tech Checks) and every stage move is written here,
  * one transaction each, so Postgres follows the workflow exactly:
- * - a change is keyed by `<workflowId>/change-<n>` in deal_changes: a retry returns the stored result;
- * - a move is keyed by (deal, move number): a retry finds its row, and moves apply in order;
+ * - a change is keyed by `<workflowId>/change-<n>` in deal_changes: a retry returns the stored result,
+ *   and only a retry does (the stored change must be of the same kind for the same deal);
+ * - a move is keyed by (deal, move number): a retry finds its row (the same move: from, to, by), and
+ *   moves apply in order;
  * - each transaction first checks Postgres is where the workflow believes (open, same stage and
  *   move count) and re-judges the rule on its own rows, so a stale workflow copy cannot open the gate;
+ * - when Postgres is elsewhere (`deal_out_of_step`, `deal_closed`), the refusal carries where it is
+ *   (RecordedDealPosition), so the workflow catches up instead of refusing every later change;
  * - a change that closes the gate of a deal in Close writes the send-back to Tech Check in the same
  *   transaction.
  * Business refusals are non-retryable ApplicationFailures typed with the rule's code (the API's 409).
@@ -13,7 +17,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { Logger } from '../config/logger';
-import { DomainError } from '../db/errors';
+import { ConflictError, DomainError } from '../db/errors';
 import type { Db } from '../db/knex';
 import { DealStore } from '../db/stores/deals';
 import { OrderStore } from '../db/stores/orders';
@@ -21,6 +25,7 @@ import { QuoteStore } from '../db/stores/quotes';
 import { TechCheckStore } from '../db/stores/techChecks';
 import type { WriteContext } from '../db/stores/leads';
 import {
+  DEAL_RECENT_MOVES,
   DEAL_REJECTIONS,
   type ApplyDealChangeInput,
   type DealChangeResult,
@@ -28,6 +33,7 @@ import {
   type DealProductChange,
   type QuoteChange,
   type RecordDealMoveInput,
+  type RecordedDealPosition,
   type StageMove,
   type TechCheckReminderInput,
   type WinQuoteChange,
@@ -47,15 +53,8 @@ function currentWorkflowId(): string {
   return execution.workflowId;
 }
 
-/** Store refusals become typed, non-retryable failures; anything else is transient and retried. */
-async function refusalsAsFailures<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof DomainError) throw ApplicationFailure.nonRetryable(error.message, error.code);
-    throw error;
-  }
-}
+/** Refusals that mean Postgres is not where the workflow believes the deal is. */
+const OUT_OF_STEP: ReadonlySet<string> = new Set([DEAL_REJECTIONS.outOfStep, DEAL_REJECTIONS.dealClosed]);
 
 const userCtx = (by: string, requestId?: string | null): Ctx => ({ actor: { type: 'user', id: by }, userId: by, requestId: requestId ?? null });
 
@@ -64,6 +63,35 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
   const quotes = new QuoteStore(db);
   const checks = new TechCheckStore(db);
   const orders = new OrderStore(db);
+
+  /** Where Postgres holds the deal now, read after the refused transaction rolled back. */
+  async function recordedPosition(dealId: string, workflowId: string): Promise<RecordedDealPosition> {
+    const deal = await deals.require(dealId);
+    const recentMoves = (await deals.moves(dealId)).slice(-DEAL_RECENT_MOVES);
+    const [{ last }] = await db('deal_changes')
+      .where({ deal_id: dealId })
+      .whereLike('idempotency_key', `${workflowId}/change-%`)
+      .select(db.raw("coalesce(max(substring(idempotency_key from '/change-([0-9]+)$')::int), 0) as last"));
+    return {
+      stage: deal.stage, status: deal.status, moveSeq: deal.moveSeq, stageEnteredAt: deal.stageEnteredAt,
+      closedAt: deal.closedAt, closeReason: deal.closeReason, actualRevenueCents: deal.actualRevenueCents,
+      recentMoves, facts: await deals.facts(dealId), changeSeq: Number(last),
+    };
+  }
+
+  /**
+   * Store refusals become typed, non-retryable failures (an out-of-step one carrying Postgres's
+   * position); anything else is transient and retried.
+   */
+  async function refusalsAsFailures<T>(dealId: string, workflowId: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      const details = OUT_OF_STEP.has(error.code) ? [await recordedPosition(dealId, workflowId)] : undefined;
+      throw ApplicationFailure.create({ message: error.message, type: error.code, nonRetryable: true, details });
+    }
+  }
 
   /**
    * One change in one transaction: the ledger row makes it happen once; the guard checks the deal
@@ -75,11 +103,15 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
     apply: (trx: Knex.Transaction, ctx: Ctx) => Promise<{ createdId: string | null; closeDeal?: string | null; win?: { actualRevenueCents: number } | null; order?: DealChangeResult['order'] }>,
   ): Promise<DealChangeResult> {
     const workflowId = currentWorkflowId();
-    return refusalsAsFailures(() =>
+    return refusalsAsFailures(input.dealId, workflowId, () =>
       db.transaction(async (trx) => {
         const fresh = await trx('deal_changes').insert({ idempotency_key: input.key, deal_id: input.dealId, kind }).onConflict('idempotency_key').ignore().returning('idempotency_key');
         if (fresh.length === 0) {
-          const done = await trx('deal_changes').where({ idempotency_key: input.key }).first('result');
+          const done = await trx('deal_changes').where({ idempotency_key: input.key }).first('result', 'kind', 'deal_id');
+          // Another change under this number (a reset run counting again): its result is not ours.
+          if (done.kind !== kind || done.deal_id !== input.dealId) {
+            throw new ConflictError(DEAL_REJECTIONS.outOfStep, `change ${input.key} is a ${done.kind} already recorded in the database, not this ${kind}`);
+          }
           log.debug({ dealId: input.dealId, key: input.key }, 'deal change already applied');
           return done.result as DealChangeResult;
         }
@@ -186,16 +218,21 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
   }
 
   /**
-   * Writes a move or close the workflow decided, after re-judging it on Postgres's rows. A refusal
-   * carries the fresh facts, so the workflow corrects its copy.
+   * Writes a move or close the workflow decided, after re-judging it on Postgres's rows. A rule's
+   * refusal carries the fresh facts, so the workflow corrects its copy; finding Postgres at another
+   * move, the refusal carries Postgres's position, and the workflow takes it.
    */
   async function recordDealMove(input: RecordDealMoveInput): Promise<DealFacts> {
     const workflowId = currentWorkflowId();
     const { dealId, move, close } = input;
-    return refusalsAsFailures(() =>
+    return refusalsAsFailures(dealId, workflowId, () =>
       db.transaction(async (trx) => {
-        const done = await trx('deal_stage_moves').where({ deal_id: dealId, seq: move.seq }).first('id');
-        if (done) return deals.facts(dealId, trx);
+        const done = await trx('deal_stage_moves').where({ deal_id: dealId, seq: move.seq }).first('from_stage', 'to_stage', 'moved_by');
+        if (done) {
+          // A retry of this very move finds it written; any other move under its number is not ours to claim.
+          if (done.from_stage === move.from && done.to_stage === move.to && done.moved_by === move.by) return deals.facts(dealId, trx);
+          throw new ConflictError(DEAL_REJECTIONS.outOfStep, `deal ${dealId}'s move ${move.seq} is ${done.from_stage} → ${done.to_stage} in the database, not ${move.from} → ${move.to}`);
+        }
         await deals.lockForChange(trx, dealId, { stage: move.from, moveSeq: move.seq - 1 });
         const facts = await deals.facts(dealId, trx);
         const rejection = close

@@ -1,20 +1,22 @@
 /**
  * The order workflow's side effects. Every change (fulfillment, cancel, invoice, payment, invoice
  * cancel) is written here, one transaction each, so Postgres follows the workflow exactly:
- * - a change is keyed by `<workflowId>/change-<n>` in order_changes: a retry returns the stored result;
+ * - a change is keyed by `<workflowId>/change-<n>` in order_changes: a retry returns the stored result,
+ *   and only a retry does (the stored change must be of the same kind for the same order);
  * - each transaction locks the order, re-judges the rule on its own rows (the same pure functions the
  *   workflow's validators use), writes, and returns the fresh facts, which the workflow adopts;
  * - the overdue task is keyed per invoice in activities, so it is written once.
- * Business refusals are non-retryable ApplicationFailures typed with the rule's code.
+ * Business refusals are non-retryable ApplicationFailures typed with the rule's code; a refused change
+ * also carries what Postgres holds (RecordedOrder), so the workflow's copy cannot stay behind.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from '../config/logger';
-import { DomainError } from '../db/errors';
+import { ConflictError, DomainError } from '../db/errors';
 import type { Db } from '../db/knex';
 import { InvoiceStore } from '../db/stores/invoices';
 import { OrderStore } from '../db/stores/orders';
 import type { WriteContext } from '../db/stores/leads';
-import type { ApplyOrderChangeInput, OrderChange, OrderChangeResult, OrderFacts, OverdueTaskInput, OverdueTaskResult } from '../workflows/orderToCash.contract';
+import { ORDER_REJECTIONS, type ApplyOrderChangeInput, type OrderChange, type OrderChangeResult, type OrderFacts, type OverdueTaskInput, type OverdueTaskResult, type RecordedOrder } from '../workflows/orderToCash.contract';
 import { cancelInvoiceRejection, cancelOrderRejection, fulfillRejection, invoiceRejection, paymentRejection, type OrderRejection } from '../workflows/orderToCash.rules';
 
 export interface OrderToCashDeps {
@@ -65,15 +67,38 @@ export function createOrderToCashActivities({ db, log }: OrderToCashDeps) {
   const orders = new OrderStore(db);
   const invoices = new InvoiceStore(db);
 
+  /** What Postgres holds now, read after the refused transaction rolled back. */
+  async function recordedOrder(orderId: string, workflowId: string): Promise<RecordedOrder> {
+    const [{ last }] = await db('order_changes')
+      .where({ order_id: orderId })
+      .whereLike('idempotency_key', `${workflowId}/change-%`)
+      .select(db.raw("coalesce(max(substring(idempotency_key from '/change-([0-9]+)$')::int), 0) as last"));
+    return { facts: await orders.facts(orderId), changeSeq: Number(last) };
+  }
+
+  /** A refused change carries, after the problem the API shows, what Postgres holds. */
+  async function carryingRecord<T>(orderId: string, workflowId: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof ApplicationFailure) || !error.nonRetryable) throw error;
+      throw ApplicationFailure.create({ message: error.message, type: error.type ?? undefined, nonRetryable: true, details: [error.details?.[0] ?? {}, await recordedOrder(orderId, workflowId)] });
+    }
+  }
+
   /** One change in one transaction: the ledger row makes it happen once; the rule is judged on the rows. */
   async function applyOrderChange(input: ApplyOrderChangeInput): Promise<OrderChangeResult> {
-    currentWorkflowId();
+    const workflowId = currentWorkflowId();
     const { orderId, change } = input;
-    return refusalsAsFailures(() =>
+    return carryingRecord(orderId, workflowId, () => refusalsAsFailures(() =>
       db.transaction(async (trx) => {
         const fresh = await trx('order_changes').insert({ idempotency_key: input.key, order_id: orderId, kind: change.kind }).onConflict('idempotency_key').ignore().returning('idempotency_key');
         if (fresh.length === 0) {
-          const done = await trx('order_changes').where({ idempotency_key: input.key }).first('result');
+          const done = await trx('order_changes').where({ idempotency_key: input.key }).first('result', 'kind', 'order_id');
+          // Another change under this number (a reset run counting again): its result is not ours.
+          if (done.kind !== change.kind || done.order_id !== orderId) {
+            throw new ConflictError(ORDER_REJECTIONS.outOfStep, `change ${input.key} is a ${done.kind} already recorded in the database, not this ${change.kind}`);
+          }
           log.debug({ orderId, key: input.key }, 'order change already applied');
           return done.result as OrderChangeResult;
         }
@@ -103,7 +128,7 @@ export function createOrderToCashActivities({ db, log }: OrderToCashDeps) {
         await trx('order_changes').where({ idempotency_key: input.key }).update({ result: JSON.stringify(result) });
         return result;
       }),
-    );
+    ));
   }
 
   /** The due date has passed unpaid: a task for the order's owner, once per invoice. */

@@ -272,6 +272,29 @@ export interface DealPosition {
   at: string;
 }
 
+/** How many moves the workflow's state keeps (and the query shows); deal_stage_moves keeps them all. */
+export const DEAL_RECENT_MOVES = 20;
+
+/**
+ * Where Postgres holds the deal. A `deal_out_of_step` (or `deal_closed`) refusal carries it as its
+ * first detail: the workflow found Postgres elsewhere than it believed and takes Postgres's word,
+ * so the deal goes on from where its records are instead of refusing every change from then on.
+ */
+export interface RecordedDealPosition {
+  stage: DealStage;
+  status: DealStatus;
+  moveSeq: number;
+  stageEnteredAt: string;
+  closedAt: string | null;
+  closeReason: string | null;
+  actualRevenueCents: number | null;
+  /** The last DEAL_RECENT_MOVES moves, oldest first. */
+  recentMoves: StageMove[];
+  facts: DealFacts;
+  /** The highest change number in the ledger under this workflow id: the next change goes past it. */
+  changeSeq: number;
+}
+
 export interface ApplyDealChangeInput<C> {
   dealId: string;
   /** `<workflowId>/change-<n>`: the key of the idempotent write. */

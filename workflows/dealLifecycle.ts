@@ -28,6 +28,7 @@ import type { orderToCashWorkflow } from './orderToCash';
 import { orderWorkflowId } from './orderToCash.contract';
 import {
   DEAL_HISTORY_EVENT_LIMIT,
+  DEAL_RECENT_MOVES,
   DEAL_REJECTIONS,
   DEAL_STAGES,
   advanceDealUpdate,
@@ -49,10 +50,12 @@ import {
   type DealUpdateResult,
   type DealWorkflowInput,
   type RecordTechCheckInput,
+  type RecordedDealPosition,
   type StageMove,
   type TechCheckReminderKind,
   type WinQuoteInput,
 } from './dealLifecycle.contract';
+import { EntityLock } from './lib/entityLock';
 import { closeRejection, moveRejection, movesNow, techCheckGate, winRejection, wonQuoteRejection, type Rejection } from './dealLifecycle.rules';
 import { DealIdKey, DealStageKey, DealValueKey, OwnerIdKey, TechCheckRequiredKey, WaitingSinceKey } from './searchAttributes';
 
@@ -74,9 +77,6 @@ const { recordDealMove, changeDealProducts, changeQuote, recordTechCheck, winQuo
 const { createTechCheckReminder } = proxyActivities<DealLifecycleActivities>(REMINDER_WRITE);
 const REMINDER_FAILURE_KEPT = 'deal-reminder-failure-kept';
 
-/** How many moves the state keeps (and the query shows); deal_stage_moves keeps them all. */
-const RECENT_MOVES = 20;
-
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 type ChangeRunner = (args: { dealId: string; key: string; position: { stage: DealStage; moveSeq: number; at: string }; by: string; requestId: string | null }) => Promise<DealChangeResult>;
@@ -89,8 +89,10 @@ function describeDuration(ms: number): string {
 
 class DealLifecycle {
   private readonly state: DealState;
-  /** One handler writes at a time; validators answer from the state before their turn, handlers re-check in it. */
-  private busy = false;
+  /** One handler writes at a time, in arrival order; validators answer from the state before their turn, handlers re-check in it. */
+  private readonly lock = new EntityLock();
+  /** Set when a write found Postgres elsewhere and the state took its position (see `turn`). */
+  private caughtUp = false;
   private published: Record<string, unknown> | null = null;
 
   constructor(private readonly input: DealWorkflowInput) {
@@ -122,22 +124,22 @@ class DealLifecycle {
 
   setup(): void {
     setHandler(getDealStateQuery, () => this.state);
-    setHandler(advanceDealUpdate, (input) => this.exclusive(() => this.advance(input)), {
+    setHandler(advanceDealUpdate, (input) => this.turn(() => this.advance(input)), {
       validator: (input) => this.refuse(moveRejection(this.state.stage, this.state.status, input.to, this.state.facts)),
     });
-    setHandler(closeDealUpdate, (input) => this.exclusive(() => this.close(input)), {
+    setHandler(closeDealUpdate, (input) => this.turn(() => this.close(input)), {
       validator: (input) => this.refuse(closeRejection(this.state.stage, this.state.status, input.outcome, input.reason, this.state.facts)),
     });
-    setHandler(changeDealUpdate, (input) => this.exclusive(() => this.changeDeal(input)), {
+    setHandler(changeDealUpdate, (input) => this.turn(() => this.changeDeal(input)), {
       validator: (input) => this.refuse(this.dealChangeRejection(input)),
     });
-    setHandler(changeQuoteUpdate, (input) => this.exclusive(() => this.changeQuote(input)), {
+    setHandler(changeQuoteUpdate, (input) => this.turn(() => this.changeQuote(input)), {
       validator: (input) => this.refuse(this.quoteChangeRejection(input)),
     });
-    setHandler(recordTechCheckUpdate, (input) => this.exclusive(() => this.recordTechCheck(input)), {
+    setHandler(recordTechCheckUpdate, (input) => this.turn(() => this.recordTechCheck(input)), {
       validator: (input) => this.refuse(this.techCheckRejection(input)),
     });
-    setHandler(winQuoteUpdate, (input) => this.exclusive(() => this.winQuote(input)), {
+    setHandler(winQuoteUpdate, (input) => this.turn(() => this.winQuote(input)), {
       validator: (input) => this.refuse(winRejection(this.state.stage, this.state.status, input.quoteId, this.state.facts)),
     });
   }
@@ -268,16 +270,6 @@ class DealLifecycle {
 
   // --- applying what the activities wrote ---------------------------------------------------------
 
-  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
-    await condition(() => !this.busy);
-    this.busy = true;
-    try {
-      return await work();
-    } finally {
-      this.busy = false;
-    }
-  }
-
   private async applyChange(run: ChangeRunner, attributed: { by: string; requestId?: string | null }): Promise<DealUpdateResult> {
     const result = await this.applyChangeWith(run, attributed);
     return this.result(result.createdId);
@@ -296,19 +288,62 @@ class DealLifecycle {
     return result;
   }
 
-  /** Runs a write; a refusal comes back to the caller as the same typed failure, with our facts corrected. */
+  /**
+   * A handler's turn: it holds the deal's lock, re-checks its rule on the state the handlers before
+   * it left, and writes. If the write found Postgres elsewhere than this state (written behind our
+   * back, or split by an older build), the state has taken Postgres's position: the handler runs
+   * once more from there, and its re-check decides what the request now means.
+   */
+  private turn<T>(handler: () => Promise<T>): Promise<T> {
+    // Histories from before the lock took turns carry no position to catch up to: they replay as
+    // they ran, without the extra awaits (which would reorder their commands).
+    if (!this.lock.takesTurns()) return this.lock.exclusive(handler);
+    return this.lock.exclusive(async () => {
+      this.caughtUp = false;
+      try {
+        return await handler();
+      } catch (error) {
+        if (!this.caughtUp) throw error;
+        this.caughtUp = false;
+        return handler();
+      }
+    });
+  }
+
+  /**
+   * Runs a write; a refusal comes back to the caller as the same typed failure, with our facts
+   * corrected, or (out of step) our position replaced by Postgres's.
+   */
   private async write<T>(activity: () => Promise<T>): Promise<T> {
     try {
       return await activity();
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : error;
       if (cause instanceof ApplicationFailure) {
-        const facts = cause.details?.[0] as DealFacts | undefined;
-        if (facts && typeof facts === 'object' && 'lineCount' in facts) this.adopt(facts);
+        const detail = cause.details?.[0] as DealFacts | RecordedDealPosition | undefined;
+        if (detail && typeof detail === 'object' && 'moveSeq' in detail) this.catchUp(detail);
+        else if (detail && typeof detail === 'object' && 'lineCount' in detail) this.adopt(detail);
         throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? 'deal_write_refused');
       }
       throw ApplicationFailure.nonRetryable(`the change could not be written: ${(cause as Error | undefined)?.message ?? 'unknown error'}`, 'deal_write_failed');
     }
+  }
+
+  /** Takes Postgres's word for where the deal is (see RecordedDealPosition). */
+  private catchUp(recorded: RecordedDealPosition): void {
+    const state = this.state;
+    if (recorded.stage === 'tech_check' && (state.stage !== 'tech_check' || state.stageEnteredAt !== recorded.stageEnteredAt)) state.techCheckVisit += 1;
+    state.stage = recorded.stage;
+    state.status = recorded.status;
+    state.moveSeq = recorded.moveSeq;
+    state.stageEnteredAt = recorded.stageEnteredAt;
+    state.closedAt = recorded.closedAt;
+    state.closeReason = recorded.closeReason;
+    state.actualRevenueCents = recorded.actualRevenueCents;
+    state.recentMoves = recorded.recentMoves.slice(-DEAL_RECENT_MOVES);
+    state.changeSeq = Math.max(state.changeSeq, recorded.changeSeq);
+    this.caughtUp = true;
+    this.adopt(recorded.facts);
   }
 
   private nextMove(to: DealStage | DealOutcome, by: string, reason: string | null): StageMove {
@@ -317,7 +352,7 @@ class DealLifecycle {
 
   private applyMove(move: StageMove): void {
     this.state.moveSeq = move.seq;
-    this.state.recentMoves = [...this.state.recentMoves, move].slice(-RECENT_MOVES);
+    this.state.recentMoves = [...this.state.recentMoves, move].slice(-DEAL_RECENT_MOVES);
     if (isStage(move.to)) {
       this.state.stage = move.to;
       this.state.stageEnteredAt = move.at;

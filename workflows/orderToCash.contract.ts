@@ -206,6 +206,16 @@ export interface OrderChangeResult {
   createdId: string | null;
 }
 
+/**
+ * What Postgres holds, carried as the second detail of a refused change (the first is the problem
+ * the API shows): the workflow takes these facts, so a copy that drifted is corrected by the refusal.
+ */
+export interface RecordedOrder {
+  facts: OrderFacts;
+  /** The highest change number in the ledger under this workflow id: the next change goes past it. */
+  changeSeq: number;
+}
+
 export interface OverdueTaskInput {
   orderId: string;
   invoiceId: string;

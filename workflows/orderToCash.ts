@@ -37,6 +37,7 @@ import {
   type OrderState,
   type OrderUpdateResult,
   type OrderWorkflowInput,
+  type RecordedOrder,
 } from './orderToCash.contract';
 import {
   addDays,
@@ -55,6 +56,7 @@ import {
   utcDate,
   type OrderRejection,
 } from './orderToCash.rules';
+import { EntityLock } from './lib/entityLock';
 import { AmountDueKey, DealIdKey, InvoiceStatusKey, OrderStatusKey, OwnerIdKey, PaymentDueAtKey, PaymentOverdueKey } from './searchAttributes';
 
 /**
@@ -79,8 +81,8 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 class OrderToCash {
   private readonly state: OrderState;
-  /** One handler writes at a time; validators answer from the state before their turn, handlers re-check in it. */
-  private busy = false;
+  /** One handler writes at a time, in arrival order; validators answer from the state before their turn, handlers re-check in it. */
+  private readonly lock = new EntityLock();
   /** Bumped whenever the facts change, so the payment wait re-evaluates. */
   private version = 0;
   private published: Record<string, unknown> | null = null;
@@ -107,15 +109,15 @@ class OrderToCash {
 
   setup(): void {
     setHandler(getOrderStateQuery, () => this.state);
-    setHandler(fulfillOrderUpdate, (input) => this.exclusive(() => {
+    setHandler(fulfillOrderUpdate, (input) => this.lock.exclusive(() => {
       this.refuse(fulfillRejection(this.state.facts, input.kind));
       return this.apply({ kind: 'fulfill', fulfillment: input.kind, fulfilledOn: input.fulfilledOn, note: input.note ?? null }, input);
     }), { validator: (input) => this.refuse(fulfillRejection(this.state.facts, input.kind)) });
-    setHandler(cancelOrderUpdate, (input) => this.exclusive(() => {
+    setHandler(cancelOrderUpdate, (input) => this.lock.exclusive(() => {
       this.refuse(cancelOrderRejection(this.state.facts, input.reason));
       return this.apply({ kind: 'cancel_order', reason: input.reason!, description: input.description ?? null }, input);
     }), { validator: (input) => this.refuse(cancelOrderRejection(this.state.facts, input.reason)) });
-    setHandler(createInvoiceUpdate, (input) => this.exclusive(() => {
+    setHandler(createInvoiceUpdate, (input) => this.lock.exclusive(() => {
       this.refuse(invoiceRejection(this.state.facts));
       // Issued today (workflow time, UTC), due after the payment terms.
       const issuedOn = utcDate(Date.now());
@@ -125,11 +127,11 @@ class OrderToCash {
       };
       return this.apply(change, input);
     }), { validator: (_input) => this.refuse(invoiceRejection(this.state.facts)) });
-    setHandler(recordPaymentUpdate, (input) => this.exclusive(() => {
+    setHandler(recordPaymentUpdate, (input) => this.lock.exclusive(() => {
       this.refuse(paymentRejection(this.state.facts, input.invoiceId, input.kind, input.amountCents));
       return this.apply({ kind: 'record_payment', invoiceId: input.invoiceId, payment: input.kind, paidOn: input.paidOn, amountCents: input.amountCents }, input);
     }), { validator: (input) => this.refuse(paymentRejection(this.state.facts, input.invoiceId, input.kind, input.amountCents)) });
-    setHandler(cancelInvoiceUpdate, (input) => this.exclusive(() => {
+    setHandler(cancelInvoiceUpdate, (input) => this.lock.exclusive(() => {
       this.refuse(cancelInvoiceRejection(this.state.facts, input.invoiceId, input.reason));
       return this.apply({ kind: 'cancel_invoice', invoiceId: input.invoiceId, reason: input.reason!, description: input.description ?? null }, input);
     }), { validator: (input) => this.refuse(cancelInvoiceRejection(this.state.facts, input.invoiceId, input.reason)) });
@@ -167,7 +169,7 @@ class OrderToCash {
     const changed = () => this.version !== seen || this.shouldContinueAsNew();
     const waitMs = paymentDeadlineMs(dueOn) - Date.now();
     if (waitMs > 0 && (await condition(changed, waitMs, { summary: `Invoice ${invoiceNumber}: wait for payment until the end of ${dueOn}` }))) return;
-    await this.exclusive(async () => {
+    await this.lock.exclusive(async () => {
       // Re-checked in our turn: a payment or cancel may have settled it meanwhile.
       const invoice = unpaidInvoice(this.state.facts);
       if (!invoice || invoice.id !== invoiceId || invoice.overdueActivityId) return;
@@ -196,16 +198,6 @@ class OrderToCash {
     }
   }
 
-  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
-    await condition(() => !this.busy);
-    this.busy = true;
-    try {
-      return await work();
-    } finally {
-      this.busy = false;
-    }
-  }
-
   private async apply(change: OrderChange, { by, requestId }: { by: string; requestId?: string | null }): Promise<OrderUpdateResult> {
     this.state.changeSeq += 1;
     const key = `${workflowInfo().workflowId}/change-${this.state.changeSeq}`;
@@ -214,10 +206,16 @@ class OrderToCash {
       this.adopt(result.facts);
       return { state: this.state, createdId: result.createdId };
     } catch (error) {
-      // A refusal on Postgres's rows comes back to the caller as the same typed failure.
+      // A refusal on Postgres's rows comes back to the caller as the same typed failure; what
+      // Postgres holds, carried with it, corrects our copy (the caller sees only the problem).
       const cause = error instanceof ActivityFailure ? error.cause : error;
       if (cause instanceof ApplicationFailure) {
-        throw ApplicationFailure.create({ message: cause.message, type: cause.type ?? 'order_write_refused', nonRetryable: true, details: cause.details ? [...cause.details] : undefined });
+        const [problem, recorded] = (cause.details ?? []) as [unknown, RecordedOrder | undefined];
+        if (recorded && typeof recorded === 'object' && 'facts' in recorded) {
+          this.state.changeSeq = Math.max(this.state.changeSeq, recorded.changeSeq);
+          this.adopt(recorded.facts);
+        }
+        throw ApplicationFailure.create({ message: cause.message, type: cause.type ?? 'order_write_refused', nonRetryable: true, details: cause.details ? [problem] : undefined });
       }
       throw ApplicationFailure.nonRetryable(`the change could not be written: ${(cause as Error | undefined)?.message ?? 'unknown error'}`, 'order_write_failed');
     }

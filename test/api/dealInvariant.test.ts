@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Reply } from '../helpers/http';
 import { DEAL_STAGES, TECH_CHECK_THRESHOLD_CENTS, dealWorkflowId, getDealStateQuery } from '../../workflows/dealLifecycle.contract';
+import { inPool } from '../helpers/bursts';
 import { productId, qualifiedDeal, startDealStack, type ApiClient, type DealStack } from '../helpers/deals';
 
 const RUNS = Number(process.env.DEAL_FUZZ_RUNS ?? 10);
@@ -81,15 +82,6 @@ interface Snapshot {
   quoteLines: Array<Record<string, any>>;
   checks: Array<Record<string, any>>;
   orders: Array<Record<string, any>>;
-}
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function inPool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]);
-  });
-  await Promise.all(lanes);
 }
 
 interface Stats {

@@ -5,7 +5,9 @@
  * `Worker.runReplayHistories`. Re-record when a workflow changes on purpose (behind `patched()`
  * for running executions) and keep the old files: they prove old runs still replay.
  * `npm run histories:record -- orders` records only the order scenarios (`deals` or `nurture`: the
- * nurture and deal scenarios, which are recorded together).
+ * nurture and deal scenarios, which are recorded together; `concurrent`: bursts of concurrent
+ * Updates at a deal and an order). HISTORY_SUFFIX is appended to each file name, to keep a recording
+ * made with older code beside the current one.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -111,9 +113,48 @@ async function orderScenarios(stack: DealStack): Promise<void> {
   await saveRuns(stack, started.workflowId, started.firstExecutionRunId, 'orderToCashWorkflow-continued-as-new');
 }
 
+/**
+ * Bursts of concurrent Updates, so handlers queue for the entity's lock: a deal's concurrent changes
+ * and identical moves, an order's concurrent payments; then each is taken to its end where it can be.
+ * Tolerant of refusals: recorded with older code too, whose queue let handlers in together.
+ */
+async function concurrentScenarios(stack: DealStack, suffix: string): Promise<void> {
+  const { env, as, db } = stack;
+  const client = env.client;
+  const settle = async (handle: WorkflowHandle, file: string) => {
+    await eventually(async () => (await handle.describe()).status.name !== 'RUNNING', `${file} to end`, 10_000).catch(() => undefined);
+    await save(handle, file);
+  };
+
+  const { dealId, quoteId } = await dealAt(stack, 'develop', 1_000_000);
+  const doorbell = await productId(db, 'DB-100');
+  await Promise.all([
+    ...Array.from({ length: 5 }, (_, i) => as.rep.post(`/deals/${dealId}/lines`, { productId: doorbell, quantity: i + 1 })),
+    as.rep.patch(`/deals/${dealId}`, { name: 'Burst of changes' }),
+  ]);
+  await Promise.all(Array.from({ length: 4 }, () => as.rep.post(`/deals/${dealId}/advance`, { to: 'propose' })));
+  // The lines changed the value: a fresh revision of the quote for the close.
+  const revision = await as.rep.post(`/quotes/${quoteId}/revise`);
+  await as.rep.post(`/quotes/${revision.body.id}/activate`);
+  await Promise.all([as.rep.post(`/deals/${dealId}/advance`, { to: 'close' }), as.rep.post(`/deals/${dealId}/advance`, { to: 'close' })]);
+  const won = await as.rep.post(`/quotes/${revision.body.id}/win`, { closeDeal: true });
+  await settle(client.workflow.getHandle(dealWorkflowId(dealId)), `dealLifecycleWorkflow-concurrent-updates${suffix}`);
+
+  if (won.status !== 201) return;
+  const orderId: string = won.body.id;
+  expectStatus(await as.rep.post(`/orders/${orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
+  const invoice = await as.rep.post(`/orders/${orderId}/invoices`);
+  expectStatus(invoice, 201);
+  await Promise.all(Array.from({ length: 6 }, (_, i) => as.rep.post(`/invoices/${invoice.body.id}/pay`, { status: 'partial', paidOn: today(), amountCents: 100_000 + i })));
+  const left = await db('invoices').where({ id: invoice.body.id }).first('total_cents', 'paid_cents');
+  await as.rep.post(`/invoices/${invoice.body.id}/pay`, { status: 'complete', paidOn: today(), amountCents: Number(left.total_cents) - Number(left.paid_cents) });
+  await settle(client.workflow.getHandle(orderWorkflowId(orderId)), `orderToCashWorkflow-concurrent-payments${suffix}`);
+}
+
 async function scenarios(stack: DealStack, groups: Set<string>): Promise<void> {
   const { env, as, db, users } = stack;
   const client = env.client;
+  if (groups.has('concurrent')) await concurrentScenarios(stack, process.env.HISTORY_SUFFIX ?? '');
   if (groups.has('orders')) await orderScenarios(stack);
   if (!groups.has('nurture') && !groups.has('deals')) return;
 
@@ -200,7 +241,7 @@ async function scenarios(stack: DealStack, groups: Set<string>): Promise<void> {
   }
 }
 
-const GROUPS = ['nurture', 'deals', 'orders'];
+const GROUPS = ['nurture', 'deals', 'orders', 'concurrent'];
 
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
