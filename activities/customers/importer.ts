@@ -207,6 +207,7 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
     let rejectedInStream = 0;
     let layout: BoundLayout | null = null;
     let headerError: string | null = null;
+    let headerReason: 'wrong_header' | 'invalid_encoding' = 'wrong_header';
     let headerSeen = false;
     let lastReport = 0;
     const report = (force = false) => {
@@ -233,16 +234,22 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
         const line = startLine(item.info.lines, raw);
         if (!headerSeen) {
           headerSeen = true;
+          if (item.record.some((name) => name.includes('\u0000') || name.includes('\uFFFD'))) {
+            // A UTF-16 or binary file: its header cannot even be read, so no row of it can.
+            headerReason = 'invalid_encoding';
+            headerError = 'the file is not UTF-8 text (UTF-16 or binary?): save it as UTF-8 CSV';
+            return done();
+          }
           const bound = bindHeader(mapping, item.record);
           if (bound.ok) layout = bound.layout;
-          else headerError = bound.message.replaceAll('\u0000', '\uFFFD');
+          else headerError = bound.message;
           return done();
         }
         rowsRead++;
         report();
         if (!layout) {
           rejectedInStream++;
-          emit(rejectedLine(kind, line, null, 'wrong_header', null, `wrong header: ${headerError}`, raw), this);
+          emit(rejectedLine(kind, line, null, headerReason, null, headerReason === 'wrong_header' ? `wrong header: ${headerError}` : headerError ?? '', raw), this);
           return done();
         }
         const result = parseRow(layout, item.record);

@@ -23,7 +23,9 @@ const SETTLE_TIMEOUT_MS = 60_000;
 
 /**
  * The request's outcome: a 503 `still_processing` with a `Location` is not an answer yet, so the
- * Location is polled (with the same credentials) until it gives one. Any other reply is final,
+ * operation at the Location is polled (with the same credentials) until it is final, and stands in
+ * for the answer: `succeeded` as a 200 (with the workflow's result), `failed` as the problem it
+ * carries, `not_applied` as a 409 `not_applied` (nothing was written). Any other reply is final,
  * including a 503 without a Location: a client could not know whether it took effect.
  */
 export async function settled(baseUrl: string, reply: Reply, token?: string): Promise<Reply> {
@@ -34,9 +36,12 @@ export async function settled(baseUrl: string, reply: Reply, token?: string): Pr
   for (;;) {
     const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
     const text = await response.text();
-    const polled: Reply = { status: response.status, body: text && /json/.test(response.headers.get('content-type') ?? '') ? JSON.parse(text) : text, headers: response.headers };
-    const pending = polled.status === 202 || (polled.status === 503 && polled.body?.code === 'still_processing');
-    if (!pending || Date.now() > deadline) return polled;
+    const body = text && /json/.test(response.headers.get('content-type') ?? '') ? JSON.parse(text) : text;
+    if (response.status !== 200) return { status: response.status, body, headers: response.headers };
+    if (body.status === 'succeeded') return { status: 200, body: body.result, headers: response.headers };
+    if (body.status === 'failed') return { status: body.problem.status, body: body.problem, headers: response.headers };
+    if (body.status === 'not_applied') return { status: 409, body: { code: 'not_applied' }, headers: response.headers };
+    if (Date.now() > deadline) return reply;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
