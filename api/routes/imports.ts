@@ -138,6 +138,11 @@ async function receive(req: Request, db: Db, log: Logger, settings: CustomerConf
     const reason = (broken ?? (error as Error)).message ?? String(error);
     const failure = broken ? new Error(`malformed_multipart: ${reason}`) : error;
     if (session) await (session as ImportSession).abort(failure).catch((abortError: unknown) => log.warn({ err: abortError }, 'could not mark the import failed'));
+    else if (seen.size > 0) {
+      // The upload broke before its first rows reached the database: still on record, as failed.
+      await db('customer_imports').insert({ origin: 'api', created_by: userId, status: 'failed', finished_at: db.fn.now(), error: String((failure as Error).message ?? failure).slice(0, 2000) })
+        .catch((recordError: unknown) => log.warn({ err: recordError }, 'could not record the failed import'));
+    }
     if (broken) throw malformedMultipart(reason);
     throw error;
   }
