@@ -13,7 +13,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '../config/logger';
 import { ConflictError, DomainError, InvalidFieldError, NotFoundError, UnprocessableError } from '../db/errors';
-import { INVALID_DATA_CODES, classifyFailure, type FailureKind } from '../db/failures';
+import { PERMANENT_FAILURE_KINDS, classifyFailure, type FailureKind } from '../db/failures';
 
 export interface FieldError {
   field: string;
@@ -172,8 +172,8 @@ function updateRefusal(error: WorkflowUpdateFailedError): Problem {
   const shown = detail && typeof detail === 'object' && detail.problem && typeof detail.problem === 'object' ? detail.problem : {};
   const { status: ruleStatus, ...extra } = shown as { status?: number } & Record<string, unknown>;
   if (detail?.field && typeof detail.field === 'string') extra.field ??= detail.field;
-  const byKind = detail?.kind && KIND_STATUS[detail.kind];
-  const status = ruleStatus === 422 ? 422 : byKind ?? (INVALID_DATA_CODES.has(cause.type) ? 422 : 409);
+  const kind = detail?.kind ?? PERMANENT_FAILURE_KINDS[cause.type];
+  const status = ruleStatus === 422 ? 422 : kind ? KIND_STATUS[kind] : 409;
   if (status === 500) return problem(500, cause.type, 'the change could not be made and nothing was written; it has been logged', extra);
   if (status === 503) return problem(503, cause.type, 'a service the change needs is not reachable; nothing was written; retry shortly', extra);
   return problem(status, cause.type, cause.message, extra);

@@ -63,8 +63,16 @@ const INTEGRITY_CODES: Record<string, string> = {
   '23P01': 'exclusion_violation',
 };
 
-/** Codes of permanent failures that mean "the request's content cannot be stored". */
-export const INVALID_DATA_CODES: ReadonlySet<string> = new Set([...Object.values(DATA_CODES), 'invalid_data']);
+/**
+ * The kind of each code the classification gives a permanent failure, for whoever sees only the
+ * code (an Update's failure that a workflow passed on without its details).
+ */
+export const PERMANENT_FAILURE_KINDS: Readonly<Record<string, FailureKind>> = {
+  ...Object.fromEntries([...Object.values(DATA_CODES), 'invalid_data'].map((code) => [code, 'invalid' as const])),
+  ...Object.fromEntries([...Object.values(INTEGRITY_CODES), 'integrity_violation'].map((code) => [code, 'conflict' as const])),
+  statement_invalid: 'internal',
+  internal_error: 'internal',
+};
 
 const sqlState = (error: unknown): string | null => {
   const code = (error as { code?: unknown })?.code;

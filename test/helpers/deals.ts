@@ -10,6 +10,7 @@ import { createApiServer } from '../../api/server';
 import { loadConfig, type DealConfig, type OrderConfig } from '../../config';
 import type { Db } from '../../db/knex';
 import type { LeadFields } from '../../db/stores/leads';
+import type { SalesWorkerOptions } from '../../worker/worker';
 import { dealWorkflowId, getDealStateQuery, type DealStage } from '../../workflows/dealLifecycle.contract';
 import { createTestDatabase, type TestDatabase } from './db';
 import { createLead, createUsers, type TestUsers } from './fixtures';
@@ -61,11 +62,11 @@ export async function startExtraApi(stack: Pick<DealStack, 'env' | 'db' | 'taskQ
 }
 
 /** One Temporal server, database, worker and API for a test file. */
-export async function startDealStack(options: { server: 'dev' | 'time-skipping'; deals?: DealConfig }): Promise<DealStack> {
+export async function startDealStack(options: { server: 'dev' | 'time-skipping'; deals?: DealConfig; wrapActivities?: SalesWorkerOptions['wrapActivities'] }): Promise<DealStack> {
   const [env, database] = await Promise.all([options.server === 'dev' ? devServerEnv() : timeSkippingEnv(), createTestDatabase(), workflowBundle()]);
   const users = await createUsers(database.db);
   const taskQueue = uniqueTaskQueue('deals');
-  const worker = await startTestWorker(env, database.db, taskQueue);
+  const worker = await startTestWorker(env, database.db, taskQueue, options.wrapActivities ? { wrapActivities: options.wrapActivities } : {});
   const api = await startExtraApi({ env, db: database.db, taskQueue }, options.deals);
   const url = api.url;
   const as = {
