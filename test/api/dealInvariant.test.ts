@@ -10,7 +10,7 @@
  * - the workflow's answer (stage, status, move count) is what Postgres holds;
  * and at the end of each sequence the workflow's own state agrees with Postgres.
  * Each property run drives a batch of DEAL_FUZZ_BATCH sequences, DEAL_FUZZ_CONCURRENCY deals at a
- * time; DEAL_FUZZ_RUNS runs (defaults 5 × 60 sequences, 24 at a time; the earlier default of 10 × 100 is a good longer run). DEAL_FUZZ_SEED replays a run.
+ * time; DEAL_FUZZ_RUNS runs (defaults 5 × 60 sequences, 24 at a time; 10 × 100 makes a good longer run). DEAL_FUZZ_SEED replays a run.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
