@@ -144,7 +144,8 @@ export function mount(router: Router, routes: RouteSpec[], db?: Db): void {
       const params = parse(spec.params, req.params);
       const query = parse(spec.query, req.query);
       const body = parse(spec.body, spec.body && req.body === undefined ? {} : req.body);
-      const operation: Operation = user ? operationOf(req) : { key: null, operationKey: `r:${req.requestId}` };
+      // Only a route that takes an Idempotency-Key reads (and checks) the header.
+      const operation: Operation = user && idempotent ? operationOf(req) : { key: null, operationKey: `u:${user?.id ?? '-'}|${req.method} ${req.path}|r:${req.requestId}` };
       const handle = () => spec.handler({ req, res, user, params, query, body, requestId: req.requestId, operation });
       const result = idempotent ? await withIdempotency(db!, req, operation, handle) : await handle();
       for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
