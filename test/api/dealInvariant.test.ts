@@ -243,6 +243,8 @@ describe('the Tech Check gate under random API call sequences (dev server, real 
         if (stage === 'propose') return rep.post(`/deals/${dealId}/advance`, { to: judged > TECH_CHECK_THRESHOLD_CENTS ? 'tech_check' : 'close' });
         if (stage === 'tech_check' && judged > TECH_CHECK_THRESHOLD_CENTS && !checked) return as.tech_consultant.post(`/deals/${dealId}/tech-checks`, { quoteId: active.id, outcome: 'passed', completedAt: new Date().toISOString(), notes: 'Everything is in order.' });
         if (stage === 'tech_check') return rep.post(`/deals/${dealId}/advance`, { to: 'close' });
+        // In Close, one way in five wins through the quote (an order, the deal won with it).
+        if (cmd.price % 2 === 1) return rep.post(`/quotes/${active.id}/win`, { closeDeal: true });
         return rep.post(`/deals/${dealId}/close`, { outcome: 'won' });
       }
     }

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import type { PassView } from '../../workflows/customerUnification.contract';
 import { waitForUnification } from '../../api/unificationClient';
 import { dealWorkflowId, getDealStateQuery } from '../../workflows/dealLifecycle.contract';
+import { nurtureWorkflowId } from '../../workflows/leadNurture.contract';
 import { expectStatus, qualifiedDeal, startDealStack, type DealStack } from '../helpers/deals';
 import { createLead } from '../helpers/fixtures';
 import { today, wonOrder } from '../helpers/orders';
@@ -102,6 +103,7 @@ describe('permanent activity failures never wedge a workflow (dev server, real w
     assert.deepEqual({ step: stopped.failure.step, code: stopped.failure.code }, { step: 'intro_call', code: 'invalid_text' });
     assert.deepEqual(stopped.steps.map((s: { state: string }) => s.state), ['skipped', 'skipped', 'skipped', 'skipped']);
     await eventually(async () => (await stack.db('nurture_steps').where({ lead_id: lead.id, state: 'skipped' }).count({ n: '*' }))[0].n === 4, 'the skipped steps recorded');
+    await eventually(async () => (await stack.env.client.workflow.getHandle(nurtureWorkflowId(lead.id)).describe()).status.name === 'COMPLETED', 'the stopped sequence to end');
     expectStatus(await stack.as.rep.post(`/leads/${lead.id}/nurture`), 202);
     await eventually(async () => (await stack.as.rep.get(`/leads/${lead.id}/nurture`)).body.steps?.[0].state === 'done', 'the intro call of the new sequence');
   });
