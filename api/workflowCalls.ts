@@ -74,7 +74,7 @@ export function temporalError(error: unknown): unknown {
     case GrpcStatus.UNKNOWN:
     case GrpcStatus.INTERNAL:
     case null:
-      return new ServiceUnavailableError('temporal_unavailable', 'the workflow service is not reachable or busy; nothing was changed; retry shortly', { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+      return new ServiceUnavailableError('temporal_unavailable', 'the workflow service is not reachable or busy; retry shortly with the same Idempotency-Key, which never acts twice', { 'Retry-After': String(RETRY_AFTER_SECONDS) });
     case GrpcStatus.FAILED_PRECONDITION:
       return new HttpError(409, 'process_conflict', 'the process cannot take this request in its current state');
     default:
