@@ -61,7 +61,7 @@ const config = loadConfig();
 const root = createLogger(config.logLevel, { pretty: true });
 const log = (component: string) => root.child({ component });
 /** What has been started, stopped in reverse order. */
-const stack: Array<{ name: string; stop: () => Promise<void> }> = [];
+const stack: Array<{ name: string; stop: () => Promise<void>; hold?: () => void }> = [];
 let stopping = false;
 
 async function shutdown(reason: string, exitCode = 0): Promise<void> {
@@ -71,6 +71,8 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
   }
   stopping = true;
   log('stack').info(`${reason}: stopping`);
+  // First no part is restarted any more (Ctrl-C reaches PostgreSQL's process group too), then each stops in turn.
+  for (const part of stack) part.hold?.();
   for (const part of stack.reverse()) {
     try {
       await part.stop();
@@ -134,7 +136,7 @@ async function postgresRun(): Promise<Running> {
 }
 
 function track(part: Supervised): Supervised {
-  stack.push({ name: part.name, stop: () => part.stop() });
+  stack.push({ name: part.name, stop: () => part.stop(), hold: () => part.hold() });
   return part;
 }
 

@@ -28,6 +28,8 @@ export interface Supervised {
   pid(): number | undefined;
   /** Restarts counted since the stack started. */
   restarts(): number;
+  /** No more restarts: the stack is stopping (a terminal's Ctrl-C may already have reached the part). */
+  hold(): void;
   stop(): Promise<void>;
 }
 
@@ -76,6 +78,10 @@ export async function supervise(name: string, start: () => Promise<Running>, log
     name,
     pid: () => current.pid,
     restarts: () => restarts,
+    hold() {
+      stopping = true;
+      (wake as (() => void) | null)?.();
+    },
     async stop() {
       stopping = true;
       (wake as (() => void) | null)?.();
