@@ -10,7 +10,7 @@ import { orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { AmountDueKey, InvoiceStatusKey, OrderStatusKey } from '../../workflows/searchAttributes';
 import { countRows } from '../helpers/db';
 import { dealAt, expectStatus, productId, startDealStack, startExtraApi, techCheckBody, type DealStack } from '../helpers/deals';
-import type { Reply } from '../helpers/http';
+import { client, type Reply } from '../helpers/http';
 import { invoicedOrder, orderEverywhere, today, wonOrder } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
 
@@ -290,8 +290,8 @@ describe('order to cash through the API (dev server, real worker, Postgres)', fu
       try {
         const { orderId } = await wonOrder(stack);
         expectStatus(await stack.as.rep.post(`/orders/${orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
-        const invoice = await fetch(`${api.url}/orders/${orderId}/invoices`, { method: 'POST', headers: { Authorization: `Bearer ${stack.users.rep.token}` } });
-        const body = (await invoice.json()) as { paymentTermsDays: number; issuedOn: string; dueOn: string };
+        const invoice = await client(api.url, stack.users.rep.token).post(`/orders/${orderId}/invoices`);
+        const body = invoice.body as { paymentTermsDays: number; issuedOn: string; dueOn: string };
         assert.equal(body.paymentTermsDays, 45);
         assert.equal(Date.parse(body.dueOn) - Date.parse(body.issuedOn), 45 * 86_400_000);
       } finally {
