@@ -77,6 +77,9 @@ describe('customer view API (dev server)', function () {
     const pass = await waitForUnification(env.client, reply.body.unification, { timeoutMs: 60_000 });
     assert.equal(pass.status, 'completed');
     assert.equal(pass.summary!.customers, 394);
+    const followed = await client(api.url, users.manager.token).get(`/unification?requestId=${reply.body.unification.requestId}`);
+    assert.equal(followed.body.request.status, 'completed');
+    assert.ok(followed.body.passes.some((p: { status: string }) => p.status === 'completed'));
 
     const view = await client(api.url, users.manager.token).get(`/imports/${importId}?reason=invalid_value`);
     assert.equal(view.status, 200);
