@@ -221,35 +221,44 @@ const problemSchema = {
     },
     workflowId: { type: 'string', description: 'The workflow concerned (`already_enrolled`, `nurture_finished`)' },
     runId: { type: 'string', description: 'Its run' },
+    operationId: { type: 'string', description: 'The change still being processed (`still_processing`): GET /operations/{operationId}' },
+    location: { type: 'string', description: 'The same as the `Location` header (`still_processing`)' },
   },
 };
 
 const problemContent = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
 
 /**
- * Problems any operation may answer, whatever it declares: the route's own declaration of a
- * status (with its codes) wins over these.
+ * Problems any operation may answer besides its own refusals: a route's declaration of a status
+ * wins, except that what the Idempotency-Key adds to 409 and 422 is appended to it.
  */
-function commonProblems(spec: RouteSpec, isPublic: boolean): Record<string, string> {
-  const out: Record<string, string> = {};
+function commonProblems(spec: RouteSpec, isPublic: boolean): { status: string; description: string; append?: boolean }[] {
+  const out: { status: string; description: string; append?: boolean }[] = [];
+  const add = (status: number, description: string, append = false) => out.push({ status: String(status), description, append });
   const hasBody = Boolean(spec.body || spec.streamedBody);
-  if (hasBody || spec.query || spec.idempotent) {
-    out['400'] = [
-      hasBody ? '`malformed_json` (a body that is not JSON) or ' : '',
-      '`validation_failed`: `field` and `errors[]` name each bad field',
-      spec.idempotent ? ' (the Idempotency-Key header too)' : '',
-    ].join('');
+  const changes = spec.method !== 'get';
+  const idempotent = isIdempotent(spec);
+  add(400, [
+    '`validation_failed` (`field` and `errors[]` name each bad field',
+    idempotent ? ', the Idempotency-Key header included' : '',
+    '), `invalid_text` (text that cannot be stored)',
+    hasBody ? ', `malformed_json` or `malformed_body` (a body that cannot be read)' : '',
+    ' or `malformed_request`',
+  ].join(''));
+  if (!isPublic) add(401, '`unauthorized`: no valid bearer token');
+  if (spec.roles) add(403, `\`forbidden\`: only for ${spec.roles.join(', ')}`);
+  if (/:[A-Za-z]+/.test(spec.path)) add(404, 'No such record (`<entity>_not_found`)');
+  if (changes) add(409, 'A clash with what is stored; nothing was changed');
+  if (idempotent) add(409, '`idempotency_key_in_use`: a request with this Idempotency-Key is still running (see `Retry-After`)', true);
+  if (hasBody || changes) {
+    add(413, '`body_too_large`: the request body is larger than the API accepts');
+    add(415, '`unsupported_media_type`, `unsupported_charset` or `unsupported_encoding`: send UTF-8 `application/json`');
   }
-  if (!isPublic) out['401'] = '`unauthorized`: no valid bearer token';
-  if (spec.roles) out['403'] = `\`forbidden\`: only for ${spec.roles.join(', ')}`;
-  if (/:[A-Za-z]+/.test(spec.path)) out['404'] = 'No such record (`<entity>_not_found`)';
-  if (hasBody) {
-    out['413'] = '`body_too_large`: the request body is larger than the API accepts';
-    out['415'] = '`unsupported_media_type`: the body is not in a content type, charset or encoding the API accepts';
-  }
-  if (spec.idempotent) out['422'] = '`idempotency_key_reused`: the Idempotency-Key was used for a different request';
-  out['500'] = '`internal_error`: an unexpected error, logged under the `requestId`';
-  out['503'] = '`database_unavailable`, `temporal_unavailable`, `worker_unavailable` or `still_processing`: retry shortly (a `still_processing` answer names where to poll)';
+  if (changes) add(422, 'A value that cannot be stored as it is; nothing was changed');
+  if (idempotent) add(422, '`idempotency_key_reused`: the Idempotency-Key was used for a different request', true);
+  add(431, '`headers_too_large`: the request headers are larger than the API accepts');
+  add(500, '`internal_error`: an unexpected error, logged under the `requestId`');
+  add(503, '`database_unavailable`, `temporal_unavailable`, `worker_unavailable` or `still_processing`: retry shortly (see `Retry-After`; a `still_processing` answer’s `Location` says where its outcome will be)');
   return out;
 }
 
@@ -288,8 +297,10 @@ export function buildOpenApi(routes: RouteSpec[], publicRoutes: RouteSpec[], inf
           : isError ? { content: problemContent } : {}),
       };
     }
-    for (const [status, description] of Object.entries(commonProblems(spec, publicSet.has(spec)))) {
-      responses[status] ??= { description, content: problemContent };
+    for (const { status, description, append } of commonProblems(spec, publicSet.has(spec))) {
+      const declared = responses[status] as { description: string } | undefined;
+      if (!declared) responses[status] = { description, content: problemContent };
+      else if (append && Number(status) >= 400) declared.description = `${declared.description}. Also ${description}`;
     }
     paths[path] ??= {};
     paths[path][spec.method] = {

@@ -38,8 +38,11 @@ export interface Reply<T = any> {
  * One request to the API; the response must match the operation's documented response for its
  * status (test/helpers/contract.ts), or the test that made it fails. A JSON body is parsed.
  */
-export async function apiRequest<T = any>(baseUrl: string, method: string, path: string, init: { headers?: Record<string, string>; body?: string | FormData } = {}): Promise<Reply<T>> {
-  const response = await fetch(`${baseUrl}${path}`, { method, headers: init.headers, body: init.body });
+export async function apiRequest<T = any>(
+  baseUrl: string, method: string, path: string,
+  init: { headers?: Record<string, string>; body?: string | FormData; redirect?: 'follow' | 'manual' } = {},
+): Promise<Reply<T>> {
+  const response = await fetch(`${baseUrl}${path}`, { method, headers: init.headers, body: init.body, redirect: init.redirect });
   const text = await response.text();
   const contentType = response.headers.get('content-type');
   await assertResponseMatchesContract(baseUrl, method, response.url || path, response.status, contentType, text);
