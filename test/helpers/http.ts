@@ -40,7 +40,7 @@ export interface Reply<T = any> {
  */
 export async function apiRequest<T = any>(
   baseUrl: string, method: string, path: string,
-  init: { headers?: Record<string, string>; body?: string | FormData; redirect?: 'follow' | 'manual' } = {},
+  init: { headers?: Record<string, string>; body?: RequestInit['body']; redirect?: 'follow' | 'manual' } = {},
 ): Promise<Reply<T>> {
   const response = await fetch(`${baseUrl}${path}`, { method, headers: init.headers, body: init.body, redirect: init.redirect });
   const text = await response.text();
