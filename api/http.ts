@@ -229,12 +229,13 @@ const problemSchema = {
 const problemContent = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
 
 /**
- * Problems any operation may answer besides its own refusals: a route's declaration of a status
- * wins, except that what the Idempotency-Key adds to 409 and 422 is appended to it.
+ * Problems any operation may answer besides its own refusals. Where a route declares the status
+ * itself as a problem, these are added to its description (but for 404, which the route words
+ * better); a status it answers with a document of its own (/health's 503) stays as declared.
  */
-function commonProblems(spec: RouteSpec, isPublic: boolean): { status: string; description: string; append?: boolean }[] {
-  const out: { status: string; description: string; append?: boolean }[] = [];
-  const add = (status: number, description: string, append = false) => out.push({ status: String(status), description, append });
+function commonProblems(spec: RouteSpec, isPublic: boolean): { status: string; description: string }[] {
+  const out: { status: string; description: string }[] = [];
+  const add = (status: number, description: string) => out.push({ status: String(status), description });
   const hasBody = Boolean(spec.body || spec.streamedBody);
   const changes = spec.method !== 'get';
   const idempotent = isIdempotent(spec);
@@ -242,20 +243,20 @@ function commonProblems(spec: RouteSpec, isPublic: boolean): { status: string; d
     '`validation_failed` (`field` and `errors[]` name each bad field',
     idempotent ? ', the Idempotency-Key header included' : '',
     '), `invalid_text` (text that cannot be stored)',
-    hasBody ? ', `malformed_json` or `malformed_body` (a body that cannot be read)' : '',
+    spec.streamedBody ? ', `malformed_multipart` (an upload that cannot be read)' : hasBody ? ', `malformed_json` or `malformed_body` (a body that cannot be read)' : '',
     ' or `malformed_request`',
   ].join(''));
   if (!isPublic) add(401, '`unauthorized`: no valid bearer token');
   if (spec.roles) add(403, `\`forbidden\`: only for ${spec.roles.join(', ')}`);
   if (/:[A-Za-z]+/.test(spec.path)) add(404, 'No such record (`<entity>_not_found`)');
   if (changes) add(409, 'A clash with what is stored; nothing was changed');
-  if (idempotent) add(409, '`idempotency_key_in_use`: a request with this Idempotency-Key is still running (see `Retry-After`)', true);
+  if (idempotent) add(409, '`idempotency_key_in_use`: a request with this Idempotency-Key is still running (see `Retry-After`)');
   if (hasBody || changes) {
     add(413, '`body_too_large`: the request body is larger than the API accepts');
-    add(415, '`unsupported_media_type`, `unsupported_charset` or `unsupported_encoding`: send UTF-8 `application/json`');
+    add(415, `\`unsupported_media_type\`, \`unsupported_charset\` or \`unsupported_encoding\`: send ${spec.streamedBody ? `\`${spec.streamedBody.contentType}\`` : 'UTF-8 `application/json`'}`);
   }
   if (changes) add(422, 'A value that cannot be stored as it is; nothing was changed');
-  if (idempotent) add(422, '`idempotency_key_reused`: the Idempotency-Key was used for a different request', true);
+  if (idempotent) add(422, '`idempotency_key_reused`: the Idempotency-Key was used for a different request');
   add(431, '`headers_too_large`: the request headers are larger than the API accepts');
   add(500, '`internal_error`: an unexpected error, logged under the `requestId`');
   add(503, '`database_unavailable`, `temporal_unavailable`, `worker_unavailable` or `still_processing`: retry shortly (see `Retry-After`; a `still_processing` answer’s `Location` says where its outcome will be)');
@@ -297,10 +298,10 @@ export function buildOpenApi(routes: RouteSpec[], publicRoutes: RouteSpec[], inf
           : isError ? { content: problemContent } : {}),
       };
     }
-    for (const { status, description, append } of commonProblems(spec, publicSet.has(spec))) {
+    for (const { status, description } of commonProblems(spec, publicSet.has(spec))) {
       const declared = responses[status] as { description: string } | undefined;
       if (!declared) responses[status] = { description, content: problemContent };
-      else if (append && Number(status) >= 400) declared.description = `${declared.description}. Also ${description}`;
+      else if (status !== '404' && !spec.responses[Number(status)]?.schema) declared.description = `${declared.description}; also ${description.charAt(0).toLowerCase()}${description.slice(1)}`;
     }
     paths[path] ??= {};
     paths[path][spec.method] = {
