@@ -164,8 +164,26 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, u
   return out;
 }
 
+/**
+ * A response schema as published: zod closes every output object (`additionalProperties: false`),
+ * but a client must keep working when a response gains a field, so response objects stay open.
+ * (The test suite checks every response against a closed copy, so no field goes undocumented.)
+ */
+function responseSchema(schema: z.ZodType): Record<string, unknown> {
+  const open = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(open);
+    if (!node || typeof node !== 'object') return node;
+    return Object.fromEntries(Object.entries(node).filter(([key, value]) => !(key === 'additionalProperties' && value === false)).map(([key, value]) => [key, open(value)]));
+  };
+  return open(jsonSchema(schema, 'output')) as Record<string, unknown>;
+}
+
+const RESPONSE_FIELDS_POLICY =
+  'Response objects may gain fields in any version: clients must ignore fields they do not know. A field is never removed or changed in meaning without a new major version.';
+
 const problemSchema = {
   type: 'object',
+  description: 'RFC 9457 problem details. The members after `requestId` appear only with the codes that name them.',
   required: ['type', 'title', 'status', 'code', 'detail'],
   properties: {
     type: { type: 'string' },
@@ -176,12 +194,74 @@ const problemSchema = {
     field: { type: 'string', description: 'The offending field, when one is to blame' },
     errors: {
       type: 'array',
-      items: { type: 'object', properties: { field: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } },
+      description: 'Every bad field (`validation_failed`)',
+      items: {
+        type: 'object',
+        required: ['field', 'code', 'message'],
+        properties: { field: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } },
+      },
     },
-    instance: { type: 'string' },
-    requestId: { type: 'string' },
+    instance: { type: 'string', description: 'The request path' },
+    requestId: { type: 'string', description: 'The X-Request-Id of the request, for the logs' },
+    leadStatus: { type: 'string', description: 'The lead\'s status (`lead_closed`)' },
+    dealStatus: { type: 'string', description: 'The deal\'s status (`deal_closed`)' },
+    dealStage: { type: 'string', description: 'The deal\'s stage (a quote that cannot be won)' },
+    quoteStatus: { type: 'string', description: 'The quote\'s status (`quote_read_only`, `quote_not_active`, …)' },
+    orderStatus: { type: 'string', description: 'The order\'s status (order refusals)' },
+    invoiceStatus: { type: 'string', description: 'The invoice\'s status (invoice refusals)' },
+    activityStatus: { type: 'string', description: 'The activity\'s status (`activity_closed`)' },
+    invoiceId: { type: 'string', format: 'uuid', description: 'The invoice that stands in the way (`order_invoiced`, `order_already_invoiced`)' },
+    balanceCents: { type: 'integer', description: 'What is still owed on the invoice (`payment_amount_mismatch`)' },
+    accountId: { type: 'string', format: 'uuid', description: 'The account concerned (`account_exists`, `primary_contact_of_account`)' },
+    contactId: { type: 'string', format: 'uuid', description: 'The contact that already has the email (`contact_email_exists`)' },
+    contactAccountId: { type: ['string', 'null'], format: 'uuid', description: 'The account the contact belongs to (`primary_contact_not_member`)' },
+    references: {
+      type: 'object', additionalProperties: { type: 'integer' },
+      description: 'What still refers to the record, counted by kind (`account_in_use`, `contact_in_use`)',
+    },
+    workflowId: { type: 'string', description: 'The workflow concerned (`already_enrolled`, `nurture_finished`)' },
+    runId: { type: 'string', description: 'Its run' },
+    operationId: { type: 'string', description: 'The change still being processed (`still_processing`): GET /operations/{operationId}' },
+    location: { type: 'string', description: 'The same as the `Location` header (`still_processing`)' },
   },
 };
+
+const problemContent = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
+
+/**
+ * Problems any operation may answer besides its own refusals. Where a route declares the status
+ * itself as a problem, these are added to its description (but for 404, which the route words
+ * better); a status it answers with a document of its own (/health's 503) stays as declared.
+ */
+function commonProblems(spec: RouteSpec, isPublic: boolean): { status: string; description: string }[] {
+  const out: { status: string; description: string }[] = [];
+  const add = (status: number, description: string) => out.push({ status: String(status), description });
+  const hasBody = Boolean(spec.body || spec.streamedBody);
+  const changes = spec.method !== 'get';
+  const idempotent = isIdempotent(spec);
+  add(400, [
+    '`validation_failed` (`field` and `errors[]` name each bad field',
+    idempotent ? ', the Idempotency-Key header included' : '',
+    '), `invalid_text` (text that cannot be stored)',
+    spec.streamedBody ? ', `malformed_multipart` (an upload that cannot be read)' : hasBody ? ', `malformed_json` or `malformed_body` (a body that cannot be read)' : '',
+    ' or `malformed_request`',
+  ].join(''));
+  if (!isPublic) add(401, '`unauthorized`: no valid bearer token');
+  if (spec.roles) add(403, `\`forbidden\`: only for ${spec.roles.join(', ')}`);
+  if (/:[A-Za-z]+/.test(spec.path)) add(404, 'No such record (`<entity>_not_found`)');
+  if (changes) add(409, 'A clash with what is stored; nothing was changed');
+  if (idempotent) add(409, '`idempotency_key_in_use`: a request with this Idempotency-Key is still running (see `Retry-After`)');
+  if (hasBody || changes) {
+    add(413, '`body_too_large`: the request body is larger than the API accepts');
+    add(415, `\`unsupported_media_type\`, \`unsupported_charset\` or \`unsupported_encoding\`: send ${spec.streamedBody ? `\`${spec.streamedBody.contentType}\`` : 'UTF-8 `application/json`'}`);
+  }
+  if (changes) add(422, 'A value that cannot be stored as it is; nothing was changed');
+  if (idempotent) add(422, '`idempotency_key_reused`: the Idempotency-Key was used for a different request');
+  add(431, '`headers_too_large`: the request headers are larger than the API accepts');
+  add(500, '`internal_error`: an unexpected error, logged under the `requestId`');
+  add(503, '`database_unavailable`, `temporal_unavailable`, `worker_unavailable` or `still_processing`: retry shortly (see `Retry-After`; a `still_processing` answer’s `Location` says where its outcome will be)');
+  return out;
+}
 
 export interface OpenApiInfo {
   title: string;
@@ -214,16 +294,14 @@ export function buildOpenApi(routes: RouteSpec[], publicRoutes: RouteSpec[], inf
       const isError = Number(status) >= 400;
       responses[status] = {
         description: r.description,
-        ...(r.schema ? { content: { 'application/json': { schema: jsonSchema(r.schema, 'output') } } }
-          : isError ? { content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } } : {}),
+        ...(r.schema ? { content: { 'application/json': { schema: responseSchema(r.schema) } } }
+          : isError ? { content: problemContent } : {}),
       };
     }
-    if (!publicSet.has(spec)) {
-      responses['401'] ??= { description: 'No valid bearer token', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
-      if (spec.roles) responses['403'] ??= { description: `Only for: ${spec.roles.join(', ')}`, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
-    }
-    if (spec.body || spec.query) {
-      responses['400'] ??= { description: 'Validation failed; `field` and `errors[]` name each bad field', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+    for (const { status, description } of commonProblems(spec, publicSet.has(spec))) {
+      const declared = responses[status] as { description: string } | undefined;
+      if (!declared) responses[status] = { description, content: problemContent };
+      else if (status !== '404' && !spec.responses[Number(status)]?.schema) declared.description = `${declared.description}; also ${description.charAt(0).toLowerCase()}${description.slice(1)}`;
     }
     paths[path] ??= {};
     paths[path][spec.method] = {
@@ -234,13 +312,13 @@ export function buildOpenApi(routes: RouteSpec[], publicRoutes: RouteSpec[], inf
       ...(parameters.length ? { parameters } : {}),
       ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } } } } : {}),
       ...(spec.streamedBody ? { requestBody: { required: true, content: { [spec.streamedBody.contentType]: { schema: spec.streamedBody.schema } } } } : {}),
-      responses,
+      responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b))),
       ...(publicSet.has(spec) ? { security: [] } : {}),
     };
   }
   return {
     openapi: '3.1.0',
-    info: { title: info.title, version: info.version, description: info.description },
+    info: { title: info.title, version: info.version, description: `${info.description} ${RESPONSE_FIELDS_POLICY}` },
     servers: [{ url: info.serverUrl }],
     security: [{ bearerAuth: [] }],
     components: {

@@ -38,6 +38,8 @@ export const unitPriceCents = () =>
 /** Units on a product line. */
 export const quantity = () => z.number().int().min(1).max(MAX_QUANTITY);
 export const isoDateTime = () => z.iso.datetime({ offset: true });
+/** A calendar date, `YYYY-MM-DD`. */
+export const isoDate = () => z.iso.date();
 export const text = (max = 200) => z.string().trim().min(1).max(max);
 export const optionalText = (max = 200) => z.string().trim().max(max).nullable().optional().transform((v) => (v === '' ? null : v));
 

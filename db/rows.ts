@@ -25,7 +25,7 @@ export function toRow(values: object): Record<string, unknown> {
 export function dateOnly(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   if (!(value instanceof Date)) return String(value);
-  return `${value.getFullYear()}-${String(value.getMonth() + 1).padStart(2, '0')}-${String(value.getDate()).padStart(2, '0')}`;
+  return `${String(value.getFullYear()).padStart(4, '0')}-${String(value.getMonth() + 1).padStart(2, '0')}-${String(value.getDate()).padStart(2, '0')}`;
 }
 
 /** fromRow, with the named `date` columns as `YYYY-MM-DD`. */

@@ -12,7 +12,7 @@ import { DEAL_STAGES } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { definedOnly, idParams, isoDateTime, optionalText, pageOf, paging, text } from '../schemas';
 import { contactSchema } from './contacts';
 
 const OPEN_DEALS_SHOWN = 100;
@@ -40,6 +40,7 @@ const patchBody = createBody
 export const accountSchema = z.object({
   id: z.uuid(),
   name: z.string(),
+  normalizedName: z.string().describe('The name as duplicates are found: no accents, case or punctuation; unique among accounts'),
   accountType: z.enum(ACCOUNT_TYPES),
   parentAccountId: z.uuid().nullable(),
   primaryContactId: z.uuid().nullable(),
@@ -52,8 +53,8 @@ export const accountSchema = z.object({
   country: z.string().nullable(),
   ownerId: z.uuid(),
   createdBy: z.uuid(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  createdAt: isoDateTime(),
+  updatedAt: isoDateTime(),
 });
 
 const dealTotalsSchema = z.object({

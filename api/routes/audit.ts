@@ -8,7 +8,7 @@ import type { Db } from '../../db/knex';
 import { AUDIT_ENTITIES, auditTrail } from '../../db/stores/audit';
 import { SUPERVISORS } from '../auth';
 import { route, type RouteSpec } from '../http';
-import { pageOf, paging } from '../schemas';
+import { isoDateTime, pageOf, paging } from '../schemas';
 
 const auditQuery = z.object({
   entity: z.enum(AUDIT_ENTITIES).describe('The record type'),
@@ -18,10 +18,10 @@ const auditQuery = z.object({
 
 const auditRecordSchema = z.object({
   id: z.number().int(),
-  at: z.string(),
+  at: isoDateTime(),
   actor: z.object({ type: z.enum(['user', 'workflow', 'system']), id: z.string().describe('A user id, or a workflow id'), name: z.string().nullable() }),
   action: z.string().describe('e.g. `order.fulfilled`, `invoice.partially_paid`, `activity.created`'),
-  entityType: z.string(),
+  entityType: z.enum(AUDIT_ENTITIES),
   entityId: z.string(),
   before: z.unknown().describe('The record before the change (absent for a creation)'),
   after: z.unknown().describe('The record after the change (absent for a deletion)'),

@@ -10,7 +10,7 @@ import { DEAL_STAGES, DEAL_STATUSES } from '../../workflows/dealLifecycle.contra
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { definedOnly, idParams, isoDateTime, optionalText, pageOf, paging, text } from '../schemas';
 
 const contactFields = {
   firstName: optionalText(100),
@@ -37,8 +37,8 @@ export const contactSchema = z.object({
   parentAccountId: z.uuid().nullable(),
   ownerId: z.uuid(),
   createdBy: z.uuid(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  createdAt: isoDateTime(),
+  updatedAt: isoDateTime(),
 });
 
 const contactDetailSchema = contactSchema.extend({

@@ -10,6 +10,7 @@ import { CUSTOMER_UNIFICATION_WORKFLOW_ID, getUnificationStateQuery } from '../.
 import { SUPERVISORS } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
+import { isoDateTime } from '../schemas';
 import { passOf, requestUnification } from '../unificationClient';
 import { workflowCalls } from '../workflowCalls';
 
@@ -17,7 +18,7 @@ const passSchema = z.object({
   id: z.uuid(), workflowId: z.string(), workflowRunId: z.string(), pass: z.number().int(), requestIds: z.array(z.string()),
   status: z.enum(['running', 'completed', 'failed']), phase: z.string().nullable(), progress: z.record(z.string(), z.unknown()),
   stats: z.record(z.string(), z.unknown()), rulesHash: z.string().nullable(), error: z.string().nullable(),
-  startedAt: z.string(), publishedAt: z.string().nullable(), finishedAt: z.string().nullable(),
+  startedAt: isoDateTime(), publishedAt: isoDateTime().nullable(), finishedAt: isoDateTime().nullable(),
 });
 
 const ticketSchema = z.object({ workflowId: z.string(), runId: z.string(), requestId: z.string() });

@@ -7,7 +7,12 @@ import type { Db } from '../../db/knex';
 import { NotFoundError } from '../../db/errors';
 import { CustomerStore, MAX_PURCHASES_SHOWN } from '../../db/stores/customers';
 import { route, type RouteSpec } from '../http';
-import { pageOf, paging } from '../schemas';
+import { isoDate, isoDateTime, pageOf, paging } from '../schemas';
+import { accountSchema } from './accounts';
+import { activitySchema } from './activities';
+import { contactSchema } from './contacts';
+import { dealSchema } from './dealViews';
+import { leadSchema } from './leads';
 
 const profileFields = {
   id: z.uuid(),
@@ -16,7 +21,7 @@ const profileFields = {
   fullName: z.string().nullable(),
   email: z.string().nullable(),
   phone: z.string().nullable(),
-  dateOfBirth: z.string().nullable().describe('YYYY-MM-DD'),
+  dateOfBirth: isoDate().nullable(),
   gender: z.string().nullable(),
   postalCode: z.string().nullable(),
   street: z.string().nullable(),
@@ -27,8 +32,8 @@ const profileFields = {
   sourceKeys: z.record(z.string(), z.array(z.string())).describe('Every source key of the profile, by source: {"contacts": ["CNTID_1000"], "loyalty": ["LOYID_1000"]}'),
   emails: z.array(z.string()),
   recordCount: z.number().int(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  createdAt: isoDateTime(),
+  updatedAt: isoDateTime(),
 };
 export const customerSchema = z.object(profileFields);
 
@@ -38,28 +43,38 @@ const sourceRecordSchema = z.object({
   rule: z.string().nullable().describe('The match rule of the strongest link that put the record in this profile; null for a profile of one record'),
   confidence: z.number(),
   firstName: z.string().nullable(), lastName: z.string().nullable(), fullName: z.string().nullable(), email: z.string().nullable(),
-  phone: z.string().nullable(), dateOfBirth: z.string().nullable(), gender: z.string().nullable(), postalCode: z.string().nullable(),
+  phone: z.string().nullable(), dateOfBirth: isoDate().nullable(), gender: z.string().nullable(), postalCode: z.string().nullable(),
   street: z.string().nullable(), city: z.string().nullable(), state: z.string().nullable(), country: z.string().nullable(),
-  createdOn: z.string().nullable(), rewardPoints: z.number().int().nullable(),
-  links: z.record(z.string(), z.string()), extra: z.record(z.string(), z.unknown()), updatedAt: z.string(),
+  createdOn: isoDate().nullable(), rewardPoints: z.number().int().nullable(),
+  links: z.record(z.string(), z.string()), extra: z.record(z.string(), z.unknown()), updatedAt: isoDateTime(),
 });
 
 const purchaseSchema = z.object({
   source: z.string(), purchaseId: z.string(), channel: z.enum(['pos', 'online']), customerSource: z.string(), customerKey: z.string(),
-  productId: z.string().nullable(), purchasedOn: z.string(), totalCents: z.number().int(), pointsAdded: z.number().int().nullable(),
+  productId: z.string().nullable(), purchasedOn: isoDate(), totalCents: z.number().int(), pointsAdded: z.number().int().nullable(),
 });
 
-const crmRows = z.array(z.record(z.string(), z.unknown()));
+/** The CRM records as their tables hold them (the same fields as the CRM routes show, less what those compute). */
+const crmSchema = z.object({
+  available: z.array(z.enum(['leads', 'contacts', 'accounts', 'deals', 'activities'])).describe('The CRM tables this database has'),
+  leads: z.array(leadSchema),
+  contacts: z.array(contactSchema),
+  accounts: z.array(accountSchema),
+  deals: z.array(dealSchema.omit({ workflowId: true })),
+  activities: z.array(activitySchema.omit({ overdue: true, attendees: true }).extend({
+    idempotencyKey: z.string().nullable().describe('Written by a workflow step: `<workflowId>/<runId>/<step>`'),
+  })),
+});
 const customerViewSchema = z.object({
   ...profileFields,
   records: z.array(sourceRecordSchema),
   purchases: z.array(purchaseSchema).describe(`Newest first, at most ${MAX_PURCHASES_SHOWN}; the totals cover all`),
   totals: z.object({
     count: z.number().int(), lifetimeCents: z.number().int(), posCents: z.number().int(), onlineCents: z.number().int(),
-    last12MonthsCents: z.number().int(), asOf: z.string(),
+    last12MonthsCents: z.number().int(), asOf: isoDate(),
   }),
   loyalty: z.object({ pointsBalance: z.number().int().nullable(), pointsEarnedInStore: z.number().int() }),
-  crm: z.object({ available: z.array(z.string()), leads: crmRows, contacts: crmRows, accounts: crmRows, deals: crmRows, activities: crmRows }),
+  crm: crmSchema.describe('The CRM records with one of the profile’s e-mail addresses: leads, contacts, their accounts, the contacts’ deals and the activities of all of them'),
 });
 
 const listQuery = z.object({
@@ -97,7 +112,10 @@ export function customerRoutes({ db }: CustomerRoutesDeps): RouteSpec[] {
       params, query: viewQuery,
       responses: {
         200: { description: 'The customer view', schema: customerViewSchema },
-        301: { description: '`customer_merged`: the profile joined another; Location names it' },
+        301: {
+          description: '`customer_merged`: the profile joined another; Location names it',
+          schema: z.object({ code: z.literal('customer_merged'), detail: z.string(), mergedInto: z.uuid().describe('The profile it lives in now') }),
+        },
         404: { description: 'No such customer' },
       },
       async handler({ params: { id }, query }) {

@@ -10,9 +10,11 @@ import { QUOTE_STATUSES, QuoteStore } from '../../db/stores/quotes';
 import { TechCheckStore } from '../../db/stores/techChecks';
 import { DEAL_STAGES, DEAL_STATUSES, TECH_CHECK_OUTCOMES, dealWorkflowId, type DealState } from '../../workflows/dealLifecycle.contract';
 import { movesNow, techCheckGate } from '../../workflows/dealLifecycle.rules';
+import { isoDate, isoDateTime } from '../schemas';
 
 const stageOrOutcome = z.enum([...DEAL_STAGES, 'won', 'lost']);
 
+/** A product line as every document (deal, quote, order, invoice) shows it. */
 export const lineSchema = z.object({
   id: z.uuid(),
   productId: z.uuid(),
@@ -25,6 +27,16 @@ export const lineSchema = z.object({
   position: z.number().int(),
 });
 
+/** A deal's lines are edited in place, so they say who added them and when they last changed. */
+export const dealLineSchema = lineSchema.extend({
+  dealId: z.uuid(),
+  createdBy: z.uuid(),
+  createdAt: isoDateTime(),
+  updatedAt: isoDateTime(),
+});
+
+export const quoteLineSchema = lineSchema.extend({ quoteId: z.uuid() });
+
 export const techCheckSchema = z.object({
   id: z.uuid(),
   dealId: z.uuid(),
@@ -32,11 +44,11 @@ export const techCheckSchema = z.object({
   quoteRevision: z.number().int(),
   quoteTotalCents: z.number().int().describe('The total of the revision that was reviewed'),
   outcome: z.enum(TECH_CHECK_OUTCOMES),
-  completedAt: z.string(),
+  completedAt: isoDateTime(),
   notes: z.string(),
   performedBy: z.uuid(),
   activityId: z.uuid().nullable().describe('The note on the deal’s timeline'),
-  createdAt: z.string(),
+  createdAt: isoDateTime(),
 });
 
 export const quoteSchema = z.object({
@@ -47,24 +59,24 @@ export const quoteSchema = z.object({
   revisedFromId: z.uuid().nullable(),
   name: z.string(),
   description: z.string().nullable(),
-  validUntil: z.string().nullable(),
+  validUntil: isoDate().nullable(),
   contactId: z.uuid(),
   accountId: z.uuid().nullable(),
   status: z.enum(QUOTE_STATUSES),
   statusReason: z.enum(['revised', 'lost', 'canceled']).nullable(),
   totalCents: z.number().int(),
-  activatedAt: z.string().nullable(),
+  activatedAt: isoDateTime().nullable(),
   activatedBy: z.uuid().nullable(),
-  closedAt: z.string().nullable(),
+  closedAt: isoDateTime().nullable(),
   closedBy: z.uuid().nullable(),
   closeDescription: z.string().nullable(),
   createdBy: z.uuid(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  createdAt: isoDateTime(),
+  updatedAt: isoDateTime(),
 });
 
 export const quoteDetailSchema = quoteSchema.extend({
-  lines: z.array(lineSchema),
+  lines: z.array(quoteLineSchema),
   techChecks: z.array(techCheckSchema),
 });
 
@@ -98,21 +110,22 @@ export const dealSchema = z.object({
   ownerId: z.uuid(),
   stage: z.enum(DEAL_STAGES),
   status: z.enum(DEAL_STATUSES),
-  stageEnteredAt: z.string(),
+  moveSeq: z.number().int().describe('How many stage moves (and the close) the deal has made; the deal’s process counts the same'),
+  stageEnteredAt: isoDateTime(),
   valueCents: z.number().int().describe('The sum of the lines, or the estimate while there are none'),
   estimatedValueCents: z.number().int().nullable(),
   closeReason: z.string().nullable(),
   closeDescription: z.string().nullable(),
   actualRevenueCents: z.number().int().nullable(),
-  closedAt: z.string().nullable(),
+  closedAt: isoDateTime().nullable(),
   closedBy: z.uuid().nullable(),
   createdBy: z.uuid(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  createdAt: isoDateTime(),
+  updatedAt: isoDateTime(),
 });
 
 export const dealDetailSchema = dealSchema.extend({
-  lines: z.array(lineSchema),
+  lines: z.array(dealLineSchema),
   techCheck: gateSchema,
   techChecks: z.array(techCheckSchema),
   quotes: z.array(quoteSchema),

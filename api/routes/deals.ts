@@ -188,7 +188,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       method: 'post', path: '/deals/:id/advance', tag: 'Deals', summary: 'Move the deal to another stage',
       description: `Forward one stage at a time (Propose goes to Tech Check above $20,000.00, else straight to Close); back to any earlier stage. Refusals are 409 with ${REFUSALS}; \`blockedMoves\` on the deal says which apply now.`,
       roles: WORKERS, params, body: advanceBody, idempotent: true,
-      responses: { 200: { description: 'The moved deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: 'The move is refused: the code names the rule' }, 503: { description: '`worker_unavailable`' } },
+      responses: { 200: { description: 'The moved deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: 'The move is refused: the code names the rule' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
         const result = await process.update(id, advanceDealUpdate, { to: body.to, by: user.id, requestId }, operation.operationKey);

@@ -17,7 +17,7 @@ import { CustomerImportStore } from '../../db/stores/customerImports';
 import { SUPERVISORS } from '../auth';
 import { HttpError } from '../errors';
 import { route, type RouteSpec } from '../http';
-import { idParams, paging } from '../schemas';
+import { idParams, isoDateTime, paging } from '../schemas';
 import { requestUnification, type UnificationTicket } from '../unificationClient';
 
 const fileSchema = z.object({
@@ -35,7 +35,7 @@ const importSchema = z.object({
   rowsRead: z.number().int(), rowsLoaded: z.number().int(), rowsInserted: z.number().int(), rowsUpdated: z.number().int(),
   rowsUnchanged: z.number().int(), rowsRejected: z.number().int(), error: z.string().nullable(),
   unificationWorkflowId: z.string().nullable(), unificationRunId: z.string().nullable(), unificationRequestId: z.string().nullable(),
-  startedAt: z.string(), finishedAt: z.string().nullable(), files: z.array(fileSchema),
+  startedAt: isoDateTime(), finishedAt: isoDateTime().nullable(), files: z.array(fileSchema),
 });
 
 const importViewSchema = importSchema.extend({

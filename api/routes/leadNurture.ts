@@ -30,16 +30,16 @@ import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import type { Operation } from '../idempotency';
 import { workflowCalls } from '../workflowCalls';
-import { idParams } from '../schemas';
+import { idParams, isoDateTime } from '../schemas';
 
 const stepSchema = z.object({
   step: z.enum(NURTURE_STEPS),
   title: z.string(),
   activityType: z.enum(['phone_call', 'email']),
   state: z.enum(['pending', 'done', 'skipped']),
-  dueAt: z.string().nullable(),
-  doneAt: z.string().nullable(),
-  activityId: z.string().nullable(),
+  dueAt: isoDateTime().nullable(),
+  doneAt: isoDateTime().nullable(),
+  activityId: z.uuid().nullable(),
 });
 
 const nurtureSchema = z.object({
@@ -51,16 +51,16 @@ const nurtureSchema = z.object({
   status: z.enum(['running', 'paused', 'completed', 'stopped']),
   steps: z.array(stepSchema),
   currentStep: z.enum(NURTURE_STEPS).nullable(),
-  nextStepAt: z.string().nullable(),
-  pausedAt: z.string().nullable(),
-  pausedBy: z.string().nullable(),
+  nextStepAt: isoDateTime().nullable(),
+  pausedAt: isoDateTime().nullable(),
+  pausedBy: z.uuid().nullable(),
   remainingGapMs: z.number().nullable(),
   stopReason: z.string().nullable().describe('replied, meeting_booked, unsubscribed, bounced, manual, qualified, disqualified, or step_failed (see `failure`)'),
-  stoppedBy: z.string().nullable(),
+  stoppedBy: z.string().nullable().describe('The user who stopped it, or `system` when the sequence stopped itself (a closed lead, a bounced email, a failed step)'),
   failure: z.object({ step: z.enum(NURTURE_STEPS), code: z.string(), message: z.string() }).nullable().optional()
     .describe('A step that could not be performed at all (its activity failed permanently); the sequence stopped as `step_failed`'),
-  startedAt: z.string(),
-  endedAt: z.string().nullable(),
+  startedAt: isoDateTime(),
+  endedAt: isoDateTime().nullable(),
 });
 
 const enrolledSchema = z.object({ workflowId: z.string(), runId: z.string(), leadId: z.uuid(), status: z.literal('running') });

@@ -7,7 +7,7 @@ import { CUSTOMER_TYPES, LEAD_SOURCES, LEAD_STATUSES, LeadStore, type LeadFields
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { cents, definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { cents, definedOnly, idParams, isoDateTime, optionalText, pageOf, paging, text } from '../schemas';
 import { stopNurtureForClosedLead } from './leadNurture';
 
 const leadFields = {
@@ -55,12 +55,12 @@ export const leadSchema = z.object({
   estimatedValueCents: z.number().int().nullable(),
   status: z.enum(LEAD_STATUSES),
   statusReason: z.string().nullable(),
-  closedAt: z.string().nullable(),
-  closedBy: z.string().nullable(),
+  closedAt: isoDateTime().nullable(),
+  closedBy: z.uuid().nullable(),
   ownerId: z.uuid(),
   createdBy: z.uuid(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  createdAt: isoDateTime(),
+  updatedAt: isoDateTime(),
 });
 
 const EMPTY_LEAD: Omit<LeadFields, 'topic' | 'lastName' | 'customerType' | 'ownerId'> = {

@@ -31,7 +31,7 @@ export function operationRoutes({ temporal }: { temporal: Client }): RouteSpec[]
     route({
       method: 'get', path: '/operations/:id', tag: 'Operations', summary: 'The outcome of a change that was answered 503 still_processing',
       description: 'Poll the `Location` of a 503 `still_processing` answer until `status` is not `pending`.',
-      params: z.object({ id: z.string().min(1).max(2000) }),
+      params: z.object({ id: z.string().min(1).max(2000).regex(/^[A-Za-z0-9_-]+$/).describe('As the `Location` gave it (base64url)') }),
       responses: { 200: { description: 'Where the change stands', schema: operationSchema }, 403: { description: '`not_owner`: another user’s request' }, 404: { description: '`operation_not_found`' } },
       async handler({ user, params: { id } }) {
         const ref = parseOperationId(id);

@@ -19,6 +19,7 @@ import {
   type OrderState,
 } from '../../workflows/orderToCash.contract';
 import { balanceCents, isOverdue, liveInvoice, orderActionsNow, orderPhase } from '../../workflows/orderToCash.rules';
+import { isoDate, isoDateTime } from '../schemas';
 import { lineSchema } from './dealViews';
 
 const ACTIONS = ['fulfill', 'cancel', 'invoice', 'pay', 'cancel_invoice'] as const;
@@ -36,28 +37,28 @@ export const invoiceSchema = z.object({
   totalCents: z.number().int(),
   paidCents: z.number().int(),
   balanceCents: z.number().int().describe('What is still owed (0 once paid or canceled)'),
-  issuedOn: z.string().describe('YYYY-MM-DD'),
+  issuedOn: isoDate(),
   paymentTermsDays: z.number().int(),
-  dueOn: z.string().describe('YYYY-MM-DD; unpaid after this date it is overdue'),
+  dueOn: isoDate().describe('YYYY-MM-DD; unpaid after this date it is overdue'),
   overdue: z.boolean().describe('Unpaid and past its due date'),
   overdueActivityId: z.uuid().nullable().describe('The owner’s overdue task, once written'),
-  paidOn: z.string().nullable(),
+  paidOn: isoDate().nullable(),
   cancelReason: z.enum(INVOICE_CANCEL_REASONS).nullable(),
   cancelDescription: z.string().nullable(),
-  canceledAt: z.string().nullable(),
+  canceledAt: isoDateTime().nullable(),
   canceledBy: z.uuid().nullable(),
   createdBy: z.uuid(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  createdAt: isoDateTime(),
+  updatedAt: isoDateTime(),
 });
 
 export const paymentSchema = z.object({
   seq: z.number().int(),
   kind: z.enum(PAYMENT_KINDS),
-  paidOn: z.string(),
+  paidOn: isoDate(),
   amountCents: z.number().int(),
   recordedBy: z.uuid(),
-  createdAt: z.string(),
+  createdAt: isoDateTime(),
 });
 
 export const invoiceDetailSchema = invoiceSchema.extend({
@@ -70,10 +71,10 @@ export const invoiceDetailSchema = invoiceSchema.extend({
 export const fulfillmentSchema = z.object({
   seq: z.number().int(),
   kind: z.enum(FULFILLMENT_KINDS),
-  fulfilledOn: z.string(),
+  fulfilledOn: isoDate(),
   note: z.string().nullable(),
   recordedBy: z.uuid(),
-  createdAt: z.string(),
+  createdAt: isoDateTime(),
 });
 
 export const orderSchema = z.object({
@@ -88,14 +89,14 @@ export const orderSchema = z.object({
   ownerId: z.uuid(),
   status: z.enum(ORDER_STATUSES),
   totalCents: z.number().int(),
-  fulfilledOn: z.string().nullable().describe('The date of the latest fulfillment'),
+  fulfilledOn: isoDate().nullable().describe('The date of the latest fulfillment'),
   cancelReason: z.enum(ORDER_CANCEL_REASONS).nullable(),
   cancelDescription: z.string().nullable(),
-  canceledAt: z.string().nullable(),
+  canceledAt: isoDateTime().nullable(),
   canceledBy: z.uuid().nullable(),
   createdBy: z.uuid(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  createdAt: isoDateTime(),
+  updatedAt: isoDateTime(),
 });
 
 export const orderDetailSchema = orderSchema.extend({

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../../db/knex';
 import { PRODUCT_CATEGORIES, ProductStore } from '../../db/stores/products';
 import { route, type RouteSpec } from '../http';
-import { idParams } from '../schemas';
+import { idParams, isoDateTime } from '../schemas';
 
 export const productSchema = z.object({
   id: z.uuid(),
@@ -14,7 +14,7 @@ export const productSchema = z.object({
   unit: z.string().describe('each, or year for monitoring plans'),
   listPriceCents: z.number().int(),
   active: z.boolean(),
-  createdAt: z.string(),
+  createdAt: isoDateTime(),
 });
 
 export function productRoutes({ db }: { db: Db }): RouteSpec[] {

@@ -8,7 +8,7 @@
  */
 import type { Knex } from 'knex';
 import { ConflictError, NotFoundError } from '../errors';
-import { fromRow, toRow } from '../rows';
+import { fromRow, fromRowWithDates, toRow } from '../rows';
 import { recordAudit } from './audit';
 import { type NewDealLine, type DealLinePatch } from './deals';
 import { assertLineMoney, insertProductLine } from './productLines';
@@ -67,13 +67,7 @@ type Ctx = WriteContext & { userId: string };
 const LINE_COLUMNS = ['quote_lines.id', 'quote_lines.quote_id', 'quote_lines.product_id', 'products.sku', 'products.name as product_name', 'quote_lines.quantity', 'quote_lines.unit_price_cents', 'quote_lines.discount_cents', 'quote_lines.amount_cents', 'quote_lines.position'];
 
 function toQuote(row: Record<string, unknown>): Quote {
-  const quote = fromRow<Quote>(row);
-  // `date` columns come back as local-midnight Dates; the API speaks YYYY-MM-DD.
-  const validUntil = row.valid_until as Date | string | null;
-  quote.validUntil = validUntil instanceof Date
-    ? `${validUntil.getFullYear()}-${String(validUntil.getMonth() + 1).padStart(2, '0')}-${String(validUntil.getDate()).padStart(2, '0')}`
-    : validUntil;
-  return quote;
+  return fromRowWithDates<Quote>(row, ['valid_until']);
 }
 
 export class QuoteStore {

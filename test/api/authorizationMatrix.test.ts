@@ -24,6 +24,7 @@ import { orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { importCsv } from '../customers/helpers';
 import { dealAt, expectStatus, productId, qualifiedDeal, startDealStack, type DealStack } from '../helpers/deals';
 import { createLead, uniqueEmail } from '../helpers/fixtures';
+import { apiRequest } from '../helpers/http';
 import { invoicedOrder, today, wonOrder } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
 import { operationId } from '../../api/workflowCalls';
@@ -374,10 +375,8 @@ describe('authorization matrix: every operation × every kind of caller, from on
       body = JSON.stringify(c.body(caller, target));
       headers['Content-Type'] = 'application/json';
     }
-    const response = await fetch(`${stack.url}${pathOf(op, target)}`, { method, headers, body, redirect: 'manual' });
-    const text = await response.text();
-    const type = response.headers.get('content-type') ?? '';
-    return { status: response.status, body: text && /json/.test(type) ? JSON.parse(text) : text, type };
+    const reply = await apiRequest(stack.url, method, pathOf(op, target), { headers, body, redirect: 'manual' });
+    return { status: reply.status, body: reply.body ?? '', type: reply.headers.get('content-type') ?? '' };
   }
 
   /**

@@ -224,6 +224,7 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       assert.ok(body.data.every((p: any) => Number.isInteger(p.listPriceCents) && p.listPriceCents > 0));
       const cameras = await stack.as.rep.get('/products?category=camera');
       assert.ok(cameras.body.data.length > 0 && cameras.body.data.every((p: any) => p.category === 'camera'));
+      assert.deepEqual((await stack.as.rep.get(`/products/${cameras.body.data[0].id}`)).body, cameras.body.data[0]);
     });
 
     it("a deal's value is the rep's estimate while it has no lines, then the sum of its lines (quantity × unit price − discount)", async function () {
@@ -395,6 +396,7 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       const deal = (await stack.as.rep.get(`/deals/${dealId}`)).body;
       assert.equal(deal.techChecks.length, 1);
       assert.equal(deal.techCheck.passedCheckId, recorded.body.id);
+      assert.deepEqual((await stack.as.tech_consultant.get(`/deals/${dealId}/tech-checks`)).body.data, deal.techChecks);
       const quote = (await stack.as.rep.get(`/quotes/${quoteId}`)).body;
       assert.deepEqual(quote.techChecks.map((c: any) => c.id), [recorded.body.id], 'the check is kept with the quote it reviewed');
       const timeline = (await stack.as.rep.get(`/deals/${dealId}/timeline`)).body.data;

@@ -224,6 +224,7 @@ describe('leads and activities API', function () {
       const reopen = await rep.patch(`/activities/${task.id}`, { status: 'completed' });
       assert.equal(reopen.status, 409);
       assert.equal(reopen.body.code, 'activity_closed');
+      assert.deepEqual((await rep.get(`/activities/${task.id}`)).body, canceled.body);
       const actions = await database.db('audit_log').where({ entity_type: 'activity', entity_id: task.id }).orderBy('id').pluck('action');
       assert.deepEqual(actions, ['activity.created', 'activity.rescheduled', 'activity.canceled']);
     });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { assertResponseMatchesContract } from '../helpers/contract';
 import { client, startTestApi, type TestApi } from '../helpers/http';
 import { devServerEnv, uniqueTaskQueue } from '../helpers/temporal';
 
@@ -56,6 +57,43 @@ describe('OpenAPI document and docs page', function () {
     assert.ok(doc.paths['/leads/{id}/nurture'].post.parameters.some((p: { name: string }) => p.name === 'Idempotency-Key'));
     assert.deepEqual(doc.paths['/health'].get.security, []);
     assert.ok(doc.paths['/imports'].post.requestBody.content['multipart/form-data'].schema.properties.contacts, 'the upload names its file parts');
+  });
+
+  it('documents a problem for every error any operation may answer, and lets response objects grow', function () {
+    assert.match(doc.info.description, /clients must ignore fields they do not know/);
+    for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        const statuses = ['500', '503', ...(operation.requestBody ? ['400', '413', '415'] : []), ...(path.includes('{') ? ['404'] : [])];
+        for (const status of statuses) assert.ok(operation.responses[status]?.content, `${where} documents ${status}`);
+        for (const [status, response] of Object.entries(operation.responses as Record<string, any>)) {
+          if (Number(status) >= 400 && !(path === '/health' && status === '503')) {
+            assert.deepEqual(response.content, { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } }, `${where} ${status} is a problem`);
+          }
+          const schema = JSON.stringify(response.content?.['application/json']?.schema ?? {});
+          assert.ok(!schema.includes('"additionalProperties":false'), `${where} ${status}: a response object does not forbid new fields`);
+        }
+      }
+    }
+  });
+
+  it('fails a test whose response has an undocumented field, status or content type', async function () {
+    const withId = { id: '6b0c5b1e-2f43-4a8e-9d5c-0a1b2c3d4e5f', status: 'ok', checks: { postgres: 'ok', temporal: 'ok' } };
+    const check = (status: number, contentType: string, body: unknown) =>
+      assertResponseMatchesContract(api.url, 'GET', '/health', status, contentType, typeof body === 'string' ? body : JSON.stringify(body));
+    await check(200, 'application/json; charset=utf-8', { status: 'ok', checks: { postgres: 'ok', temporal: 'ok' } });
+    await assert.rejects(check(200, 'application/json', withId), /GET \/health \(getHealth\) answered 200: .*\n.* at \/ .*'id' \(not documented\)/);
+    await assert.rejects(check(200, 'application/json', { status: 'ok', checks: { postgres: 'ok', temporal: 'ok', mail: 'ok' } }), /at \/checks .*'mail' \(not documented\)/);
+    await assert.rejects(check(200, 'application/json', { status: 'fine', checks: { postgres: 'ok', temporal: 'ok' } }), /at \/status .*must be equal to one of the allowed values/);
+    await assert.rejects(check(202, 'application/json', {}), /status 202 is not documented/);
+    await assert.rejects(check(200, 'text/plain', 'ok'), /content type text\/plain is not documented/);
+    await assert.rejects(check(500, 'application/problem+json', { code: 'internal_error' }), /at \/ .*must have required property 'type'/);
+    await assert.rejects(
+      assertResponseMatchesContract(api.url, 'GET', '/no-such-route', 200, 'application/json', '{}'),
+      /no documented operation matches/,
+    );
+    const unknownRoute = await client(api.url).get('/no-such-route');
+    assert.equal(unknownRoute.status, 401, 'an unknown route is behind the token too: a problem, which the check accepts');
   });
 
   it('serves a docs page', async function () {

@@ -10,7 +10,7 @@ import { orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { AmountDueKey, InvoiceStatusKey, OrderStatusKey } from '../../workflows/searchAttributes';
 import { countRows } from '../helpers/db';
 import { dealAt, expectStatus, productId, startDealStack, startExtraApi, techCheckBody, type DealStack } from '../helpers/deals';
-import type { Reply } from '../helpers/http';
+import { client, type Reply } from '../helpers/http';
 import { invoicedOrder, orderEverywhere, today, wonOrder } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
 
@@ -290,8 +290,8 @@ describe('order to cash through the API (dev server, real worker, Postgres)', fu
       try {
         const { orderId } = await wonOrder(stack);
         expectStatus(await stack.as.rep.post(`/orders/${orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
-        const invoice = await fetch(`${api.url}/orders/${orderId}/invoices`, { method: 'POST', headers: { Authorization: `Bearer ${stack.users.rep.token}` } });
-        const body = (await invoice.json()) as { paymentTermsDays: number; issuedOn: string; dueOn: string };
+        const invoice = await client(api.url, stack.users.rep.token).post(`/orders/${orderId}/invoices`);
+        const body = invoice.body as { paymentTermsDays: number; issuedOn: string; dueOn: string };
         assert.equal(body.paymentTermsDays, 45);
         assert.equal(Date.parse(body.dueOn) - Date.parse(body.issuedOn), 45 * 86_400_000);
       } finally {
@@ -302,7 +302,7 @@ describe('order to cash through the API (dev server, real worker, Postgres)', fu
 
   describe('payments', function () {
     it('partial payments keep the invoice open for the rest; the complete payment pays it and the order’s process ends', async function () {
-      const { orderId, invoiceId } = await invoicedOrder(stack, 1_000_000);
+      const { dealId, orderId, invoiceId } = await invoicedOrder(stack, 1_000_000);
       const first = await pay(invoiceId, 'partial', 300_000);
       expectStatus(first, 200);
       assert.deepEqual([first.body.status, first.body.paidCents, first.body.balanceCents, first.body.process.phase], ['partially_paid', 300_000, 700_000, 'awaiting_payment']);
@@ -318,6 +318,9 @@ describe('order to cash through the API (dev server, real worker, Postgres)', fu
       const final = await stack.env.client.workflow.getHandle(orderWorkflowId(orderId)).result();
       assert.deepEqual([final.phase, final.facts.status, final.facts.invoices[0].status], ['completed', 'fulfilled', 'paid']);
       assert.equal((await stack.as.rep.get(`/orders/${orderId}`)).body.phase, 'completed');
+      assert.deepEqual((await stack.as.rep.get(`/invoices/${invoiceId}`)).body.payments, last.body.payments);
+      assert.deepEqual((await stack.as.rep.get(`/invoices?orderId=${orderId}&status=paid`)).body.data.map((i: any) => [i.id, i.balanceCents]), [[invoiceId, 0]]);
+      assert.deepEqual((await stack.as.rep.get(`/orders?dealId=${dealId}&status=fulfilled`)).body.data.map((o: any) => o.id), [orderId]);
     });
 
     it('refuses to pay a canceled invoice (invoice_canceled) or a paid one (invoice_paid), and an amount that does not match the kind (422 payment_amount_mismatch)', async function () {

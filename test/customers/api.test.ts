@@ -13,7 +13,7 @@ import { ActivityStore } from '../../db/stores/activities';
 import { exportQuery } from '../../db/stores/customers';
 import { createTestDatabase, countRows, type TestDatabase } from '../helpers/db';
 import { createLead, createUsers, type TestUsers } from '../helpers/fixtures';
-import { client, startTestApi, type TestApi } from '../helpers/http';
+import { apiRequest, client, startTestApi, type TestApi } from '../helpers/http';
 import { devServerEnv, startTestWorker, uniqueTaskQueue, workflowBundle, type RunningTestWorker } from '../helpers/temporal';
 import { SAMPLE_DIR, SOURCES } from './helpers';
 
@@ -43,8 +43,7 @@ describe('customer view API (dev server)', function () {
   function upload(parts: Record<string, string>, token: string, query = '') {
     const form = new FormData();
     for (const [name, file] of Object.entries(parts)) form.append(name, new Blob([fs.readFileSync(file)], { type: 'text/csv' }), path.basename(file));
-    return fetch(`${api.url}/imports${query}`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: form })
-      .then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    return apiRequest(api.url, 'POST', `/imports${query}`, { headers: { Authorization: `Bearer ${token}` }, body: form });
   }
 
   const tables = ['customer_imports', 'customer_source_records', 'customer_purchases'];
@@ -60,7 +59,7 @@ describe('customer view API (dev server)', function () {
     assert.equal(json.status, 400);
     assert.deepEqual([json.body.field, json.body.errors[0].code], ['body', 'multipart_required']);
 
-    const empty = await fetch(`${api.url}/imports`, { method: 'POST', headers: { Authorization: `Bearer ${users.manager.token}` }, body: new FormData() });
+    const empty = await apiRequest(api.url, 'POST', '/imports', { headers: { Authorization: `Bearer ${users.manager.token}` }, body: new FormData() });
     assert.equal(empty.status, 400);
     assert.deepEqual(await countRows(database.db, tables), before, 'nothing was imported');
 
@@ -78,6 +77,9 @@ describe('customer view API (dev server)', function () {
     const pass = await waitForUnification(env.client, reply.body.unification, { timeoutMs: 60_000 });
     assert.equal(pass.status, 'completed');
     assert.equal(pass.summary!.customers, 394);
+    const followed = await client(api.url, users.manager.token).get(`/unification?requestId=${reply.body.unification.requestId}`);
+    assert.equal(followed.body.request.status, 'completed');
+    assert.ok(followed.body.passes.some((p: { status: string }) => p.status === 'completed'));
 
     const view = await client(api.url, users.manager.token).get(`/imports/${importId}?reason=invalid_value`);
     assert.equal(view.status, 200);

@@ -9,10 +9,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { assertResponseMatchesContract } from '../helpers/contract';
 import { countRows } from '../helpers/db';
 import { productId, qualifiedDeal, startDealStack, type DealStack } from '../helpers/deals';
 import { testEnv } from '../helpers/env';
 import { alive, startApiProcess, type ApiProcess } from '../helpers/fuzz';
+import { apiRequest } from '../helpers/http';
 import { eventually } from '../helpers/temporal';
 
 const CONTACTS = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'customers-sample', 'contacts.csv'), 'utf8').split('\n').slice(0, 6).join('\n') + '\n';
@@ -71,13 +73,11 @@ describe('hostile input against the API process (dev server, real worker, Postgr
   });
 
   async function send(method: string, url: string, init: { token?: string; headers?: Record<string, string>; body?: RequestInit["body"] } = {}) {
-    const response = await fetch(`${api.url}${url}`, {
-      method,
+    const reply = await apiRequest(api.url, method, url, {
       headers: { ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}), ...init.headers },
       body: init.body,
     });
-    const text = await response.text();
-    return { status: response.status, type: response.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined };
+    return { status: reply.status, type: reply.headers.get('content-type') ?? '', body: reply.body };
   }
 
   function assertProblem(reply: { status: number; type: string; body: any }, status: number, code: string, field?: string): void {
@@ -140,6 +140,7 @@ describe('hostile input against the API process (dev server, real worker, Postgr
     assert.equal(big.status, 431);
     assert.match(big.headers, /Content-Type: application\/problem\+json/i);
     assert.equal(JSON.parse(big.body).code, 'headers_too_large');
+    await assertResponseMatchesContract(api.url, 'GET', '/leads', big.status, 'application/problem+json', big.body);
     const broken = await rawRequest(api.url, 'THIS IS NOT HTTP\r\n\r\n');
     assert.equal(broken.status, 400);
     assert.equal(JSON.parse(broken.body).code, 'malformed_request');

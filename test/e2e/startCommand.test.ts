@@ -85,7 +85,7 @@ describe('the start command', function () {
 
     const rep = client(api, tokens.rep);
     assert.equal((await client(api).get('/health')).status, 200);
-    assert.equal((await client(`http://localhost:${env.TEMPORAL_UI_PORT}`).get('/')).status, 200, 'the Temporal Web UI answers');
+    assert.equal((await fetch(`http://localhost:${env.TEMPORAL_UI_PORT}/`)).status, 200, 'the Temporal Web UI answers');
     const lead = (await rep.post('/leads', { topic: 'Cameras', lastName: 'Moss', email: 'abbie.restart@fabrikam.example', companyName: 'Fabrikam', customerType: 'corporate' })).body;
     const enrolled = (await rep.post(`/leads/${lead.id}/nurture`)).body;
     await eventually(async () => (await rep.get(`/leads/${lead.id}/nurture`)).body.steps?.[0].state === 'done', 'the intro call');

@@ -2,7 +2,7 @@
  * Concurrent requests for the tests: a bounded pool, and the final answer of a request whose Update
  * outlived the API's deadline.
  */
-import type { Reply } from './http';
+import { apiRequest, type Reply } from './http';
 
 /** Runs `work` over `items`, at most `limit` at a time; the results in the items' order. */
 export async function inPool<T, R>(items: T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -31,16 +31,15 @@ const SETTLE_TIMEOUT_MS = 60_000;
 export async function settled(baseUrl: string, reply: Reply, token?: string): Promise<Reply> {
   const location = reply.headers.get('location');
   if (reply.status !== 503 || reply.body?.code !== 'still_processing' || !location) return reply;
-  const url = new URL(location, baseUrl).toString();
+  const url = new URL(location, baseUrl);
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   for (;;) {
-    const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-    const text = await response.text();
-    const body = text && /json/.test(response.headers.get('content-type') ?? '') ? JSON.parse(text) : text;
-    if (response.status !== 200) return { status: response.status, body, headers: response.headers };
-    if (body.status === 'succeeded') return { status: 200, body: body.result, headers: response.headers };
-    if (body.status === 'failed') return { status: body.problem.status, body: body.problem, headers: response.headers };
-    if (body.status === 'not_applied') return { status: 409, body: { code: 'not_applied' }, headers: response.headers };
+    const polled = await apiRequest(baseUrl, 'GET', `${url.pathname}${url.search}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    const { body } = polled;
+    if (polled.status !== 200) return polled;
+    if (body.status === 'succeeded') return { status: 200, body: body.result, headers: polled.headers };
+    if (body.status === 'failed') return { status: body.problem.status, body: body.problem, headers: polled.headers };
+    if (body.status === 'not_applied') return { status: 409, body: { code: 'not_applied' }, headers: polled.headers };
     if (Date.now() > deadline) return reply;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -17,21 +17,10 @@ import { createLead, createUsers, type TestUsers } from './fixtures';
 import { client, type Reply } from './http';
 import { devServerEnv, startTestWorker, testLog, timeSkippingEnv, uniqueTaskQueue, workflowBundle, type RunningTestWorker } from './temporal';
 
-export type ApiClient = ReturnType<typeof client> & { del: <T = any>(path: string) => Promise<Reply<T>> };
+export type ApiClient = ReturnType<typeof client>;
 
 export function apiClient(url: string, token: string): ApiClient {
-  return {
-    ...client(url, token),
-    async del(path) {
-      const response = await fetch(`${url}${path}`, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
-      const text = await response.text();
-      try {
-        return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
-      } catch {
-        throw new Error(`DELETE ${path}: ${response.status} ${text.slice(0, 300)}`);
-      }
-    },
-  };
+  return client(url, token);
 }
 
 export interface DealStack {

@@ -14,6 +14,7 @@ import { toolPaths } from '../../scripts/lib/tools';
 import { SAMPLE_DIR } from '../customers/helpers';
 import { createLead } from './fixtures';
 import { dealAt, expectStatus, productId, qualifiedDeal, type DealStack } from './deals';
+import { apiRequest } from './http';
 import { invoicedOrder, wonOrder } from './orders';
 
 /** The API process, as `npm run api` runs it, with its log in a file. */
@@ -85,8 +86,8 @@ export async function seedRecords(stack: DealStack): Promise<Record<string, stri
   const contacts = fs.readFileSync(path.join(SAMPLE_DIR, 'contacts.csv'), 'utf8').split('\n').slice(0, 30).join('\n') + '\n';
   const form = new FormData();
   form.append('contacts', new Blob([contacts], { type: 'text/csv' }), 'contacts.csv');
-  const imported = await fetch(`${stack.url}/imports`, { method: 'POST', headers: { Authorization: `Bearer ${stack.users.manager.token}` }, body: form });
-  const importBody = (await imported.json()) as { id: string; unification: Parameters<typeof waitForUnification>[1] };
+  const imported = await apiRequest(stack.url, 'POST', '/imports', { headers: { Authorization: `Bearer ${stack.users.manager.token}` }, body: form });
+  const importBody = imported.body as { id: string; unification: Parameters<typeof waitForUnification>[1] };
   assert.equal(imported.status, 201, JSON.stringify(importBody));
   await waitForUnification(stack.env.client, importBody.unification, { timeoutMs: 60_000 });
   expectStatus(await manager.get('/customers?limit=1'), 200);

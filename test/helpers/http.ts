@@ -5,6 +5,7 @@ import { loadConfig } from '../../config';
 import { createApp } from '../../api/app';
 import { createApiServer } from '../../api/server';
 import type { Db } from '../../db/knex';
+import { assertResponseMatchesContract } from './contract';
 import { testLog } from './temporal';
 
 export interface TestApi {
@@ -33,10 +34,25 @@ export interface Reply<T = any> {
   headers: Headers;
 }
 
+/**
+ * One request to the API; the response must match the operation's documented response for its
+ * status (test/helpers/contract.ts), or the test that made it fails. A JSON body is parsed.
+ */
+export async function apiRequest<T = any>(
+  baseUrl: string, method: string, path: string,
+  init: { headers?: Record<string, string>; body?: RequestInit['body']; redirect?: 'follow' | 'manual' } = {},
+): Promise<Reply<T>> {
+  const response = await fetch(`${baseUrl}${path}`, { method, headers: init.headers, body: init.body, redirect: init.redirect });
+  const text = await response.text();
+  const contentType = response.headers.get('content-type');
+  await assertResponseMatchesContract(baseUrl, method, response.url || path, response.status, contentType, text);
+  const json = /json/.test(contentType ?? '');
+  return { status: response.status, body: text && json ? JSON.parse(text) : text || undefined, headers: response.headers };
+}
+
 export function client(baseUrl: string, token?: string) {
-  async function call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
+  function call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> {
+    return apiRequest<T>(baseUrl, method, path, {
       headers: {
         ...(token ? { Authorization: `Bearer ${token}` } : {}),
         ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
@@ -44,13 +60,11 @@ export function client(baseUrl: string, token?: string) {
       },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
-    const text = await response.text();
-    const json = /json/.test(response.headers.get('content-type') ?? '');
-    return { status: response.status, body: text && json ? JSON.parse(text) : text || undefined, headers: response.headers };
   }
   return {
     get: <T = any>(path: string, headers?: Record<string, string>) => call<T>('GET', path, undefined, headers),
     post: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('POST', path, body, headers),
     patch: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('PATCH', path, body, headers),
+    del: <T = any>(path: string, headers?: Record<string, string>) => call<T>('DELETE', path, undefined, headers),
   };
 }
