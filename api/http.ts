@@ -73,7 +73,8 @@ function issueCode(issue: z.core.$ZodIssue): string {
     case 'invalid_type':
       return issue.input === undefined ? 'required' : 'invalid_type';
     case 'invalid_format':
-      return `invalid_${issue.format}`;
+      // A pattern a value must follow (digits only, say) names no format of its own.
+      return issue.format === 'regex' ? 'invalid_value' : `invalid_${issue.format}`;
     case 'too_small':
       return issue.origin === 'string' ? (issue.minimum === 1 ? 'required' : 'too_short') : 'too_small';
     case 'too_big':

@@ -13,9 +13,18 @@ export function idParams(entity: string) {
   });
 }
 
+/**
+ * A whole number in a query string: digits only (an empty value, `1e3`, ` 7` or `0x10` are
+ * refused rather than read as some number), within bounds.
+ */
+export const queryInt = (min: number, max: number) =>
+  z.string().regex(/^\d{1,16}$/, { message: 'must be a whole number' })
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
 export const paging = {
-  limit: z.coerce.number().int().min(1).max(200).default(50).describe('Page size (1-200)'),
-  offset: z.coerce.number().int().min(0).default(0).describe('Items to skip'),
+  limit: queryInt(1, 200).default(50).describe('Page size (1-200)'),
+  offset: queryInt(0, 1_000_000_000).default(0).describe('Items to skip'),
 };
 
 export const pageOf = <T extends z.ZodType>(item: T) =>

@@ -9,6 +9,7 @@ import type { Client } from '@temporalio/client';
 import type { DealConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
+import { MAX_AMOUNT_CENTS } from '../../domain/money';
 import { ConflictError, InvalidFieldError, NotFoundError } from '../../db/errors';
 import { DealStore, assertLineMoney, type Deal } from '../../db/stores/deals';
 import { ProductStore } from '../../db/stores/products';
@@ -26,7 +27,7 @@ import {
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import type { Operation } from '../idempotency';
-import { cents, quantity, unitPriceCents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { cents, quantity, queryInt, unitPriceCents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
 import { assertDealOpen, dealProcess } from './dealProcess';
 import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from './dealViews';
 
@@ -75,8 +76,8 @@ const listQuery = z.object({
   ownerId: z.uuid().optional(),
   accountId: z.uuid().optional(),
   contactId: z.uuid().optional(),
-  minValueCents: z.coerce.number().int().min(0).optional(),
-  maxValueCents: z.coerce.number().int().min(0).optional(),
+  minValueCents: queryInt(0, MAX_AMOUNT_CENTS).optional(),
+  maxValueCents: queryInt(0, MAX_AMOUNT_CENTS).optional(),
   ...paging,
 });
 
