@@ -1,7 +1,7 @@
 /**
  * Builds the Express app from its dependencies (no globals, no environment reads), so the dev
  * stack, the API process and the tests all run the same app. Public: /health, /openapi.json,
- * /docs. Everything else needs a bearer token.
+ * /docs, /metrics (api/metrics.ts). Everything else needs a bearer token.
  */
 import express, { type Express } from 'express';
 import swaggerUi from 'swagger-ui-express';
@@ -12,6 +12,7 @@ import { UserStore } from '../db/stores/users';
 import { authenticate, requestId } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { requestScope } from './server';
+import { createApiMetrics } from './metrics';
 import { buildOpenApi, mount, type RouteSpec } from './http';
 import { activityRoutes } from './routes/activities';
 import { customerRoutes } from './routes/customers';
@@ -56,6 +57,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'extended');
   app.use(requestScope);
   app.use(requestId);
+  const metrics = createApiMetrics({ db, log });
+  app.use(metrics.middleware);
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -86,6 +89,7 @@ export function createApp(deps: AppDeps): Express {
   open.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
+  open.get('/metrics', metrics.handler);
   open.use('/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'Contoso sales process API' }));
   app.use(open);
 

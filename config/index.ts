@@ -51,6 +51,8 @@ export interface Config {
   deals: DealConfig;
   orders: OrderConfig;
   customers: CustomerConfig;
+  /** WORKER_METRICS_PORT: where the worker serves GET /metrics (0: any free port; null: `off`). */
+  workerMetricsPort: number | null;
 }
 
 /** The customer view (issue 5): mapping files, match rules and the nightly unification. */
@@ -155,7 +157,17 @@ export function loadConfig(env: Env = process.env): Config {
       paymentTermsDays: days(env, 'PAYMENT_TERMS_DAYS', 30),
     },
     customers: customerConfig(env),
+    workerMetricsPort: optionalPort(env, 'WORKER_METRICS_PORT', 9464),
   };
+}
+
+/** A port, `0` for any free one, or `off`. */
+function optionalPort(env: Env, name: string, fallback: number): number | null {
+  const raw = str(env, name);
+  if (raw === null) return fallback;
+  if (/^off$/i.test(raw)) return null;
+  if (raw === '0') return 0;
+  return int(env, name, fallback);
 }
 
 function customerConfig(env: Env): CustomerConfig {

@@ -211,6 +211,7 @@ async function main(): Promise<void> {
     `  API docs       ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
     `  Temporal UI    ${uiUrl}`,
     `  Mail inbox     ${inboxUrl}`,
+    `  Metrics        ${apiUrl}/metrics (API)${config.workerMetricsPort ? `, http://localhost:${config.workerMetricsPort}/metrics (worker)` : ''}`,
     '',
     '  Tokens (Authorization: Bearer <token>):',
     ...users.map((u) => `    ${u.role.padEnd(16)} ${u.name.padEnd(16)} ${u.token}`),

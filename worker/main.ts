@@ -12,6 +12,7 @@ import { embeddedDatabaseUrl } from '../db/embedded';
 import { createDb, type Db } from '../db/knex';
 import { createSmtpMailer } from '../activities/mailer';
 import { installTemporalLogging } from './runtime';
+import { freeLoopbackPort, serveWorkerMetrics, type WorkerMetricsServer } from './metrics';
 import { ensureUnificationSchedule } from './customerSchedule';
 import { ensureSearchAttributes } from './searchAttributes';
 import { createSalesWorker } from './worker';
@@ -61,12 +62,22 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel).child({ component: 'worker' });
   guardProcess(log, 'worker');
-  installTemporalLogging(log);
+  const sdkMetrics = config.workerMetricsPort === null ? null : `127.0.0.1:${await freeLoopbackPort()}`;
+  installTemporalLogging(log, 'INFO', { prometheusBindAddress: sdkMetrics ?? undefined });
   const db = createDb(config.databaseUrl ?? embeddedDatabaseUrl(config.embeddedPostgresPort));
   const running = await startWorker(config, log, db);
+  // Metrics are for watching the work, not a condition of doing it: a port already taken is logged.
+  let metrics: WorkerMetricsServer | null = null;
+  if (sdkMetrics !== null && config.workerMetricsPort !== null) {
+    metrics = await serveWorkerMetrics({ port: config.workerMetricsPort, sdkMetricsUrl: `http://${sdkMetrics}/metrics`, log }).catch((error: unknown) => {
+      log.error({ err: error, port: config.workerMetricsPort }, 'worker metrics could not be served');
+      return null;
+    });
+  }
   // Started by the dev stack's supervisor: tell it we serve.
   process.send?.({ ready: true });
   await running.done;
+  await metrics?.close();
   await db.destroy();
 }
 
