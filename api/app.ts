@@ -1,7 +1,8 @@
 /**
  * Builds the Express app from its dependencies (no globals, no environment reads), so the dev
  * stack, the API process and the tests all run the same app. Public: /health, /openapi.json,
- * /docs, /metrics (api/metrics.ts). Everything else needs a bearer token.
+ * /docs, /metrics (api/metrics.ts), the console's files at /app (api/console.ts). Everything else
+ * needs a bearer token.
  */
 import express, { type Express } from 'express';
 import swaggerUi from 'swagger-ui-express';
@@ -13,6 +14,7 @@ import { authenticate, requestId } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { requestScope } from './server';
 import { createApiMetrics } from './metrics';
+import { consoleRouter } from './console';
 import { buildOpenApi, mount, type RouteSpec } from './http';
 import { activityRoutes } from './routes/activities';
 import { customerRoutes } from './routes/customers';
@@ -33,6 +35,7 @@ import { contactRoutes } from './routes/contacts';
 import { timelineRoutes } from './routes/timelines';
 import { auditRoutes } from './routes/audit';
 import { operationRoutes } from './routes/operations';
+import { meRoutes } from './routes/me';
 import type { CustomerConfig, DealConfig, OrderConfig } from '../config';
 
 export interface AppDeps {
@@ -75,7 +78,7 @@ export function createApp(deps: AppDeps): Express {
     ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
     ...customerRoutes(deps), ...importRoutes(deps), ...customerUnificationRoutes(deps),
     ...orderRoutes(deps), ...invoiceRoutes(deps), ...accountRoutes(deps), ...contactRoutes(deps),
-    ...timelineRoutes(deps), ...auditRoutes(deps), ...operationRoutes(deps),
+    ...timelineRoutes(deps), ...auditRoutes(deps), ...operationRoutes(deps), ...meRoutes(deps),
   ];
   const openapi = buildOpenApi(routes, publicRoutes, {
     title: 'Contoso sales process API',
@@ -90,6 +93,7 @@ export function createApp(deps: AppDeps): Express {
     res.json(openapi);
   });
   open.get('/metrics', metrics.handler);
+  open.use('/app', consoleRouter());
   open.use('/docs', swaggerUi.serve, swaggerUi.setup(openapi, { customSiteTitle: 'Contoso sales process API' }));
   app.use(open);
 

@@ -232,6 +232,8 @@ describe('authorization matrix: every operation × every kind of caller, from on
       },
     ],
     'GET /activities/{id}': [{ expect: anyone(200), target: at(() => world.activityId) }],
+    'GET /me': [{ expect: anyone(200), target: none() }],
+    'GET /me/activities': [{ expect: anyone(200), target: none(() => 'status=open,overdue') }],
     'PATCH /activities/{id}': [
       { expect: { ...ownerOrSupervisor(200), tech: NOT_OWNER }, target: rec.activity, body: () => ({ status: 'completed', outcome: 'Sent' }) },
       { variant: 'renamed and rescheduled', expect: { ...ownerOrSupervisor(200), tech: NOT_OWNER }, target: rec.activity, body: () => ({ subject: 'Renamed', dueAt: new Date(Date.now() + 2 * 86_400_000).toISOString() }), shared: true },
