@@ -4,6 +4,7 @@
  */
 import { loadConfig } from '../config';
 import { createLogger } from '../config/logger';
+import { ensureChromium } from './lib/chromium';
 import { ensureComposeChecker } from './lib/composeCheck';
 import { ProvisionError, ensureSchemathesis, ensureTemporalCli, ensureTestServer } from './lib/tools';
 
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   await ensureTestServer(config.toolsDir, log);
   await ensureComposeChecker(config.toolsDir, log);
   await ensureSchemathesis(config.toolsDir, log);
+  ensureChromium(log);
   log.info('tools ready');
 }
 

@@ -1,0 +1,205 @@
+/**
+ * The rep's console in a real browser (headless Chromium driven by playwright-core) against the
+ * real API, worker, Temporal dev server and Postgres: a rep signs in, creates a lead, enrolls it,
+ * qualifies it, builds a deal above $20,000.00, sees the gate refuse Close on the board; the
+ * technical consultant records the Tech Check; the rep closes the deal won and sees the order.
+ * Screenshots of the main pages go to docs/console/.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { PROJECT_ROOT } from '../../config';
+import { ensureConsoleBuilt } from '../../scripts/lib/console';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../scripts/lib/chromium';
+import { startDealStack, type DealStack } from '../helpers/deals';
+import { testLog } from '../helpers/temporal';
+
+const SHOTS = path.join(PROJECT_ROOT, 'docs', 'console');
+const DESKTOP = { width: 1280, height: 860 };
+const PHONE = { width: 390, height: 844 };
+
+describe('the rep\'s console in a browser', function () {
+  this.timeout(300_000);
+  let stack: DealStack;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  before(async function () {
+    await ensureConsoleBuilt(testLog);
+    [stack, browser] = await Promise.all([
+      startDealStack({ server: 'dev' }),
+      chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS }),
+    ]);
+    page = await browser.newPage({ viewport: DESKTOP, reducedMotion: 'reduce' });
+    page.setDefaultTimeout(20_000);
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
+    fs.mkdirSync(SHOTS, { recursive: true });
+  });
+
+  afterEach(async function () {
+    // What the browser showed when a step failed, for the one reading the failure.
+    if (this.currentTest?.state === 'failed' && page) await page.screenshot({ path: path.join(SHOTS, 'failure.png'), fullPage: true }).catch(() => undefined);
+  });
+
+  after(async function () {
+    await browser?.close();
+    await stack?.teardown();
+  });
+
+  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name });
+
+  async function signIn(token: string): Promise<void> {
+    await page.goto(`${stack.url}/app/`);
+    await page.evaluate('sessionStorage.clear()');
+    await page.reload();
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  async function signOut(): Promise<void> {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').waitFor();
+    assert.equal(await page.evaluate<number>('sessionStorage.length'), 0, 'signing out forgets the token');
+  }
+
+  it('takes a lead to a won deal and its order, the gate refusing Close in place until the Tech Check', async function () {
+    // Sign in: a wrong token is refused in place; the rep's lands on My work.
+    await page.goto(`${stack.url}/app/`);
+    await shot('sign-in');
+    await page.getByLabel('API token').fill('sps_not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: /token/i }).waitFor();
+    await signIn(stack.users.rep.token);
+    await heading('My work').waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Audit log' }).count(), 0, 'a rep is not offered the audit log');
+
+    // Create a lead.
+    await page.getByRole('link', { name: 'Leads' }).click();
+    await heading('Leads').waitFor();
+    await page.getByRole('button', { name: 'New lead' }).click();
+    await page.getByLabel('Topic').fill('Cameras for 8 warehouses');
+    await page.getByLabel('First name').fill('Abbie');
+    await page.getByLabel('Last name').fill('Moss');
+    await page.getByLabel('E-mail').fill(`abbie.${Date.now()}@fabrikam.example`);
+    await page.getByLabel('Company').fill('Fabrikam');
+    await page.getByLabel('Estimated value (USD)').fill('30,000.00');
+    await page.getByRole('button', { name: 'Create lead' }).click();
+    await heading('Cameras for 8 warehouses').waitFor();
+
+    // Enroll it: the sequence runs, its first step done.
+    await page.getByRole('button', { name: 'Enroll in nurture' }).click();
+    await page.getByText('Not enrolled.').waitFor({ state: 'detached' });
+    await page.locator('.nurture .status-running').first().waitFor();
+    await shot('lead');
+
+    // Qualify: the deal, contact and account are made; open the deal.
+    await page.getByRole('button', { name: 'Qualify', exact: true }).click();
+    await page.getByRole('status').getByRole('link', { name: 'open the deal' }).click();
+    const dealUrl = page.url();
+    const dealId = dealUrl.split('/').pop()!;
+    await page.getByRole('heading', { level: 2, name: 'Product lines' }).waitFor();
+    const dealName = (await heading(/.+/).textContent())!;
+
+    // A line above $20,000.00, a quote, activated; moved up to Tech Check.
+    await page.getByLabel('Product', { exact: true }).selectOption({ index: 1 });
+    await page.getByLabel('Quantity').fill('1');
+    await page.getByLabel('Unit price (USD)').fill('25,000.00');
+    await page.getByRole('button', { name: 'Add line' }).click();
+    await page.locator('tfoot').getByText('$25,000.00').waitFor();
+    await page.getByRole('button', { name: 'New quote' }).click();
+    await page.getByRole('button', { name: 'Activate' }).click();
+    await page.getByRole('button', { name: 'Revise' }).waitFor();
+    for (const stage of ['Develop', 'Propose', 'Tech Check']) {
+      await page.getByRole('button', { name: `Move to ${stage}`, exact: true }).click();
+      await page.locator('.stages li.current', { hasText: stage }).waitFor();
+    }
+
+    // The board: the deal in Tech Check; Close is refused on its card, with the rule's message, and nothing moves.
+    await page.getByRole('link', { name: 'Pipeline' }).click();
+    const column = page.getByRole('region', { name: /Tech Check/ });
+    const card = column.locator(`[data-deal="${dealId}"]`);
+    await card.waitFor();
+    await card.getByLabel(`Move ${dealName} to`).selectOption('close');
+    await card.getByRole('button', { name: 'Move' }).click();
+    const refusal = card.getByRole('alert');
+    await refusal.waitFor();
+    assert.match((await refusal.textContent())!, /tech_check_required/);
+    assert.match((await refusal.textContent())!, /Tech Check/i);
+    await shot('pipeline-gate-refused');
+    await page.reload();
+    await column.locator(`[data-deal="${dealId}"]`).waitFor();
+    assert.equal((await stack.db('deals').where({ id: dealId }).first('stage')).stage, 'tech_check', 'the refused move changed nothing');
+
+    // The technical consultant records a passed Tech Check from the queue.
+    await signOut();
+    await signIn(stack.users.tech_consultant.token);
+    await heading('Tech Checks').waitFor();
+    const item = page.getByRole('listitem').filter({ has: page.getByRole('link', { name: dealName }) });
+    await item.getByRole('button', { name: 'Record a check' }).click();
+    await item.getByText(/Checks quote/).waitFor();
+    await item.getByLabel('Passed').check();
+    await item.getByLabel('Notes').fill('Site survey done; cabling fits the plan.');
+    await shot('tech-check-form');
+    await item.getByRole('button', { name: 'Record the Tech Check' }).click();
+    await item.getByRole('button', { name: 'Record the Tech Check' }).waitFor({ state: 'detached' });
+
+    // The rep moves the deal to Close, wins the quote, and sees the order.
+    await signOut();
+    await signIn(stack.users.rep.token);
+    await heading('My work').waitFor();
+    await page.goto(dealUrl);
+    await page.getByText('Required, passed').waitFor();
+    await page.getByRole('button', { name: 'Move to Close', exact: true }).click();
+    await page.locator('.stages li.current', { hasText: 'Close' }).waitFor();
+    await page.getByRole('button', { name: 'Win (create the order)' }).click();
+    await page.getByRole('status').filter({ hasText: 'Order created' }).getByRole('link').click();
+    await heading(/^Order /).waitFor();
+    await page.getByText('$25,000.00').first().waitFor();
+    await shot('order');
+    const order = await stack.db('orders').where({ deal_id: dealId }).first('status');
+    assert.ok(order, 'the order exists');
+    assert.equal((await stack.db('deals').where({ id: dealId }).first('status')).status, 'won');
+    await page.goto(dealUrl);
+    await page.getByRole('heading', { level: 2, name: 'Tech Checks' }).waitFor();
+    await page.getByText('Site survey done').waitFor();
+    await shot('deal');
+
+    // My work and the board at 1280 px and on a phone.
+    await page.getByRole('link', { name: 'My work' }).click();
+    await heading('My work').waitFor();
+    await page.locator('.work-list, .empty').first().waitFor();
+    await shot('my-work');
+    await page.setViewportSize(PHONE);
+    await page.goto(dealUrl);
+    await page.getByText('Site survey done').waitFor();
+    await shot('deal-phone');
+    for (const where of ['deal', 'pipeline', 'my work']) {
+      if (where === 'pipeline') await page.getByRole('link', { name: 'Pipeline' }).click();
+      if (where === 'my work') await page.getByRole('link', { name: 'My work' }).click();
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      assert.ok(overflow <= 0, `the ${where} page is no wider than a phone (${overflow}px too wide)`);
+    }
+    await page.setViewportSize(DESKTOP);
+
+    assert.deepEqual(pageErrors.filter((e) => !/status of 4\d\d/.test(e)), [], 'no script errors in the page');
+  });
+
+  it('offers a manager the audit log of a record', async function () {
+    const [deal] = await stack.db('deals').select('id').limit(1);
+    await signIn(stack.users.manager.token);
+    await heading('My work').waitFor();
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByLabel('Record type').selectOption('deal');
+    await page.getByLabel('Record id').fill(deal.id);
+    await page.getByRole('button', { name: 'Show the trail' }).click();
+    await page.getByRole('table').waitFor();
+    assert.ok((await page.getByRole('row').count()) > 1, 'the deal has audit entries');
+    await shot('audit');
+  });
+});
