@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole stack on one machine, on embedded defaults, in this order:
  * embedded PostgreSQL → migrations → Temporal dev server (+ Web UI, search attributes) → MailDev
- * (SMTP catch-all + web inbox) → worker → API. Prints where everything is and a token per role.
+ * (SMTP catch-all + web inbox) → the console's build (if stale) → worker → API. Prints where everything
+ * is and a token per role.
  *
  * This process is a supervisor: the worker and the API run as processes of their own (as in
  * production), so a crash of one cannot take the others down, and every part that dies — worker,
@@ -21,6 +22,7 @@ import { createDb, migrateLatest, type Db } from '../db/knex';
 import { startMailInbox, startTemporalDevServer, type Service } from './lib/services';
 import { nodePart, supervise, type Running, type Supervised } from './lib/supervisor';
 import { ensureTemporalCli } from './lib/tools';
+import { ensureConsoleBuilt } from './lib/console';
 
 interface DevUser {
   id: string;
@@ -193,6 +195,10 @@ async function main(): Promise<void> {
     log('maildev').info({ smtp: `127.0.0.1:${config.smtp.port}` }, 'mail catch-all ready');
   }
 
+  // The rep's console, served by the API at /app: built now if its build is missing or stale. A
+  // console that does not build leaves the API up (it answers /app with how to build it).
+  await ensureConsoleBuilt(log('console')).catch((error: unknown) => log('console').error({ err: error }, 'the console could not be built: /app will say so'));
+
   // 5-6. Worker and API, each a process of its own, against what was started above.
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -207,6 +213,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     'Contoso sales process is running.',
+    `  Console        ${apiUrl}/app/   (sign in with a token below)`,
     `  API            ${apiUrl}`,
     `  API docs       ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
     `  Temporal UI    ${uiUrl}`,

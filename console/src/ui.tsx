@@ -1,6 +1,6 @@
 /** The console's building blocks: loading data, running an action, showing a problem in place. */
-import type { ComponentChildren, JSX } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { cloneElement, type ComponentChildren, type JSX, type VNode } from 'preact';
+import { useCallback, useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ProblemError, type Problem } from './api/client';
 
 export interface Loaded<T> {
@@ -112,13 +112,15 @@ export function Button({ action, onClick, children, kind = 'secondary', ...rest 
   );
 }
 
-export function Field({ label, children, hint }: { label: string; children: ComponentChildren; hint?: string }) {
+/** A labelled control: the label names only the control (not its options or value), the hint describes it. */
+export function Field({ label, children, hint }: { label: string; children: VNode<Record<string, unknown>>; hint?: string }) {
+  const id = useId();
   return (
-    <label class="field">
-      <span class="field-label">{label}</span>
-      {children}
-      {hint && <span class="field-hint">{hint}</span>}
-    </label>
+    <div class="field">
+      <label class="field-label" for={id}>{label}</label>
+      {cloneElement(children, { id, 'aria-describedby': hint ? `${id}-hint` : undefined })}
+      {hint && <span class="field-hint" id={`${id}-hint`}>{hint}</span>}
+    </div>
   );
 }
 
