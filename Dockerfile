@@ -1,11 +1,13 @@
 # One image for the API, the worker and the migrate step (docker-compose.yml picks the command).
-# Build: compile TypeScript; run: production dependencies and the compiled JavaScript only.
+# Build: compile TypeScript and the rep's console; run: production dependencies, the compiled
+# JavaScript and the console's static build (served by the API at /app) only.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY config ./config
+COPY domain ./domain
 COPY db ./db
 COPY workflows ./workflows
 COPY activities ./activities
@@ -13,6 +15,8 @@ COPY api ./api
 COPY worker ./worker
 COPY scripts ./scripts
 RUN npx tsc -p tsconfig.build.json
+COPY console ./console
+RUN npx tsx scripts/buildConsole.ts
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
@@ -20,6 +24,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The API finds the console beside its compiled code (dist/ is the project root at run time).
+COPY --from=build /app/console/dist ./dist/console/dist
 USER node
 EXPOSE 3000
 CMD ["node", "dist/api/main.js"]

@@ -3,19 +3,22 @@
  * real API, worker, Temporal dev server and Postgres: a rep signs in, creates a lead, enrolls it,
  * qualifies it, builds a deal above $20,000.00, sees the gate refuse Close on the board; the
  * technical consultant records the Tech Check; the rep closes the deal won and sees the order.
- * Screenshots of the main pages go to docs/console/.
+ * Screenshots of the main pages are taken on the way; UPDATE_SCREENSHOTS=1 writes them to
+ * docs/console/ (otherwise to a scratch folder, so a test run leaves the tree clean). A failing run
+ * leaves what the browser showed in .data/test/console-failure.png.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { PROJECT_ROOT } from '../../config';
+import { PROJECT_ROOT, loadConfig } from '../../config';
 import { ensureConsoleBuilt } from '../../scripts/lib/console';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../scripts/lib/chromium';
 import { startDealStack, type DealStack } from '../helpers/deals';
+import { testEnv } from '../helpers/env';
 import { testLog } from '../helpers/temporal';
 
-const SHOTS = path.join(PROJECT_ROOT, 'docs', 'console');
+const FAILURE_SHOT = path.join(loadConfig().dataDir, 'test', 'console-failure.png');
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 844 };
 
@@ -24,6 +27,7 @@ describe('the rep\'s console in a browser', function () {
   let stack: DealStack;
   let browser: Browser;
   let page: Page;
+  let shots: string;
   const pageErrors: string[] = [];
 
   before(async function () {
@@ -38,12 +42,15 @@ describe('the rep\'s console in a browser', function () {
     page.on('console', (message) => {
       if (message.type() === 'error') pageErrors.push(message.text());
     });
-    fs.mkdirSync(SHOTS, { recursive: true });
+    shots = process.env.UPDATE_SCREENSHOTS ? path.join(PROJECT_ROOT, 'docs', 'console') : path.join(testEnv.dataDir, 'console-screenshots');
+    fs.mkdirSync(shots, { recursive: true });
   });
 
   afterEach(async function () {
     // What the browser showed when a step failed, for the one reading the failure.
-    if (this.currentTest?.state === 'failed' && page) await page.screenshot({ path: path.join(SHOTS, 'failure.png'), fullPage: true }).catch(() => undefined);
+    if (this.currentTest?.state === 'failed' && page) {
+      await page.screenshot({ path: FAILURE_SHOT, fullPage: true }).then(() => console.error(`    what the browser showed: ${FAILURE_SHOT}`), () => undefined);
+    }
   });
 
   after(async function () {
@@ -51,7 +58,7 @@ describe('the rep\'s console in a browser', function () {
     await stack?.teardown();
   });
 
-  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
   const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name });
 
   async function signIn(token: string): Promise<void> {
