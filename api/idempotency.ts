@@ -117,17 +117,31 @@ async function runClaimed(db: Db, row: { user_id: string; key: string }, run: ()
   try {
     result = await run();
   } catch (error) {
-    await db('idempotency_keys').where(row).whereNull('status_code').delete();
+    await bookkeeping(db('idempotency_keys').where(row).whereNull('status_code').delete());
     throw error;
   }
   if (result.status < 300) {
-    await db('idempotency_keys').where(row).update({
+    await bookkeeping(db('idempotency_keys').where(row).update({
       status_code: result.status, response_body: JSON.stringify(result.body ?? null), response_headers: result.headers ? JSON.stringify(result.headers) : null,
-    });
+    }));
   } else {
-    await db('idempotency_keys').where(row).whereNull('status_code').delete();
+    await bookkeeping(db('idempotency_keys').where(row).whereNull('status_code').delete());
   }
   return result;
+}
+
+/**
+ * Recording or releasing a claim never changes the answer: the request's own outcome (or its
+ * error, such as 503 still_processing) is what the client must see. When PostgreSQL is gone at
+ * this moment the claim stays unfinished, and a retry with the same key takes it over after
+ * CLAIM_STALE_MS and runs the request again, which every keyed write makes harmless.
+ */
+async function bookkeeping(write: PromiseLike<unknown>): Promise<void> {
+  try {
+    await write;
+  } catch {
+    // see above: the claim is left for a retry to take over
+  }
 }
 
 /** A claim whose request never finished (its process died): the same request may take it over. */
