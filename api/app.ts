@@ -11,6 +11,7 @@ import type { Logger } from '../config/logger';
 import type { Db } from '../db/knex';
 import { UserStore } from '../db/stores/users';
 import { authenticate, requestId } from './auth';
+import { traceRequests } from './tracing';
 import { errorHandler, notFoundHandler } from './errors';
 import { requestScope } from './server';
 import { createApiMetrics } from './metrics';
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'extended');
   app.use(requestScope);
   app.use(requestId);
+  app.use(traceRequests);
   const metrics = createApiMetrics({ db, log });
   app.use(metrics.middleware);
   app.use((req, res, next) => {

@@ -8,25 +8,15 @@
  * and the business figures are counts and sums. Keep the path off the public side of a reverse
  * proxy (docs/observability.md).
  */
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../config/logger';
 import type { Db } from '../db/knex';
 import { BusinessFiguresStore, type BusinessFigures } from '../db/stores/businessFigures';
+import { routeLabel } from './routeLabel';
 
 /** Scrapes closer together than this share one reading of the business figures. */
 export const FIGURES_MAX_AGE_MS = 2_000;
-
-/** Paths served outside the route table, labelled by their prefix. */
-const MOUNTED_PREFIXES = ['/app', '/docs'];
-
-/** The route a request matched, as declared (`/deals/:id`), so every deal counts under one label. */
-function routeLabel(req: Request, status: number): string {
-  if (req.route?.path && typeof req.route.path === 'string') return `${req.baseUrl}${req.route.path}`;
-  const prefix = MOUNTED_PREFIXES.find((p) => req.originalUrl === p || req.originalUrl.startsWith(`${p}/`) || req.originalUrl.startsWith(`${p}?`));
-  if (prefix) return prefix;
-  return status === 404 ? 'unmatched' : 'other';
-}
 
 export interface ApiMetrics {
   registry: Registry;

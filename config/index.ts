@@ -53,6 +53,21 @@ export interface Config {
   customers: CustomerConfig;
   /** WORKER_METRICS_PORT: where the worker serves GET /metrics (0: any free port; null: `off`). */
   workerMetricsPort: number | null;
+  /** Where traces go over OTLP; null (the default): no tracing at all. */
+  tracing: TracingConfig | null;
+}
+
+/** OpenTelemetry tracing, configured with the standard OTEL_* variables. */
+export interface TracingConfig {
+  /**
+   * The OTLP/HTTP traces URL: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or
+   * OTEL_EXPORTER_OTLP_ENDPOINT with `/v1/traces` appended.
+   */
+  tracesUrl: string;
+  /** OTEL_EXPORTER_OTLP_HEADERS (`key=value,key=value`): what the collector asks of senders. */
+  headers: Record<string, string>;
+  /** OTEL_SERVICE_NAME; each process names itself when absent (sales-process-api, sales-process-worker). */
+  serviceName: string | null;
 }
 
 /** The customer view (issue 5): mapping files, match rules and the nightly unification. */
@@ -158,7 +173,30 @@ export function loadConfig(env: Env = process.env): Config {
     },
     customers: customerConfig(env),
     workerMetricsPort: optionalPort(env, 'WORKER_METRICS_PORT', 9464),
+    tracing: tracingConfig(env),
   };
+}
+
+function tracingConfig(env: Env): TracingConfig | null {
+  const tracesEndpoint = str(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const endpoint = str(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (tracesEndpoint === null && endpoint === null) return null;
+  const name = tracesEndpoint !== null ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  let url: URL;
+  try {
+    url = new URL(tracesEndpoint ?? `${endpoint!.replace(/\/+$/, '')}/v1/traces`);
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${tracesEndpoint ?? endpoint}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL (OTLP over HTTP), got "${tracesEndpoint ?? endpoint}"`);
+  const headers: Record<string, string> = {};
+  for (const pair of (str(env, 'OTEL_EXPORTER_OTLP_HEADERS') ?? '').split(',')) {
+    if (!pair.trim()) continue;
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new ConfigError(`OTEL_EXPORTER_OTLP_HEADERS must be key=value pairs separated by commas, got "${pair.trim()}"`);
+    headers[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return { tracesUrl: url.toString(), headers, serviceName: str(env, 'OTEL_SERVICE_NAME') };
 }
 
 /** A port, `0` for any free one, or `off`. */

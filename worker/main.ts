@@ -8,6 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
 import { createLogger, type Logger } from '../config/logger';
 import { guardProcess } from '../config/processGuard';
+import { startConfiguredTracing, type Tracing } from '../config/tracing';
 import { embeddedDatabaseUrl } from '../db/embedded';
 import { createDb, type Db } from '../db/knex';
 import { createSmtpMailer } from '../activities/mailer';
@@ -23,7 +24,7 @@ export interface RunningWorker {
   shutdown(): Promise<void>;
 }
 
-export async function startWorker(config: Config, log: Logger, db: Db): Promise<RunningWorker> {
+export async function startWorker(config: Config, log: Logger, db: Db, tracing: Tracing | null = null): Promise<RunningWorker> {
   const address = config.temporalAddress ?? `127.0.0.1:${config.temporalDevPort}`;
   // What the workflows need of the cluster: the search attributes they upsert (on a cluster that
   // lacks them every upsert would fail the task) and the nightly unification Schedule.
@@ -42,6 +43,7 @@ export async function startWorker(config: Config, log: Logger, db: Db): Promise<
   const mailer = createSmtpMailer({ ...config.smtp, host: config.smtp.host ?? '127.0.0.1' });
   const worker = await createSalesWorker({
     connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, db, mailer, log, customers: config.customers,
+    ...(tracing ? { tracing } : {}),
   });
   log.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace }, 'worker polling');
   const done = worker.run().finally(async () => {
@@ -65,7 +67,9 @@ async function main(): Promise<void> {
   const sdkMetrics = config.workerMetricsPort === null ? null : `127.0.0.1:${await freeLoopbackPort()}`;
   installTemporalLogging(log, 'INFO', { prometheusBindAddress: sdkMetrics ?? undefined });
   const db = createDb(config.databaseUrl ?? embeddedDatabaseUrl(config.embeddedPostgresPort));
-  const running = await startWorker(config, log, db);
+  const tracing = startConfiguredTracing(config.tracing, 'sales-process-worker');
+  if (tracing) log.info({ url: config.tracing?.tracesUrl }, 'traces exported over OTLP');
+  const running = await startWorker(config, log, db, tracing);
   // Metrics are for watching the work, not a condition of doing it: a port already taken is logged.
   let metrics: WorkerMetricsServer | null = null;
   if (sdkMetrics !== null && config.workerMetricsPort !== null) {
@@ -79,6 +83,7 @@ async function main(): Promise<void> {
   await running.done;
   await metrics?.close();
   await db.destroy();
+  await tracing?.shutdown();
 }
 
 if (require.main === module) {

@@ -1,0 +1,145 @@
+/**
+ * Tracing joins an API request to the workflow it starts and the activities that workflow runs, in
+ * one trace, through the SDK's interceptors; it is off unless an OTLP endpoint is configured.
+ * Spans go to an in-memory exporter here instead of a collector.
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { Client } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { createApp } from '../../api/app';
+import { createApiServer } from '../../api/server';
+import { ConfigError, loadConfig } from '../../config';
+import { startTracing, type Tracing } from '../../config/tracing';
+import { TRACING_WORKFLOW_INTERCEPTORS, createSalesWorker, workflowsPath } from '../../worker/worker';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { createLead, createUsers, type TestUsers } from '../helpers/fixtures';
+import { client } from '../helpers/http';
+import { devServerEnv, eventually, testLog, testMailer, uniqueTaskQueue } from '../helpers/temporal';
+
+describe('tracing configuration', function () {
+  it('is off unless an OTLP endpoint is configured', function () {
+    assert.equal(loadConfig({}).tracing, null);
+  });
+
+  it('sends to <endpoint>/v1/traces, or to the traces endpoint as given, with the collector\'s headers', function () {
+    assert.deepEqual(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing, { tracesUrl: 'http://collector:4318/v1/traces', headers: {}, serviceName: null });
+    const own = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example/otlp',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=s%3Dcret, tenant=contoso', OTEL_SERVICE_NAME: 'sales-eu',
+    }).tracing;
+    assert.deepEqual(own, { tracesUrl: 'https://traces.example/otlp', headers: { 'api-key': 's=cret', tenant: 'contoso' }, serviceName: 'sales-eu' });
+  });
+
+  it('refuses an endpoint that is not an http(s) URL, and headers that are not key=value', function () {
+    assert.throws(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' }), ConfigError);
+    assert.throws(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' }), /OTLP over HTTP/);
+    assert.throws(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_HEADERS: 'token' }), /key=value/);
+  });
+});
+
+describe('one trace from an API request to the workflow and its activities', function () {
+  this.timeout(180_000);
+  const exported = new InMemorySpanExporter();
+  let tracing: Tracing;
+  let env: TestWorkflowEnvironment;
+  let database: TestDatabase;
+  let users: TestUsers;
+  let stopWorker: () => Promise<void>;
+  let url: string;
+  let closeApi: () => Promise<void>;
+
+  before(async function () {
+    tracing = startTracing({ serviceName: 'sales-process-test', spanProcessor: new SimpleSpanProcessor(exported) });
+    const [started, db, bundle] = await Promise.all([
+      devServerEnv(), createTestDatabase(),
+      bundleWorkflowCode({ workflowsPath: workflowsPath(), workflowInterceptorModules: [TRACING_WORKFLOW_INTERCEPTORS], logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } }),
+    ]);
+    env = started;
+    database = db;
+    users = await createUsers(database.db);
+    const taskQueue = uniqueTaskQueue('tracing');
+    const mailer = testMailer();
+    const worker = await createSalesWorker({
+      connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, workflowBundle: bundle,
+      db: database.db, mailer, log: testLog, customers: loadConfig().customers, tracing,
+    });
+    const running = worker.run();
+    stopWorker = async () => {
+      worker.shutdown();
+      await running;
+      mailer.close();
+    };
+    // The API's client as api/main.ts builds it when tracing is on.
+    const temporal = new Client({ connection: env.connection, namespace: env.namespace ?? 'default', interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } });
+    const server = createApiServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server.on('request', createApp({ db: database.db, temporal, taskQueue, log: testLog, publicUrl: url, customers: loadConfig().customers }));
+    closeApi = () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  });
+
+  after(async function () {
+    await closeApi?.();
+    await stopWorker?.();
+    await tracing?.shutdown();
+    await env?.teardown();
+    await database?.drop();
+  });
+
+  it('enrolling a lead: the request, the workflow start, the workflow run and its first step\'s activity share one trace', async function () {
+    const lead = await createLead(database.db, users.rep.id);
+    const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const reply = await client(url, users.rep.token).post(`/leads/${lead.id}/nurture`, undefined, { traceparent: `00-${callerTrace}-00f067aa0ba902b7-01` });
+    assert.equal(reply.status, 202, JSON.stringify(reply.body));
+
+    const byName = (spans: ReadableSpan[], name: string) => spans.find((s) => s.name === name);
+    const finished = (names: string[], what: string) => eventually(async () => {
+      const all = exported.getFinishedSpans();
+      return names.every((name) => byName(all, name)) ? all : null;
+    }, what);
+    // A span made in the workflow reaches the exporter once it ends: the activity's when its result
+    // is back in the workflow, the run's when the workflow ends (stopping the sequence ends it).
+    await finished(['RunActivity:performNurtureStep', 'StartActivity:performNurtureStep'], 'the first nurture step\'s spans');
+    assert.equal((await client(url, users.rep.token).post(`/leads/${lead.id}/nurture/stop`, { reason: 'manual' })).status, 200);
+    const spans = await finished(['RunWorkflow:leadNurtureWorkflow'], 'the workflow run\'s span');
+
+    const request = byName(spans, 'POST /leads/:id/nurture');
+    const start = byName(spans, 'StartWorkflow:leadNurtureWorkflow');
+    const run = byName(spans, 'RunWorkflow:leadNurtureWorkflow');
+    const scheduled = byName(spans, 'StartActivity:performNurtureStep');
+    const activity = byName(spans, 'RunActivity:performNurtureStep');
+    for (const [what, span] of Object.entries({ request, start, run, scheduled, activity })) {
+      assert.ok(span, `a ${what} span among ${spans.map((s) => s.name).join(', ')}`);
+      assert.equal(span.spanContext().traceId, callerTrace, `the ${what} span continues the caller's trace`);
+    }
+    assert.equal(request!.parentSpanId, '00f067aa0ba902b7', 'the request span is the caller\'s child');
+    assert.equal(start!.parentSpanId, request!.spanContext().spanId, 'the workflow start is the request\'s child');
+    assert.equal(run!.parentSpanId, start!.spanContext().spanId, 'the workflow runs under its start');
+    assert.equal(scheduled!.parentSpanId, run!.spanContext().spanId, 'the workflow schedules the activity');
+    assert.equal(activity!.parentSpanId, scheduled!.spanContext().spanId, 'the activity runs under the span that scheduled it');
+    assert.equal(request!.attributes['http.route'], '/leads/:id/nurture');
+    assert.equal(request!.attributes['http.response.status_code'], 202);
+    assert.equal(request!.resource.attributes['service.name'], 'sales-process-test');
+    assert.equal(run!.resource.attributes['service.name'], 'sales-process-test', 'the workflow\'s spans leave the sandbox with the worker\'s resource');
+    assert.ok(!String(request!.attributes['url.path']).includes('?'), 'no query string on the span');
+  });
+
+  it('a request without a caller\'s trace starts its own', async function () {
+    exported.reset();
+    const reply = await client(url, users.rep.token).get('/me');
+    assert.equal(reply.status, 200);
+    const [span] = await eventually(async () => {
+      const found = exported.getFinishedSpans().filter((s) => s.name === 'GET /me');
+      return found.length ? found : null;
+    }, 'the GET /me span');
+    assert.equal(span.parentSpanId, undefined);
+    assert.match(span.spanContext().traceId, /^[0-9a-f]{32}$/);
+  });
+});
