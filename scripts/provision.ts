@@ -6,6 +6,7 @@ import { loadConfig } from '../config';
 import { createLogger } from '../config/logger';
 import { ensureChromium } from './lib/chromium';
 import { ensureComposeChecker } from './lib/composeCheck';
+import { ensureGoTool } from './lib/goTools';
 import { ProvisionError, ensureSchemathesis, ensureTemporalCli, ensureTestServer } from './lib/tools';
 
 async function main(): Promise<void> {
@@ -14,6 +15,8 @@ async function main(): Promise<void> {
   await ensureTemporalCli(config.toolsDir, log);
   await ensureTestServer(config.toolsDir, log);
   await ensureComposeChecker(config.toolsDir, log);
+  // The alert rules checked as Prometheus loads them (test/deploy/observability.test.ts).
+  ensureGoTool('prometheus-rules', config.toolsDir, log);
   await ensureSchemathesis(config.toolsDir, log);
   ensureChromium(log);
   log.info('tools ready');

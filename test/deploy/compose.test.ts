@@ -38,4 +38,13 @@ describe('docker-compose.yml', function () {
     assert.match(resolved, /TEMPORAL_ADDRESS: temporal:7233/);
     assert.match(resolved, /DATABASE_URL: postgres:\/\/sales:sales@postgres:5432\/sales/);
   });
+
+  it('runs Prometheus and Grafana on the repository\'s ops/ files, scraping the API and the worker\'s metrics port', function () {
+    for (const service of ['prometheus', 'grafana']) assert.match(resolved, new RegExp(`^  ${service}:$`, 'm'), `service ${service}`);
+    for (const file of ['ops/prometheus/prometheus.yml', 'ops/prometheus/alerts.yml', 'ops/grafana/provisioning', 'ops/grafana/dashboards']) {
+      assert.ok(resolved.includes(path.join(PROJECT_ROOT, file)), `${file} is mounted`);
+    }
+    assert.match(resolved, /WORKER_METRICS_PORT: "9464"/);
+    assert.match(resolved, /OTEL_EXPORTER_OTLP_ENDPOINT: ""/, 'tracing off unless configured');
+  });
 });
