@@ -131,6 +131,32 @@ describe('one trace from an API request to the workflow and its activities', fun
     assert.ok(!String(request!.attributes['url.path']).includes('?'), 'no query string on the span');
   });
 
+  it('moving a deal: the request, the Update, its handler in the workflow and the activity that records the move share one trace', async function () {
+    const lead = await createLead(database.db, users.rep.id);
+    const rep = client(url, users.rep.token);
+    const qualified = await rep.post(`/leads/${lead.id}/qualify`);
+    assert.equal(qualified.status, 201, JSON.stringify(qualified.body));
+    const callerTrace = 'a3ce929d0e0e47364bf92f3577b34da6';
+    const moved = await rep.post(`/deals/${qualified.body.dealId}/advance`, { to: 'develop' }, { traceparent: `00-${callerTrace}-b7ad6b7169203331-01` });
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    const inTrace = () => exported.getFinishedSpans().filter((s) => s.spanContext().traceId === callerTrace);
+    const spans = await eventually(async () => (inTrace().some((s) => s.name === 'RunActivity:recordDealMove') && inTrace().some((s) => s.name === 'HandleUpdate:advanceDeal') ? inTrace() : null), 'the move\'s spans');
+    const named = (name: string) => {
+      const span = spans.find((s) => s.name === name);
+      assert.ok(span, `${name} among ${spans.map((s) => s.name).join(', ')}`);
+      return span;
+    };
+    const request = named('POST /deals/:id/advance');
+    const update = named('StartWorkflowUpdate:advanceDeal');
+    const handler = named('HandleUpdate:advanceDeal');
+    const scheduled = named('StartActivity:recordDealMove');
+    const activity = named('RunActivity:recordDealMove');
+    assert.equal(update.parentSpanId, request.spanContext().spanId);
+    assert.equal(handler.parentSpanId, update.spanContext().spanId, 'the workflow handles the Update under the request\'s span');
+    assert.equal(scheduled.parentSpanId, handler.spanContext().spanId);
+    assert.equal(activity.parentSpanId, scheduled.spanContext().spanId);
+  });
+
   it('a request without a caller\'s trace starts its own', async function () {
     exported.reset();
     const reply = await client(url, users.rep.token).get('/me');
