@@ -14,7 +14,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { PROJECT_ROOT, loadConfig } from '../../config';
 import { ensureConsoleBuilt } from '../../scripts/lib/console';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../scripts/lib/chromium';
-import { startDealStack, type DealStack } from '../helpers/deals';
+import { waitForUnification } from '../../api/unificationClient';
+import { SAMPLE_DIR, importDir } from '../customers/helpers';
+import { expectStatus, startDealStack, type DealStack } from '../helpers/deals';
+import { createLead } from '../helpers/fixtures';
 import { testEnv } from '../helpers/env';
 import { testLog } from '../helpers/temporal';
 
@@ -208,5 +211,90 @@ describe('the rep\'s console in a browser', function () {
     await page.getByRole('table').waitFor();
     assert.ok((await page.getByRole('row').count()) > 1, 'the deal has audit entries');
     await shot('audit');
+  });
+
+  it('lets a rep work the day: complete and reschedule activities, pause, resume and stop a sequence, find and disqualify a lead', async function () {
+    const { rep } = stack.as;
+    const topic = `Door sensors for ${Date.now()} sites`;
+    const enrolled = await createLead(stack.db, stack.users.rep.id, { topic, companyName: 'Northwind' });
+    expectStatus(await rep.post(`/leads/${enrolled.id}/nurture`), 202);
+    const task = await rep.post('/activities', {
+      type: 'task', regarding: { type: 'lead', id: enrolled.id }, subject: 'Send the site survey form', dueAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    expectStatus(task, 201);
+    const other = await createLead(stack.db, stack.users.rep.id, { topic: `Alarm upgrade ${Date.now()}`, companyName: 'Tailspin' });
+
+    await signIn(stack.users.rep.token);
+    await heading('My work').waitFor();
+    const activities = page.getByRole('region', { name: 'Activities' });
+    const intro = activities.getByRole('listitem').filter({ hasText: 'Intro call' }).filter({ hasText: 'Northwind' });
+    const survey = activities.getByRole('listitem').filter({ hasText: 'Send the site survey form' });
+    await intro.waitFor();
+    await survey.waitFor();
+
+    // Complete one; move the other to tomorrow: both leave the day's list, and the records say so.
+    await intro.getByRole('button', { name: /^Complete/ }).click();
+    await intro.waitFor({ state: 'detached' });
+    await survey.getByRole('button', { name: /^Reschedule/ }).click();
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    await survey.getByLabel('New due date').fill(local);
+    await survey.getByRole('button', { name: 'Save' }).click();
+    await survey.waitFor({ state: 'detached' });
+    const rows = await stack.db('activities').where({ regarding_id: enrolled.id }).select('subject', 'status', 'due_at');
+    assert.equal(rows.find((r) => /Intro call/.test(r.subject))?.status, 'completed');
+    assert.ok(new Date(rows.find((r) => r.subject === 'Send the site survey form')!.due_at).getTime() > Date.now() + 80_000_000, 'rescheduled to tomorrow');
+    await page.getByRole('button', { name: 'All open' }).click();
+    await survey.waitFor();
+
+    // The sequence: paused, resumed, stopped, from My work.
+    const sequence = page.getByRole('region', { name: 'My nurture sequences' }).getByRole('listitem').filter({ hasText: topic });
+    await sequence.getByRole('button', { name: 'Pause' }).click();
+    await sequence.getByRole('button', { name: 'Resume' }).waitFor();
+    await sequence.getByText('(paused)').waitFor();
+    await shot('my-work-sequences');
+    await sequence.getByRole('button', { name: 'Resume' }).click();
+    await sequence.getByRole('button', { name: 'Pause' }).waitFor();
+    await sequence.getByLabel('Stop because').selectOption('unsubscribed');
+    await sequence.getByRole('button', { name: 'Stop' }).click();
+    await sequence.waitFor({ state: 'detached' });
+
+    // Leads: found by search, opened, disqualified with a reason.
+    await page.getByRole('link', { name: 'Leads' }).click();
+    await heading('Leads').waitFor();
+    await page.getByLabel('Search').fill('Tailspin');
+    await page.getByRole('link', { name: other.topic }).waitFor();
+    assert.equal(await page.getByRole('link', { name: topic }).count(), 0, 'the search leaves out the other leads');
+    await shot('leads');
+    await page.getByRole('link', { name: other.topic }).click();
+    await heading(other.topic).waitFor();
+    await page.getByLabel('Reason').selectOption('no_longer_interested');
+    await page.getByRole('button', { name: 'Disqualify' }).click();
+    await page.getByText('(No longer interested)').waitFor();
+    const closed = await stack.db('leads').where({ id: other.id }).first('status', 'status_reason');
+    assert.deepEqual([closed.status, closed.status_reason], ['disqualified', 'no_longer_interested']);
+    assert.deepEqual(pageErrors.filter((e) => !/status of 4\d\d/.test(e)), [], 'no script errors in the page');
+  });
+
+  it('finds a customer in the unified view and opens the profile with its sources and purchases', async function () {
+    await importDir(stack.db, SAMPLE_DIR);
+    const ticket = await stack.as.manager.post('/unification/runs');
+    expectStatus(ticket, 202);
+    assert.equal((await waitForUnification(stack.env.client, ticket.body, { timeoutMs: 90_000 })).status, 'completed');
+
+    await signIn(stack.users.rep.token);
+    await heading('My work').waitFor();
+    await page.getByRole('link', { name: 'Customers' }).click();
+    await heading('Customers').waitFor();
+    await page.getByLabel('Find a customer').fill('amanda.wright@outlook.com');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const found = page.getByRole('link', { name: 'Amanda Wright' }).first();
+    await found.waitFor();
+    await shot('customers');
+    await found.click();
+    await heading('Amanda Wright').waitFor();
+    await page.getByRole('heading', { level: 2, name: 'Sources' }).waitFor();
+    await page.getByText('CNTID_1103').waitFor();
+    await shot('customer');
   });
 });
