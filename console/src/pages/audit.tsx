@@ -37,7 +37,7 @@ export function Audit() {
       {query && (
         <Show state={state} rows={5}>
           {(page) => !page || page.data.length === 0 ? <Empty>No audit entries for this record.</Empty> : (
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0} role="region" aria-label="Audit entries">
               <table>
                 <caption class="sr-only">Audit entries, newest first</caption>
                 <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Changes</th></tr></thead>

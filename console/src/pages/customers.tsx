@@ -16,7 +16,7 @@ export function Customers() {
       </form>
       <Show state={results} rows={5}>
         {(page) => page.data.length === 0 ? <Empty>No customer matches.</Empty> : (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-label="Customers found">
             <table>
               <caption class="sr-only">Customers</caption>
               <thead><tr><th scope="col">Name</th><th scope="col">E-mail</th><th scope="col">Phone</th><th scope="col">Postal code</th><th scope="col" class="num">Source records</th></tr></thead>
@@ -49,7 +49,7 @@ export function CustomerPage({ id }: { id: string }) {
               </dl>
             </Section>
             <Section title="Sources">
-              <div class="table-wrap">
+              <div class="table-wrap" tabIndex={0} role="region" aria-label="Sources">
                 <table>
                   <thead><tr><th scope="col">Source</th><th scope="col">Key</th><th scope="col">Name</th><th scope="col">E-mail</th><th scope="col">Matched by</th></tr></thead>
                   <tbody>{customer.records.map((r) => <tr key={`${r.source}-${r.sourceKey}`}><td>{humanize(r.source)}</td><td><code>{r.sourceKey}</code></td><td>{r.fullName ?? [r.firstName, r.lastName].filter(Boolean).join(' ')}</td><td>{r.email ?? '—'}</td><td>{r.rule ? `${humanize(r.rule)} (${Math.round(r.confidence * 100)}%)` : 'first record'}</td></tr>)}</tbody>
@@ -58,7 +58,7 @@ export function CustomerPage({ id }: { id: string }) {
             </Section>
             <Section title="Purchases">
               {customer.purchases.length === 0 ? <Empty>No purchases.</Empty> : (
-                <div class="table-wrap">
+                <div class="table-wrap" tabIndex={0} role="region" aria-label="Purchases">
                   <table>
                     <thead><tr><th scope="col">Date</th><th scope="col">Channel</th><th scope="col">Purchase</th><th scope="col" class="num">Total</th></tr></thead>
                     <tbody>{customer.purchases.map((p) => <tr key={`${p.source}-${p.purchaseId}`}><td>{formatDate(p.purchasedOn)}</td><td>{humanize(p.channel)}</td><td><code>{p.purchaseId}</code></td><td class="num">{formatCents(p.totalCents)}</td></tr>)}</tbody>

@@ -163,7 +163,7 @@ export function DealPage({ me, id }: { me: Me; id: string }) {
               </Section>
               <Section title="Product lines">
                 {deal.lines.length === 0 ? <Empty>No lines yet.</Empty> : (
-                  <div class="table-wrap">
+                  <div class="table-wrap" tabIndex={0} role="region" aria-label="Product lines">
                     <table>
                       <thead><tr><th scope="col">Product</th><th scope="col" class="num">Quantity</th><th scope="col" class="num">Unit price</th><th scope="col" class="num">Discount</th><th scope="col" class="num">Amount</th></tr></thead>
                       <tbody>{deal.lines.map((l) => <tr key={l.id}><td>{l.productName} <span class="muted">{l.sku}</span></td><td class="num">{l.quantity}</td><td class="num">{formatCents(l.unitPriceCents)}</td><td class="num">{formatCents(l.discountCents)}</td><td class="num">{formatCents(l.amountCents)}</td></tr>)}</tbody>
@@ -176,7 +176,7 @@ export function DealPage({ me, id }: { me: Me; id: string }) {
               <Section title="Quotes" actions={may && deal.status === 'open' ? <Button action={quoteAction} onClick={newQuote}>New quote</Button> : undefined}>
                 <ProblemMessage problem={quoteAction.problem} />
                 {deal.quotes.length === 0 ? <Empty>No quotes yet.</Empty> : (
-                  <div class="table-wrap">
+                  <div class="table-wrap" tabIndex={0} role="region" aria-label="Quotes">
                     <table>
                       <thead><tr><th scope="col">Quote</th><th scope="col" class="num">Revision</th><th scope="col">Status</th><th scope="col" class="num">Total</th><th scope="col">Valid until</th><th scope="col">Actions</th></tr></thead>
                       <tbody>{deal.quotes.map((q) => <QuoteRow key={`${q.id}-${q.status}`} quote={q} deal={deal} may={may} onChanged={changed} />)}</tbody>

@@ -85,7 +85,7 @@ export function Leads({ me }: { me: Me }) {
         {(page) => {
           const shown = page.data.filter((l) => matches(l, q));
           return shown.length === 0 ? <Empty>No leads match.</Empty> : (
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0} role="region" aria-label="Leads">
               <table>
                 <caption class="sr-only">Leads</caption>
                 <thead><tr><th scope="col">Topic</th><th scope="col">Contact</th><th scope="col">Type</th><th scope="col">Estimate</th><th scope="col">Status</th><th scope="col">Created</th></tr></thead>

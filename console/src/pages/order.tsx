@@ -20,7 +20,7 @@ export function OrderPage({ id }: { id: string }) {
               </dl>
             </Section>
             <Section title="Lines">
-              <div class="table-wrap">
+              <div class="table-wrap" tabIndex={0} role="region" aria-label="Order lines">
                 <table>
                   <thead><tr><th scope="col">Product</th><th scope="col" class="num">Quantity</th><th scope="col" class="num">Unit price</th><th scope="col" class="num">Amount</th></tr></thead>
                   <tbody>{order.lines.map((l) => <tr key={l.id}><td>{l.productName}</td><td class="num">{l.quantity}</td><td class="num">{formatCents(l.unitPriceCents)}</td><td class="num">{formatCents(l.amountCents)}</td></tr>)}</tbody>
