@@ -299,7 +299,7 @@ describe('the rep\'s console in a browser', function () {
     await shot('customer');
   });
 
-  it('meets WCAG 2 A and AA (axe-core) on every main page, at 1280 px and on a phone', async function () {
+  it('meets WCAG 2 A and AA (axe-core) on every main page, at 1280 px and on a phone, and does not shift its layout as data loads', async function () {
     interface Violation { id: string; help: string; nodes: Array<{ target: string[] }> }
     const audit = async (where: string): Promise<string[]> => {
       // Wait until the page's data is in (no skeleton left), then check what a person would see.
@@ -313,6 +313,9 @@ describe('the rep\'s console in a browser', function () {
     const [lead] = await stack.db('leads').select('id').limit(1);
     const [customer] = await stack.db('customers').select('id').limit(1);
     const found: string[] = [];
+    const shifts: string[] = [];
+    // Cumulative layout shift as the browser measures it (Core Web Vitals: 0.1 or less is good).
+    await page.addInitScript(`window.__shift = 0; new PerformanceObserver((list) => { for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shift += e.value; }).observe({ type: 'layout-shift', buffered: true });`);
     for (const viewport of [DESKTOP, PHONE]) {
       await page.setViewportSize(viewport);
       const size = `${viewport.width}px`;
@@ -328,12 +331,16 @@ describe('the rep\'s console in a browser', function () {
         ['deal', `deals/${deal.id}`, /.+/], ['tech checks', 'tech-checks', 'Tech Checks'], ['customers', 'customers', 'Customers'],
         ['customer', `customers/${customer.id}`, /.+/], ['audit log', 'audit', /Audit/],
       ] as const) {
+        await page.evaluate('window.__shift = 0');
         await page.goto(`${stack.url}/app/#/${hash}`);
         await heading(ready).waitFor();
         found.push(...await audit(`${name} ${size}`));
+        const shift = await page.evaluate<number>('window.__shift');
+        if (shift > 0.1) shifts.push(`${name} ${size}: ${shift.toFixed(3)}`);
       }
     }
     await page.setViewportSize(DESKTOP);
     assert.deepEqual(found, [], 'no WCAG 2 A/AA violation');
+    assert.deepEqual(shifts, [], 'no page shifts its layout by more than 0.1 while its data loads');
   });
 });
