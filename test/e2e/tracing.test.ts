@@ -4,7 +4,10 @@
  * Spans go to an in-memory exporter here instead of a collector.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -12,10 +15,12 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createApp } from '../../api/app';
 import { createApiServer } from '../../api/server';
-import { ConfigError, loadConfig } from '../../config';
+import { ConfigError, PROJECT_ROOT, loadConfig } from '../../config';
+import { freePort } from '../../scripts/lib/services';
 import { startTracing, type Tracing } from '../../config/tracing';
 import { TRACING_WORKFLOW_INTERCEPTORS, createSalesWorker, workflowsPath } from '../../worker/worker';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { testEnv } from '../helpers/env';
 import { createLead, createUsers, type TestUsers } from '../helpers/fixtures';
 import { client } from '../helpers/http';
 import { devServerEnv, eventually, testLog, testMailer, uniqueTaskQueue } from '../helpers/temporal';
@@ -167,5 +172,63 @@ describe('one trace from an API request to the workflow and its activities', fun
     }, 'the GET /me span');
     assert.equal(span.parentSpanId, undefined);
     assert.match(span.spanContext().traceId, /^[0-9a-f]{32}$/);
+  });
+
+  it('the API and worker processes send their spans over OTLP/HTTP to the configured collector, in one trace', async function () {
+    // A stand-in collector: it keeps what arrives at /v1/traces (OTLP/HTTP, JSON).
+    const received: Array<{ service: string; traceId: string; name: string }> = [];
+    const collector = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        if (req.url === '/v1/traces' && req.method === 'POST') {
+          for (const rs of JSON.parse(body).resourceSpans ?? []) {
+            const service = rs.resource.attributes.find((a: { key: string }) => a.key === 'service.name')?.value.stringValue;
+            for (const ss of rs.scopeSpans) for (const span of ss.spans) received.push({ service, traceId: span.traceId, name: span.name });
+          }
+        }
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const port = await freePort();
+    const taskQueue = uniqueTaskQueue('otlp');
+    const childEnv = {
+      ...process.env, TEMPORAL_ADDRESS: env.address, TASK_QUEUE: taskQueue, DATABASE_URL: database.url, SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(testEnv.smtpPort), WORKER_METRICS_PORT: 'off', CUSTOMER_UNIFICATION_CRON: 'off', LOG_LEVEL: 'info', PORT: String(port),
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+      // The SDK's own batching setting: send within 200 ms rather than 5 s.
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+    };
+    const processes: Array<{ child: ChildProcess; output: string }> = [];
+    const start = (entry: string, ready: string) => {
+      const proc = { child: spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(PROJECT_ROOT, entry)], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] }), output: '' };
+      proc.child.stdout!.on('data', (chunk: Buffer) => (proc.output += chunk.toString()));
+      proc.child.stderr!.on('data', (chunk: Buffer) => (proc.output += chunk.toString()));
+      processes.push(proc);
+      return eventually(async () => {
+        if (proc.child.exitCode !== null) throw new Error(`${entry} exited:\n${proc.output}`);
+        return proc.output.includes(ready);
+      }, `${entry} to start`, 90_000);
+    };
+    try {
+      await Promise.all([start('worker/main.ts', 'worker polling'), start('api/main.ts', 'API listening')]);
+      assert.match(processes[0].output, /traces exported over OTLP/);
+      const lead = await createLead(database.db, users.rep.id);
+      const traceId = '0af7651916cd43dd8448eb211c80319c';
+      const reply = await client(`http://127.0.0.1:${port}`, users.rep.token).post(`/leads/${lead.id}/nurture`, undefined, { traceparent: `00-${traceId}-b7ad6b7169203331-01` });
+      assert.equal(reply.status, 202, JSON.stringify(reply.body));
+      await eventually(async () => {
+        const names = received.filter((s) => s.traceId === traceId).map((s) => `${s.service} ${s.name}`);
+        return ['sales-process-api POST /leads/:id/nurture', 'sales-process-api StartWorkflow:leadNurtureWorkflow', 'sales-process-worker RunActivity:performNurtureStep']
+          .every((n) => names.includes(n));
+      }, 'the API\'s and the worker\'s spans at the collector', 30_000);
+    } finally {
+      for (const { child } of processes) {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
+      }
+      await new Promise<void>((resolve) => collector.close(() => resolve()));
+    }
   });
 });
