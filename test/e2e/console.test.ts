@@ -17,7 +17,7 @@ import { ensureConsoleBuilt } from '../../scripts/lib/console';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../scripts/lib/chromium';
 import { waitForUnification } from '../../api/unificationClient';
 import { SAMPLE_DIR, importDir } from '../customers/helpers';
-import { expectStatus, startDealStack, type DealStack } from '../helpers/deals';
+import { expectStatus, qualifiedDeal, startDealStack, type DealStack } from '../helpers/deals';
 import { createLead } from '../helpers/fixtures';
 import { testEnv } from '../helpers/env';
 import { testLog } from '../helpers/temporal';
@@ -297,6 +297,41 @@ describe('the rep\'s console in a browser', function () {
     await page.getByRole('heading', { level: 2, name: 'Sources' }).waitFor();
     await page.getByText('CNTID_1103').waitFor();
     await shot('customer');
+  });
+
+  it('follows a 503 still_processing to its outcome and then shows the change, sending the same Idempotency-Key again', async function () {
+    const dealId = await qualifiedDeal(stack);
+    await signIn(stack.users.rep.token);
+    await heading('My work').waitFor();
+    await page.goto(`${stack.url}/app/#/deals/${dealId}`);
+    await page.getByRole('heading', { level: 2, name: 'Product lines' }).waitFor();
+    // The API's first answer is lost to a slow workflow: 503 still_processing, and an operation that
+    // is pending once, then done. The console must poll it and send the change again, with its key.
+    const keys: string[] = [];
+    let polls = 0;
+    await page.route('**/deals/*/advance', async (route) => {
+      keys.push(route.request().headers()['idempotency-key']);
+      if (keys.length > 1) return route.continue();
+      await route.fulfill({
+        status: 503, contentType: 'application/problem+json', headers: { Location: '/operations/slow-1', 'Retry-After': '1' },
+        body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, code: 'still_processing', detail: 'the change is still being processed' }),
+      });
+    });
+    await page.route('**/operations/slow-1', (route) => {
+      polls += 1;
+      return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ id: 'slow-1', status: polls > 1 ? 'succeeded' : 'pending', resource: `/deals/${dealId}`, workflowId: `deal-${dealId}` }) });
+    });
+    try {
+      await page.getByRole('button', { name: 'Move to Develop', exact: true }).click();
+      await page.locator('.stages li.current', { hasText: 'Develop' }).waitFor();
+    } finally {
+      await page.unrouteAll();
+    }
+    assert.equal(polls, 2, 'the operation was asked about until it was done');
+    assert.equal(keys.length, 2);
+    assert.equal(keys[0], keys[1], 'the change was sent again with the same Idempotency-Key');
+    assert.equal(await page.getByRole('alert').count(), 0, 'no error shown');
+    assert.equal((await stack.db('deals').where({ id: dealId }).first('stage')).stage, 'develop');
   });
 
   it('meets WCAG 2 A and AA (axe-core) on every main page, at 1280 px and on a phone, and does not shift its layout as data loads', async function () {
