@@ -17,7 +17,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { Logger } from '../config/logger';
-import { ConflictError, DomainError } from '../db/errors';
+import { ConflictError, Rejection } from '../domain/rejection';
 import type { Db } from '../db/knex';
 import { DealStore } from '../db/stores/deals';
 import { OrderStore } from '../db/stores/orders';
@@ -38,7 +38,8 @@ import {
   type TechCheckReminderInput,
   type WinQuoteChange,
 } from '../workflows/dealLifecycle.contract';
-import { closeRejection, dollars, moveRejection, needsSendBack, techCheckGate, winRejection, wonQuoteRejection } from '../workflows/dealLifecycle.rules';
+import { closeRejection, moveRejection, needsSendBack, techCheckGate, winRejection, wonQuoteRejection } from '../domain/deal';
+import { dollars } from '../domain/money';
 
 export interface DealLifecycleDeps {
   db: Db;
@@ -87,7 +88,7 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
     try {
       return await work();
     } catch (error) {
-      if (!(error instanceof DomainError)) throw error;
+      if (!(error instanceof Rejection)) throw error;
       const details = OUT_OF_STEP.has(error.code) ? [await recordedPosition(dealId, workflowId)] : undefined;
       throw ApplicationFailure.create({ message: error.message, type: error.code, nonRetryable: true, details });
     }

@@ -11,13 +11,13 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from '../config/logger';
-import { ConflictError, DomainError } from '../db/errors';
+import { ConflictError, Rejection } from '../domain/rejection';
 import type { Db } from '../db/knex';
 import { InvoiceStore } from '../db/stores/invoices';
 import { OrderStore } from '../db/stores/orders';
 import type { WriteContext } from '../db/stores/leads';
 import { ORDER_REJECTIONS, type ApplyOrderChangeInput, type OrderChange, type OrderChangeResult, type OrderFacts, type OverdueTaskInput, type OverdueTaskResult, type RecordedOrder } from '../workflows/orderToCash.contract';
-import { cancelInvoiceRejection, cancelOrderRejection, fulfillRejection, invoiceRejection, paymentRejection, type OrderRejection } from '../workflows/orderToCash.rules';
+import { cancelInvoiceRejection, cancelOrderRejection, fulfillRejection, invoiceRejection, paymentRejection, type OrderRefusal } from '../domain/order';
 
 export interface OrderToCashDeps {
   db: Db;
@@ -33,8 +33,8 @@ function currentWorkflowId(): string {
 }
 
 /** A rule's refusal, typed with its code; the details carry what the API shows. */
-function refusal(rejection: OrderRejection): ApplicationFailure {
-  return ApplicationFailure.create({ message: rejection.message, type: rejection.code, nonRetryable: true, details: [{ problem: { status: rejection.status, ...rejection.details } }] });
+function refusal(rejection: OrderRefusal): ApplicationFailure {
+  return ApplicationFailure.create({ message: rejection.message, type: rejection.code, nonRetryable: true, details: [{ ...rejection.details, kind: rejection.kind }] });
 }
 
 /** Store refusals become typed, non-retryable failures; anything else is transient and retried. */
@@ -42,13 +42,13 @@ async function refusalsAsFailures<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof DomainError) throw ApplicationFailure.nonRetryable(error.message, error.code);
+    if (error instanceof Rejection) throw ApplicationFailure.nonRetryable(error.message, error.code);
     throw error;
   }
 }
 
 /** The rule a change must pass, judged on the facts read inside the change's transaction. */
-export function changeRejection(facts: OrderFacts, change: OrderChange): OrderRejection | null {
+export function changeRejection(facts: OrderFacts, change: OrderChange): OrderRefusal | null {
   switch (change.kind) {
     case 'fulfill':
       return fulfillRejection(facts, change.fulfillment);

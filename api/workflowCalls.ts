@@ -23,7 +23,7 @@ import {
   type WorkflowStartOptions,
 } from '@temporalio/client';
 import type { QueryDefinition, SignalDefinition, UpdateDefinition, Workflow } from '@temporalio/common';
-import type { DomainError } from '../db/errors';
+import type { Rejection } from '../domain/rejection';
 import { HttpError, ServiceUnavailableError, toProblem } from './errors';
 
 /** How long a request waits for a workflow to answer an Update before answering 503 `still_processing`. */
@@ -117,8 +117,8 @@ export type OperationOutcome =
 export interface UpdateOptions {
   /** The record the Update changes, for the operation's `resource`. */
   resource: string;
-  /** The caller's error when the process has ended (its record is closed). */
-  ended: () => DomainError | HttpError;
+  /** The caller's answer when the process has ended (its record is closed), judged on the rows. */
+  ended: () => Rejection | HttpError | Promise<Rejection | HttpError>;
 }
 
 export function workflowCalls(temporal: Client) {
@@ -152,7 +152,7 @@ export function workflowCalls(temporal: Client) {
       if (error instanceof WorkflowNotFoundError || grpcCode(error) === GrpcStatus.NOT_FOUND) {
         // Ended (its record closed meanwhile), or never started.
         if ((await running(workflowId)) === null) throw new HttpError(404, 'process_not_found', `no process ${workflowId}`);
-        throw options.ended();
+        throw await options.ended();
       }
       throw temporalError(error);
     }

@@ -56,7 +56,7 @@ import {
   type WinQuoteInput,
 } from './dealLifecycle.contract';
 import { EntityLock } from './lib/entityLock';
-import { closeRejection, moveRejection, movesNow, techCheckGate, winRejection, wonQuoteRejection, type Rejection } from './dealLifecycle.rules';
+import { closeRejection, moveRejection, movesNow, techCheckGate, winRejection, wonQuoteRejection, type DealRefusal } from '../domain/deal';
 import { DealIdKey, DealStageKey, DealValueKey, OwnerIdKey, TechCheckRequiredKey, WaitingSinceKey } from './searchAttributes';
 
 /**
@@ -221,11 +221,11 @@ class DealLifecycle {
 
   // --- rules the validators apply before the activities re-judge them on Postgres's rows ----------
 
-  private openRejection(): Rejection | null {
+  private openRejection(): DealRefusal | null {
     return this.state.status === 'open' ? null : { code: DEAL_REJECTIONS.dealClosed, message: `the deal is already ${this.state.status}` };
   }
 
-  private dealChangeRejection({ change }: ChangeDealInput): Rejection | null {
+  private dealChangeRejection({ change }: ChangeDealInput): DealRefusal | null {
     const closed = this.openRejection();
     if (closed) return closed;
     if (change.kind !== 'edit' || change.estimatedValueCents !== undefined) {
@@ -238,7 +238,7 @@ class DealLifecycle {
     return null;
   }
 
-  private quoteChangeRejection({ change }: ChangeQuoteInput): Rejection | null {
+  private quoteChangeRejection({ change }: ChangeQuoteInput): DealRefusal | null {
     const closed = this.openRejection();
     if (closed) return closed;
     const active = this.state.facts.activeQuote;
@@ -252,7 +252,7 @@ class DealLifecycle {
     return null;
   }
 
-  private techCheckRejection({ quoteId, outcome }: RecordTechCheckInput): Rejection | null {
+  private techCheckRejection({ quoteId, outcome }: RecordTechCheckInput): DealRefusal | null {
     const closed = this.openRejection();
     if (closed) return closed;
     const active = this.state.facts.activeQuote;
@@ -264,7 +264,7 @@ class DealLifecycle {
     return null;
   }
 
-  private refuse(rejection: Rejection | null): void {
+  private refuse(rejection: DealRefusal | null): void {
     if (rejection) throw ApplicationFailure.nonRetryable(rejection.message, rejection.code);
   }
 

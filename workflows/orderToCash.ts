@@ -54,8 +54,8 @@ import {
   paymentRejection,
   unpaidInvoice,
   utcDate,
-  type OrderRejection,
-} from './orderToCash.rules';
+  type OrderRefusal,
+} from '../domain/order';
 import { EntityLock } from './lib/entityLock';
 import { AmountDueKey, DealIdKey, InvoiceStatusKey, OrderStatusKey, OwnerIdKey, PaymentDueAtKey, PaymentOverdueKey } from './searchAttributes';
 
@@ -192,9 +192,9 @@ class OrderToCash {
 
   // --- applying changes ----------------------------------------------------------------------------
 
-  private refuse(rejection: OrderRejection | null): void {
+  private refuse(rejection: OrderRefusal | null): void {
     if (rejection) {
-      throw ApplicationFailure.create({ message: rejection.message, type: rejection.code, nonRetryable: true, details: [{ problem: { status: rejection.status, ...rejection.details } }] });
+      throw ApplicationFailure.create({ message: rejection.message, type: rejection.code, nonRetryable: true, details: [{ ...rejection.details, kind: rejection.kind }] });
     }
   }
 

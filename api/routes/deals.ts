@@ -10,7 +10,7 @@ import type { DealConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
 import { MAX_AMOUNT_CENTS } from '../../domain/money';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../../db/errors';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { DealStore, assertLineMoney, type Deal } from '../../db/stores/deals';
 import { ProductStore } from '../../db/stores/products';
 import type { User } from '../../db/stores/users';
@@ -28,8 +28,8 @@ import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth'
 import { route, type RouteSpec } from '../http';
 import type { Operation } from '../idempotency';
 import { cents, quantity, queryInt, unitPriceCents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
-import { assertDealOpen, dealProcess } from './dealProcess';
-import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from './dealViews';
+import { assertDealOpen, dealProcess } from '../processes/deals';
+import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from '../views/deals';
 
 const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
   if (!z.uuid().safeParse(id).success) throw new NotFoundError('deal', id);

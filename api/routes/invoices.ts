@@ -12,17 +12,16 @@ import { InvoiceStore, type Invoice } from '../../db/stores/invoices';
 import { OrderStore } from '../../db/stores/orders';
 import type { User } from '../../db/stores/users';
 import { INVOICE_CANCEL_REASONS, INVOICE_STATUSES, PAYMENT_KINDS, cancelInvoiceUpdate, recordPaymentUpdate } from '../../workflows/orderToCash.contract';
-import { cancelInvoiceRejection, paymentRejection } from '../../workflows/orderToCash.rules';
+import { cancelInvoiceRejection, paymentRejection } from '../../domain/order';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
-import { cents, csv, idParams, optionalText, pageOf, paging } from '../schemas';
-import { assertNoRejection, orderProcess } from './orderProcess';
-import { assertNotFuture, calendarDate, cancelReason } from './orders';
-import { invoiceDetailSchema, invoiceSchema, orderProcessOf, orderProcessSchema, orderViews } from './orderViews';
+import { assertNotFuture, cancelReason, cents, csv, idParams, isoDate, optionalText, pageOf, paging } from '../schemas';
+import { orderProcess } from '../processes/orders';
+import { invoiceDetailSchema, invoiceSchema, orderProcessOf, orderProcessSchema, orderViews } from '../views/orders';
 
 const payBody = z.strictObject({
   status: z.enum(PAYMENT_KINDS).describe('`complete`: the amount is the balance and the invoice is paid; `partial`: less, the rest is awaited'),
-  paidOn: calendarDate(),
+  paidOn: isoDate(),
   amountCents: cents().min(1),
 });
 
@@ -54,7 +53,7 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
   const orders = new OrderStore(db);
   const invoices = new InvoiceStore(db);
   const views = orderViews(db);
-  const process = orderProcess(deps);
+  const orderFlow = orderProcess(deps);
   const params = idParams('invoice');
 
   /** The invoice, if the caller may work it: its order's owner, a manager or an admin. */
@@ -96,11 +95,10 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
       async handler({ operation, user, params: { id }, body, requestId }) {
         const invoice = await workable(user, id);
         assertNotFuture('paidOn', body.paidOn);
-        assertNoRejection(paymentRejection(await orders.facts(invoice.orderId), id, body.status, body.amountCents));
-        const result = await process.update(
+        const result = await orderFlow.update(
           invoice.orderId, recordPaymentUpdate,
           { invoiceId: id, kind: body.status, paidOn: body.paidOn, amountCents: body.amountCents, by: user.id, requestId },
-          operation.operationKey,
+          operation.operationKey, (facts) => paymentRejection(facts, id, body.status, body.amountCents), `/invoices/${id}`,
         );
         return { status: 200, body: { ...(await views.invoiceDetail(id)), process: orderProcessOf(result.state) } };
       },
@@ -114,11 +112,10 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
       },
       async handler({ operation, user, params: { id }, body, requestId }) {
         const invoice = await workable(user, id);
-        assertNoRejection(cancelInvoiceRejection(await orders.facts(invoice.orderId), id, body.reason));
-        const result = await process.update(
+        const result = await orderFlow.update(
           invoice.orderId, cancelInvoiceUpdate,
           { invoiceId: id, reason: body.reason!, description: body.description ?? null, by: user.id, requestId },
-          operation.operationKey,
+          operation.operationKey, (facts) => cancelInvoiceRejection(facts, id, body.reason), `/invoices/${id}`,
         );
         return { status: 200, body: { ...(await views.invoiceDetail(id)), process: orderProcessOf(result.state) } };
       },

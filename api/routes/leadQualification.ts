@@ -15,8 +15,8 @@ import { dealWorkflowId } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idParams, optionalText } from '../schemas';
-import { dealProcess } from './dealProcess';
-import { stopNurtureForClosedLead } from './leadNurture';
+import { dealProcess } from '../processes/deals';
+import { stopNurtureForClosedLead } from '../processes/nurture';
 
 const qualifiedSchema = z.object({
   leadId: z.uuid(),

@@ -10,14 +10,14 @@ import type { Client } from '@temporalio/client';
 import type { DealConfig, OrderConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { ConflictError, InvalidFieldError } from '../../db/errors';
+import { ConflictError } from '../../domain/rejection';
 import { DealStore } from '../../db/stores/deals';
 import { InvoiceStore } from '../../db/stores/invoices';
 import { OrderStore, type Order } from '../../db/stores/orders';
 import { QuoteStore } from '../../db/stores/quotes';
 import type { User } from '../../db/stores/users';
 import { winQuoteUpdate } from '../../workflows/dealLifecycle.contract';
-import { winRejection } from '../../workflows/dealLifecycle.rules';
+import { winRejection } from '../../domain/deal';
 import {
   DEFAULT_PAYMENT_TERMS_DAYS,
   FULFILLMENT_KINDS,
@@ -29,27 +29,14 @@ import {
   orderWorkflowId,
   type OrderUpdateResult,
 } from '../../workflows/orderToCash.contract';
-import { cancelOrderRejection, fulfillRejection, invoiceRejection } from '../../workflows/orderToCash.rules';
+import { cancelOrderRejection, fulfillRejection, invoiceRejection } from '../../domain/order';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
-import { cents, csv, idParams, optionalText, pageOf, paging } from '../schemas';
-import { assertDealOpen, dealProcess } from './dealProcess';
-import { processSchema, processOf } from './dealViews';
-import { assertNoRejection, orderProcess } from './orderProcess';
-import { invoiceDetailSchema, invoiceSchema, orderDetailSchema, orderProcessOf, orderProcessSchema, orderSchema, orderViews } from './orderViews';
-
-/** A calendar date, `YYYY-MM-DD`. */
-export const calendarDate = () => z.iso.date().describe('YYYY-MM-DD');
-
-/** A date something happened: not later than tomorrow (UTC), which leaves room for every US time zone. */
-export function assertNotFuture(field: string, date: string): void {
-  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-  if (date > tomorrow) throw new InvalidFieldError(field, 'in_future', `${field} cannot be in the future`);
-}
-
-/** A missing or empty reason is the rule's 422 `reason_required`, not a malformed request. */
-export const cancelReason = <T extends string>(values: readonly [T, ...T[]]) =>
-  z.preprocess((v) => (v === '' || v === null ? undefined : v), z.enum(values).optional()).describe(`Required (422 \`reason_required\` without one): ${values.join(', ')}`);
+import { assertNotFuture, cancelReason, cents, csv, idParams, isoDate, optionalText, pageOf, paging } from '../schemas';
+import { assertDealOpen, dealProcess } from '../processes/deals';
+import { processSchema, processOf } from '../views/deals';
+import { orderProcess } from '../processes/orders';
+import { invoiceDetailSchema, invoiceSchema, orderDetailSchema, orderProcessOf, orderProcessSchema, orderSchema, orderViews } from '../views/orders';
 
 const winBody = z
   .strictObject({
@@ -62,7 +49,7 @@ const winBody = z
 
 const fulfillBody = z.strictObject({
   status: z.enum(FULFILLMENT_KINDS).describe('`partial` keeps the order open for the rest; `complete` fulfills it'),
-  fulfilledOn: calendarDate(),
+  fulfilledOn: isoDate(),
   note: optionalText(2000),
 });
 
@@ -105,7 +92,7 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
   const invoices = new InvoiceStore(db);
   const views = orderViews(db);
   const dealFlow = dealProcess(deps);
-  const process = orderProcess(deps);
+  const orderFlow = orderProcess(deps);
   const params = idParams('order');
   const paymentTermsDays = deps.orders?.paymentTermsDays ?? DEFAULT_PAYMENT_TERMS_DAYS;
 
@@ -169,8 +156,10 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
       async handler({ operation, user, params: { id }, body, requestId }) {
         await workable(user, id);
         assertNotFuture('fulfilledOn', body.fulfilledOn);
-        assertNoRejection(fulfillRejection(await orders.facts(id), body.status));
-        const result = await process.update(id, fulfillOrderUpdate, { kind: body.status, fulfilledOn: body.fulfilledOn, note: body.note ?? null, by: user.id, requestId }, operation.operationKey);
+        const result = await orderFlow.update(
+          id, fulfillOrderUpdate, { kind: body.status, fulfilledOn: body.fulfilledOn, note: body.note ?? null, by: user.id, requestId },
+          operation.operationKey, (facts) => fulfillRejection(facts, body.status),
+        );
         return answer(id, result);
       },
     }),
@@ -183,8 +172,10 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
       },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await workable(user, id);
-        assertNoRejection(cancelOrderRejection(await orders.facts(id), body.reason));
-        const result = await process.update(id, cancelOrderUpdate, { reason: body.reason!, description: body.description ?? null, by: user.id, requestId }, operation.operationKey);
+        const result = await orderFlow.update(
+          id, cancelOrderUpdate, { reason: body.reason!, description: body.description ?? null, by: user.id, requestId },
+          operation.operationKey, (facts) => cancelOrderRejection(facts, body.reason),
+        );
         return answer(id, result);
       },
     }),
@@ -198,11 +189,10 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
       },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await workable(user, id);
-        assertNoRejection(invoiceRejection(await orders.facts(id)));
-        const result = await process.update(
+        const result = await orderFlow.update(
           id, createInvoiceUpdate,
           { name: body?.name ?? null, description: body?.description ?? null, paymentTermsDays: body?.paymentTermsDays ?? paymentTermsDays, by: user.id, requestId },
-          operation.operationKey,
+          operation.operationKey, invoiceRejection,
         );
         const invoiceId = result.createdId!;
         return { status: 201, body: { ...(await views.invoiceDetail(invoiceId)), process: orderProcessOf(result.state) }, headers: { Location: `/invoices/${invoiceId}` } };

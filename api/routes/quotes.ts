@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { DealConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../../db/errors';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { DealStore, assertLineMoney } from '../../db/stores/deals';
 import { ProductStore } from '../../db/stores/products';
 import { QUOTE_CLOSE_REASONS, QuoteStore, type Quote } from '../../db/stores/quotes';
@@ -17,11 +17,10 @@ import { changeQuoteUpdate, type QuoteChange } from '../../workflows/dealLifecyc
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idFor, type Operation } from '../idempotency';
-import { cents, quantity, unitPriceCents, idParams, optionalText, text } from '../schemas';
-import { assertDealOpen, dealProcess } from './dealProcess';
-import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from './dealViews';
+import { cents, idParams, isoDate, optionalText, quantity, text, unitPriceCents } from '../schemas';
+import { assertDealOpen, dealProcess } from '../processes/deals';
+import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from '../views/deals';
 
-const isoDate = () => z.iso.date().describe('YYYY-MM-DD');
 const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
   if (!z.uuid().safeParse(id).success) throw new NotFoundError('quote', id);
   if (!z.uuid().safeParse(lineId).success) throw new NotFoundError('quote_line', lineId);

@@ -9,15 +9,15 @@ import type { Client } from '@temporalio/client';
 import type { DealConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { InvalidFieldError } from '../../db/errors';
+import { InvalidFieldError } from '../../domain/rejection';
 import { DealStore } from '../../db/stores/deals';
 import { QuoteStore } from '../../db/stores/quotes';
 import { TechCheckStore } from '../../db/stores/techChecks';
 import { TECH_CHECK_OUTCOMES, recordTechCheckUpdate } from '../../workflows/dealLifecycle.contract';
 import { route, type RouteSpec } from '../http';
 import { idParams, isoDateTime } from '../schemas';
-import { assertDealOpen, dealProcess } from './dealProcess';
-import { processOf, processSchema, techCheckSchema } from './dealViews';
+import { assertDealOpen, dealProcess } from '../processes/deals';
+import { processOf, processSchema, techCheckSchema } from '../views/deals';
 
 /** Clocks differ a little; a check "completed" further ahead than this is a typo. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;

@@ -7,7 +7,7 @@
  * and its descendants. Every write is audited.
  */
 import type { Knex } from 'knex';
-import { ConflictError, InvalidFieldError, NotFoundError, UnprocessableError } from '../errors';
+import { ConflictError, InvalidFieldError, NotFoundError, UnprocessableError } from '../../domain/rejection';
 import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
 import type { Page, WriteContext } from './leads';

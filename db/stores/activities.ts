@@ -6,7 +6,7 @@
  * so a retried activity finds its earlier row instead of writing a second one.
  */
 import type { Knex } from 'knex';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { fromRow, toRow } from '../rows';
 import { recordAudit, type Actor } from './audit';
 import type { WriteContext } from './leads';

@@ -5,7 +5,7 @@
  * is audited.
  */
 import type { Knex } from 'knex';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
 import type { Page, WriteContext } from './leads';

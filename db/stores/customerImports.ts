@@ -5,7 +5,7 @@
  * unification it triggered.
  */
 import type { Knex } from 'knex';
-import { NotFoundError } from '../errors';
+import { NotFoundError } from '../../domain/rejection';
 import { fromRow } from '../rows';
 import type { Page } from './leads';
 

@@ -7,7 +7,7 @@
  */
 import type { Knex } from 'knex';
 import type { DealFacts, DealOutcome, DealPosition, DealStage, DealStatus, StageMove, TechCheckFacts } from '../../workflows/dealLifecycle.contract';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
 import { assertLineMoney, insertProductLine } from './productLines';

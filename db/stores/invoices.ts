@@ -8,8 +8,8 @@
  */
 import type { Knex } from 'knex';
 import type { InvoiceCancelReason, InvoiceStatus, PaymentKind } from '../../workflows/orderToCash.contract';
-import { dollars } from '../../workflows/dealLifecycle.rules';
-import { ConflictError, NotFoundError } from '../errors';
+import { dollars } from '../../domain/money';
+import { ConflictError, NotFoundError } from '../../domain/rejection';
 import { fromRow, fromRowWithDates } from '../rows';
 import { recordAudit, type Actor } from './audit';
 import type { Page, WriteContext } from './leads';

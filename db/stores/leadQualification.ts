@@ -4,7 +4,7 @@
  * as qualified. Qualifying a lead that is already qualified returns what the first call made.
  */
 import type { Knex } from 'knex';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError, NotFoundError } from '../../domain/rejection';
 import { fromRow } from '../rows';
 import { AccountStore } from './accounts';
 import { ContactStore } from './contacts';

@@ -3,7 +3,7 @@
  * conflict is reported, never silently ignored. Every write lands in the audit log with its actor.
  */
 import type { Knex } from 'knex';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { fromRow, toRow } from '../rows';
 import { recordAudit, type Actor } from './audit';
 import { listPage, NEWEST_FIRST } from './paging';

@@ -7,7 +7,7 @@
  */
 import type { Knex } from 'knex';
 import type { FulfillmentKind, InvoiceFacts, OrderCancelReason, OrderFacts, OrderStatus } from '../../workflows/orderToCash.contract';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError, NotFoundError } from '../../domain/rejection';
 import { fromRow, fromRowWithDates } from '../rows';
 import { recordAudit } from './audit';
 import type { Page, WriteContext } from './leads';

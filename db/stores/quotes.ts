@@ -7,7 +7,7 @@
  * creating and editing drafts does not, so the API calls those directly.
  */
 import type { Knex } from 'knex';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError, NotFoundError } from '../../domain/rejection';
 import { fromRow, fromRowWithDates, toRow } from '../rows';
 import { recordAudit } from './audit';
 import { type NewDealLine, type DealLinePatch } from './deals';

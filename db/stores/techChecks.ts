@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { TechCheckOutcome, TechCheckReminderKind } from '../../workflows/dealLifecycle.contract';
-import { dollars } from '../../workflows/dealLifecycle.rules';
+import { dollars } from '../../domain/money';
 import { fromRow } from '../rows';
 import { recordAudit } from './audit';
 import type { WriteContext } from './leads';

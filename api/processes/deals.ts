@@ -12,9 +12,9 @@ import type { Deal } from '../../db/stores/deals';
 import type { DealStore } from '../../db/stores/deals';
 import type { dealLifecycleWorkflow } from '../../workflows/dealLifecycle';
 import { DEFAULT_TECH_CHECK_REMINDERS, dealWorkflowId, type DealUpdateResult, type DealWorkflowInput } from '../../workflows/dealLifecycle.contract';
-import { techCheckGate } from '../../workflows/dealLifecycle.rules';
+import { techCheckGate } from '../../domain/deal';
 import { DealIdKey, DealStageKey, DealValueKey, OwnerIdKey, TechCheckRequiredKey, WaitingSinceKey } from '../../workflows/searchAttributes';
-import { ConflictError } from '../../db/errors';
+import { ConflictError } from '../../domain/rejection';
 import { workflowCalls } from '../workflowCalls';
 
 export interface DealProcessDeps {
