@@ -28,7 +28,7 @@ import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth'
 import { route, type RouteSpec } from '../http';
 import type { Operation } from '../idempotency';
 import { cents, quantity, queryInt, unitPriceCents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
-import { assertDealOpen, dealProcess } from '../processes/deals';
+import { dealProcess } from '../processes/deals';
 import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from '../views/deals';
 
 const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
@@ -96,14 +96,13 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
   const deals = new DealStore(db);
   const products = new ProductStore(db);
   const views = dealViews(db);
-  const process = dealProcess(deps);
+  const dealFlow = dealProcess(deps);
   const params = idParams('deal');
 
-  /** The deal, if the caller may change it: its owner, a manager or an admin. */
+  /** The deal, if the caller may change it: its owner, a manager or an admin (its process judges the change). */
   async function changeable(user: User, id: string): Promise<Deal> {
     const deal = await deals.require(id);
     assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-    assertDealOpen(deal);
     return deal;
   }
 
@@ -113,7 +112,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
   }
 
   function change(user: User, dealId: string, change: DealProductChange, requestId: string, operation: Operation) {
-    return process.update(dealId, changeDealUpdate, { change, by: user.id, requestId }, operation.operationKey);
+    return dealFlow.update(dealId, changeDealUpdate, { change, by: user.id, requestId }, operation.operationKey);
   }
 
   return [
@@ -192,7 +191,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       responses: { 200: { description: 'The moved deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: 'The move is refused: the code names the rule' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
-        const result = await process.update(id, advanceDealUpdate, { to: body.to, by: user.id, requestId }, operation.operationKey);
+        const result = await dealFlow.update(id, advanceDealUpdate, { to: body.to, by: user.id, requestId }, operation.operationKey);
         return answer(id, result);
       },
     }),
@@ -203,7 +202,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       responses: { 200: { description: 'The closed deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`, `close_stage_required`, `active_quote_required`, `tech_check_required`' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
-        const result = await process.update(
+        const result = await dealFlow.update(
           id, closeDealUpdate,
           { outcome: body.outcome, reason: body.reason ?? null, description: body.description ?? null, actualRevenueCents: body.actualRevenueCents ?? null, by: user.id, requestId },
           operation.operationKey,

@@ -10,14 +10,12 @@ import type { Client } from '@temporalio/client';
 import type { DealConfig, OrderConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { ConflictError } from '../../domain/rejection';
 import { DealStore } from '../../db/stores/deals';
 import { InvoiceStore } from '../../db/stores/invoices';
 import { OrderStore, type Order } from '../../db/stores/orders';
 import { QuoteStore } from '../../db/stores/quotes';
 import type { User } from '../../db/stores/users';
 import { winQuoteUpdate } from '../../workflows/dealLifecycle.contract';
-import { winRejection } from '../../domain/deal';
 import {
   DEFAULT_PAYMENT_TERMS_DAYS,
   FULFILLMENT_KINDS,
@@ -33,7 +31,7 @@ import { cancelOrderRejection, fulfillRejection, invoiceRejection } from '../../
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { assertNotFuture, cancelReason, cents, csv, idParams, isoDate, optionalText, pageOf, paging } from '../schemas';
-import { assertDealOpen, dealProcess } from '../processes/deals';
+import { dealProcess } from '../processes/deals';
 import { processSchema, processOf } from '../views/deals';
 import { orderProcess } from '../processes/orders';
 import { invoiceDetailSchema, invoiceSchema, orderDetailSchema, orderProcessOf, orderProcessSchema, orderSchema, orderViews } from '../views/orders';
@@ -121,9 +119,6 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
         const quote = await quotes.require(id);
         const deal = await deals.require(quote.dealId);
         assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-        assertDealOpen(deal);
-        const rejection = winRejection(deal.stage, deal.status, id, await deals.facts(deal.id));
-        if (rejection) throw new ConflictError(rejection.code, rejection.message, undefined, { quoteStatus: quote.status, dealStage: deal.stage });
         const result = await dealFlow.update(
           deal.id, winQuoteUpdate,
           { quoteId: id, closeDeal: body?.closeDeal ?? false, actualRevenueCents: body?.actualRevenueCents ?? null, by: user.id, requestId },

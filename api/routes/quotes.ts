@@ -18,7 +18,7 @@ import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idFor, type Operation } from '../idempotency';
 import { cents, idParams, isoDate, optionalText, quantity, text, unitPriceCents } from '../schemas';
-import { assertDealOpen, dealProcess } from '../processes/deals';
+import { dealProcess } from '../processes/deals';
 import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from '../views/deals';
 
 const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
@@ -70,21 +70,24 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
   const quotes = new QuoteStore(db);
   const products = new ProductStore(db);
   const views = dealViews(db);
-  const process = dealProcess(deps);
+  const dealFlow = dealProcess(deps);
   const params = idParams('quote');
   const ctx = (user: User, requestId: string) => ({ actor: { type: 'user' as const, id: user.id }, userId: user.id, requestId });
 
-  /** The quote, if the caller may change it: the deal's owner, a manager or an admin. */
+  /**
+   * The quote, if the caller may change it: the deal's owner, a manager or an admin. Whether the
+   * change is allowed now is judged where it is made: by the deal's process (activate, revise,
+   * close) or by the store on the rows (a draft's edits, on an open deal only).
+   */
   async function changeable(user: User, id: string): Promise<Quote> {
     const quote = await quotes.require(id);
     const deal = await deals.require(quote.dealId);
     assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-    assertDealOpen(deal);
     return quote;
   }
 
   async function transition(user: User, quote: Quote, change: QuoteChange, requestId: string, operation: Operation, status = 200) {
-    const result = await process.update(quote.dealId, changeQuoteUpdate, { change, by: user.id, requestId }, operation.operationKey);
+    const result = await dealFlow.update(quote.dealId, changeQuoteUpdate, { change, by: user.id, requestId }, operation.operationKey);
     const shown = change.kind === 'revise' ? result.createdId! : quote.id;
     return { status, body: { ...(await views.quoteDetail(shown)), process: processOf(result.state) } };
   }
@@ -105,7 +108,6 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
       async handler({ operation, user, params: { id }, body, requestId }) {
         const deal = await deals.require(id);
         assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-        assertDealOpen(deal);
         const quote = await quotes.create(id, body ?? {}, ctx(user, requestId), idFor(operation, 'quote'));
         return { status: 201, body: await views.quoteDetail(quote.id), headers: { Location: `/quotes/${quote.id}` } };
       },

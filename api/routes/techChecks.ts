@@ -16,7 +16,7 @@ import { TechCheckStore } from '../../db/stores/techChecks';
 import { TECH_CHECK_OUTCOMES, recordTechCheckUpdate } from '../../workflows/dealLifecycle.contract';
 import { route, type RouteSpec } from '../http';
 import { idParams, isoDateTime } from '../schemas';
-import { assertDealOpen, dealProcess } from '../processes/deals';
+import { dealProcess } from '../processes/deals';
 import { processOf, processSchema, techCheckSchema } from '../views/deals';
 
 /** Clocks differ a little; a check "completed" further ahead than this is a typo. */
@@ -42,7 +42,7 @@ export function techCheckRoutes(deps: TechCheckRoutesDeps): RouteSpec[] {
   const deals = new DealStore(db);
   const quotes = new QuoteStore(db);
   const checks = new TechCheckStore(db);
-  const process = dealProcess(deps);
+  const dealFlow = dealProcess(deps);
   const params = idParams('deal');
 
   return [
@@ -56,13 +56,13 @@ export function techCheckRoutes(deps: TechCheckRoutesDeps): RouteSpec[] {
         409: { description: '`quote_not_active`, `tech_check_failed`, `deal_closed`' },
       },
       async handler({ operation, user, params: { id }, body, requestId }) {
-        assertDealOpen(await deals.require(id));
+        await deals.require(id);
         if (Date.parse(body.completedAt) > Date.now() + FUTURE_TOLERANCE_MS) {
           throw new InvalidFieldError('completedAt', 'in_future', 'a check cannot be completed in the future');
         }
         const quote = await quotes.get(body.quoteId);
         if (!quote || quote.dealId !== id) throw new InvalidFieldError('quoteId', 'not_found', `deal ${id} has no quote ${body.quoteId}`);
-        const result = await process.update(
+        const result = await dealFlow.update(
           id, recordTechCheckUpdate,
           { quoteId: body.quoteId, outcome: body.outcome, completedAt: new Date(body.completedAt).toISOString(), notes: body.notes, by: user.id, requestId },
           operation.operationKey,

@@ -245,11 +245,12 @@ export class QuoteStore {
     const row = await trx('quotes').where({ id: quoteId }).forUpdate().first();
     if (!row) throw new NotFoundError('quote', quoteId);
     const quote = toQuote(row);
+    // A closed deal's quotes are read-only whatever their status.
+    const deal = await trx('deals').where({ id: quote.dealId }).forShare().first('status');
+    if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${quote.dealId} is already ${deal.status}`, undefined, { dealStatus: deal.status });
     if (quote.status !== 'draft') {
       throw new ConflictError('quote_read_only', `quote ${quote.quoteNumber} revision ${quote.revision} is ${quote.status}: only drafts can be edited (revise it to change it)`, undefined, { quoteStatus: quote.status });
     }
-    const deal = await trx('deals').where({ id: quote.dealId }).forShare().first('status');
-    if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${quote.dealId} is already ${deal.status}`);
     return quote;
   }
 
