@@ -26,8 +26,8 @@ export interface DealProcessDeps {
   deals?: DealConfig;
 }
 
-export function dealProcess({ temporal, db, taskQueue, deals: config }: DealProcessDeps) {
-  const calls = workflowCalls(temporal);
+export function dealProcess({ temporal, db, taskQueue, log, deals: config }: DealProcessDeps) {
+  const calls = workflowCalls(temporal, (error) => log.warn({ err: error }, 'a deal change was made but its answer could not be built'));
   const deals = new DealStore(db);
   const reminderSchedule = config
     ? { techConsultantsAfterMs: config.techCheckConsultantReminderMs, managerAfterMs: config.techCheckManagerReminderMs }
@@ -65,9 +65,10 @@ export function dealProcess({ temporal, db, taskQueue, deals: config }: DealProc
    * process runs it judges every request (the API does not judge first: one judge, no race); a deal
    * whose process has ended is closed, and the answer says how.
    */
-  function update<A>(dealId: string, definition: UpdateDefinition<DealUpdateResult, [A]>, arg: A, updateId: string): Promise<DealUpdateResult> {
+  function update<A, T>(dealId: string, definition: UpdateDefinition<DealUpdateResult, [A]>, arg: A, updateId: string, answer: (result: DealUpdateResult) => Promise<T>): Promise<T> {
     return calls.update(dealWorkflowId(dealId), definition, arg, updateId, {
       resource: `/deals/${dealId}`,
+      answer,
       ended: async () => {
         const deal = await deals.require(dealId);
         return new ConflictError('deal_closed', `deal ${dealId} is already ${deal.status}: its process has ended`, undefined, { dealStatus: deal.status });

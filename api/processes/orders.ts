@@ -8,6 +8,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
+import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
 import { OrderStore } from '../../db/stores/orders';
 import type { OrderFacts, OrderRefusal } from '../../domain/order';
@@ -15,20 +16,22 @@ import { ConflictError, Rejection } from '../../domain/rejection';
 import { orderWorkflowId, type OrderUpdateResult } from '../../workflows/orderToCash.contract';
 import { workflowCalls } from '../workflowCalls';
 
-export function orderProcess({ temporal, db }: { temporal: Client; db: Db }) {
-  const calls = workflowCalls(temporal);
+export function orderProcess({ temporal, db, log }: { temporal: Client; db: Db; log: Logger }) {
+  const calls = workflowCalls(temporal, (error) => log.warn({ err: error }, 'an order change was made but its answer could not be built'));
   const orders = new OrderStore(db);
 
   /**
-   * Sends an Update (its id: the request's operation key) and waits for its answer; `rule` judges
-   * the request on the rows if the order's process has ended meanwhile.
+   * Sends an Update (its id: the request's operation key) and waits for its answer, built by
+   * `answer`; `rule` judges the request on the rows if the order's process has ended meanwhile.
    */
-  function update<A>(
+  function update<A, T>(
     orderId: string, definition: UpdateDefinition<OrderUpdateResult, [A]>, arg: A, updateId: string,
-    rule: (facts: OrderFacts) => OrderRefusal | null, resource = `/orders/${orderId}`,
-  ): Promise<OrderUpdateResult> {
+    how: { rule: (facts: OrderFacts) => OrderRefusal | null; answer: (result: OrderUpdateResult) => Promise<T>; resource?: string },
+  ): Promise<T> {
+    const { rule, answer, resource = `/orders/${orderId}` } = how;
     return calls.update(orderWorkflowId(orderId), definition, arg, updateId, {
       resource,
+      answer,
       ended: async () => {
         const refusal = rule(await orders.facts(orderId));
         if (refusal) {

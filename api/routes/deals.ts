@@ -106,13 +106,16 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
     return deal;
   }
 
-  async function answer(dealId: string, result: DealUpdateResult, status = 200) {
-    const detail = await views.dealDetail(dealId);
-    return { status, body: { ...detail, process: processOf(result.state), createdId: result.createdId } };
+  /** The answer to a change the deal's process made: the deal as it is now. */
+  function answer(dealId: string, status = 200) {
+    return async (result: DealUpdateResult) => {
+      const detail = await views.dealDetail(dealId);
+      return { status, body: { ...detail, process: processOf(result.state), createdId: result.createdId } };
+    };
   }
 
-  function change(user: User, dealId: string, change: DealProductChange, requestId: string, operation: Operation) {
-    return dealFlow.update(dealId, changeDealUpdate, { change, by: user.id, requestId }, operation.operationKey);
+  function change(user: User, dealId: string, change: DealProductChange, requestId: string, operation: Operation, status = 200) {
+    return dealFlow.update(dealId, changeDealUpdate, { change, by: user.id, requestId }, operation.operationKey, answer(dealId, status));
   }
 
   return [
@@ -142,8 +145,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       async handler({ operation, user, params: { id }, body, requestId }) {
         const deal = await changeable(user, id);
         assertMayAssignOwner(user, body.ownerId, deal.ownerId);
-        const result = await change(user, id, { kind: 'edit', ...body }, requestId, operation);
-        return answer(id, result);
+        return change(user, id, { kind: 'edit', ...body }, requestId, operation);
       },
     }),
     route({
@@ -156,8 +158,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
         if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${body.productId} is not in the catalog`);
         if (!product.active) throw new ConflictError('product_inactive', `${product.name} is no longer sold`, 'productId');
         assertLineMoney(body.quantity, body.unitPriceCents ?? product.listPriceCents, body.discountCents ?? 0);
-        const result = await change(user, id, { kind: 'add_line', ...body }, requestId, operation);
-        return answer(id, result, 201);
+        return change(user, id, { kind: 'add_line', ...body }, requestId, operation, 201);
       },
     }),
     route({
@@ -169,8 +170,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
         const line = await deals.line(id, lineId);
         if (!line) throw new NotFoundError('deal_line', lineId);
         assertLineMoney(body.quantity ?? line.quantity, body.unitPriceCents ?? line.unitPriceCents, body.discountCents ?? line.discountCents);
-        const result = await change(user, id, { kind: 'update_line', lineId, ...body }, requestId, operation);
-        return answer(id, result);
+        return change(user, id, { kind: 'update_line', lineId, ...body }, requestId, operation);
       },
     }),
     route({
@@ -178,10 +178,10 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       roles: WORKERS, params: lineParams, idempotent: true,
       responses: { 200: { description: 'The deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal or line' }, 409: { description: '`deal_closed`' } },
       async handler({ operation, user, params: { id, lineId }, requestId }) {
+        // No existence check first: the process answers deal_line_not_found, and a retried removal
+        // that already happened gets its first answer back (same Update id) instead of a 404.
         await changeable(user, id);
-        if (!(await deals.line(id, lineId))) throw new NotFoundError('deal_line', lineId);
-        const result = await change(user, id, { kind: 'remove_line', lineId }, requestId, operation);
-        return answer(id, result);
+        return change(user, id, { kind: 'remove_line', lineId }, requestId, operation);
       },
     }),
     route({
@@ -191,8 +191,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       responses: { 200: { description: 'The moved deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: 'The move is refused: the code names the rule' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
-        const result = await dealFlow.update(id, advanceDealUpdate, { to: body.to, by: user.id, requestId }, operation.operationKey);
-        return answer(id, result);
+        return dealFlow.update(id, advanceDealUpdate, { to: body.to, by: user.id, requestId }, operation.operationKey, answer(id));
       },
     }),
     route({
@@ -202,12 +201,11 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       responses: { 200: { description: 'The closed deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`, `close_stage_required`, `active_quote_required`, `tech_check_required`' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
-        const result = await dealFlow.update(
+        return dealFlow.update(
           id, closeDealUpdate,
           { outcome: body.outcome, reason: body.reason ?? null, description: body.description ?? null, actualRevenueCents: body.actualRevenueCents ?? null, by: user.id, requestId },
-          operation.operationKey,
+          operation.operationKey, answer(id),
         );
-        return answer(id, result);
       },
     }),
   ];

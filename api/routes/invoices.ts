@@ -11,7 +11,7 @@ import type { Db } from '../../db/knex';
 import { InvoiceStore, type Invoice } from '../../db/stores/invoices';
 import { OrderStore } from '../../db/stores/orders';
 import type { User } from '../../db/stores/users';
-import { INVOICE_CANCEL_REASONS, INVOICE_STATUSES, PAYMENT_KINDS, cancelInvoiceUpdate, recordPaymentUpdate } from '../../workflows/orderToCash.contract';
+import { INVOICE_CANCEL_REASONS, INVOICE_STATUSES, PAYMENT_KINDS, cancelInvoiceUpdate, recordPaymentUpdate, type OrderUpdateResult } from '../../workflows/orderToCash.contract';
 import { cancelInvoiceRejection, paymentRejection } from '../../domain/order';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
@@ -64,6 +64,11 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
     return invoice;
   }
 
+  /** The answer to a change the order's process made to an invoice: the invoice as it is now. */
+  function answer(invoiceId: string) {
+    return async (result: OrderUpdateResult) => ({ status: 200, body: { ...(await views.invoiceDetail(invoiceId)), process: orderProcessOf(result.state) } });
+  }
+
   return [
     route({
       method: 'get', path: '/invoices', tag: 'Invoices', summary: 'List invoices (newest first); `overdue=true` for the unpaid ones past due', query: listQuery,
@@ -95,12 +100,12 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
       async handler({ operation, user, params: { id }, body, requestId }) {
         const invoice = await workable(user, id);
         assertNotFuture('paidOn', body.paidOn);
-        const result = await orderFlow.update(
+        return orderFlow.update(
           invoice.orderId, recordPaymentUpdate,
           { invoiceId: id, kind: body.status, paidOn: body.paidOn, amountCents: body.amountCents, by: user.id, requestId },
-          operation.operationKey, (facts) => paymentRejection(facts, id, body.status, body.amountCents), `/invoices/${id}`,
+          operation.operationKey,
+          { rule: (facts) => paymentRejection(facts, id, body.status, body.amountCents), answer: answer(id), resource: `/invoices/${id}` },
         );
-        return { status: 200, body: { ...(await views.invoiceDetail(id)), process: orderProcessOf(result.state) } };
       },
     }),
     route({
@@ -112,12 +117,12 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
       },
       async handler({ operation, user, params: { id }, body, requestId }) {
         const invoice = await workable(user, id);
-        const result = await orderFlow.update(
+        return orderFlow.update(
           invoice.orderId, cancelInvoiceUpdate,
           { invoiceId: id, reason: body.reason!, description: body.description ?? null, by: user.id, requestId },
-          operation.operationKey, (facts) => cancelInvoiceRejection(facts, id, body.reason), `/invoices/${id}`,
+          operation.operationKey,
+          { rule: (facts) => cancelInvoiceRejection(facts, id, body.reason), answer: answer(id), resource: `/invoices/${id}` },
         );
-        return { status: 200, body: { ...(await views.invoiceDetail(id)), process: orderProcessOf(result.state) } };
       },
     }),
   ];

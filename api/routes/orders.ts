@@ -101,8 +101,9 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
     return order;
   }
 
-  async function answer(orderId: string, result: OrderUpdateResult) {
-    return { status: 200, body: { ...(await views.orderDetail(orderId)), process: orderProcessOf(result.state) } };
+  /** The answer to a change the order's process made: the order as it is now. */
+  function answer(orderId: string) {
+    return async (result: OrderUpdateResult) => ({ status: 200, body: { ...(await views.orderDetail(orderId)), process: orderProcessOf(result.state) } });
   }
 
   return [
@@ -119,13 +120,15 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
         const quote = await quotes.require(id);
         const deal = await deals.require(quote.dealId);
         assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-        const result = await dealFlow.update(
+        return dealFlow.update(
           deal.id, winQuoteUpdate,
           { quoteId: id, closeDeal: body?.closeDeal ?? false, actualRevenueCents: body?.actualRevenueCents ?? null, by: user.id, requestId },
           operation.operationKey,
+          async (result) => {
+            const orderId = result.createdId!;
+            return { status: 201, body: { ...(await views.orderDetail(orderId)), deal: processOf(result.state) }, headers: { Location: `/orders/${orderId}` } };
+          },
         );
-        const orderId = result.createdId!;
-        return { status: 201, body: { ...(await views.orderDetail(orderId)), deal: processOf(result.state) }, headers: { Location: `/orders/${orderId}` } };
       },
     }),
     route({
@@ -151,11 +154,10 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
       async handler({ operation, user, params: { id }, body, requestId }) {
         await workable(user, id);
         assertNotFuture('fulfilledOn', body.fulfilledOn);
-        const result = await orderFlow.update(
+        return orderFlow.update(
           id, fulfillOrderUpdate, { kind: body.status, fulfilledOn: body.fulfilledOn, note: body.note ?? null, by: user.id, requestId },
-          operation.operationKey, (facts) => fulfillRejection(facts, body.status),
+          operation.operationKey, { rule: (facts) => fulfillRejection(facts, body.status), answer: answer(id) },
         );
-        return answer(id, result);
       },
     }),
     route({
@@ -167,11 +169,10 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
       },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await workable(user, id);
-        const result = await orderFlow.update(
+        return orderFlow.update(
           id, cancelOrderUpdate, { reason: body.reason!, description: body.description ?? null, by: user.id, requestId },
-          operation.operationKey, (facts) => cancelOrderRejection(facts, body.reason),
+          operation.operationKey, { rule: (facts) => cancelOrderRejection(facts, body.reason), answer: answer(id) },
         );
-        return answer(id, result);
       },
     }),
     route({
@@ -184,13 +185,18 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
       },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await workable(user, id);
-        const result = await orderFlow.update(
+        return orderFlow.update(
           id, createInvoiceUpdate,
           { name: body?.name ?? null, description: body?.description ?? null, paymentTermsDays: body?.paymentTermsDays ?? paymentTermsDays, by: user.id, requestId },
-          operation.operationKey, invoiceRejection,
+          operation.operationKey,
+          {
+            rule: invoiceRejection,
+            answer: async (result) => {
+              const invoiceId = result.createdId!;
+              return { status: 201, body: { ...(await views.invoiceDetail(invoiceId)), process: orderProcessOf(result.state) }, headers: { Location: `/invoices/${invoiceId}` } };
+            },
+          },
         );
-        const invoiceId = result.createdId!;
-        return { status: 201, body: { ...(await views.invoiceDetail(invoiceId)), process: orderProcessOf(result.state) }, headers: { Location: `/invoices/${invoiceId}` } };
       },
     }),
     route({

@@ -86,10 +86,11 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
     return quote;
   }
 
-  async function transition(user: User, quote: Quote, change: QuoteChange, requestId: string, operation: Operation, status = 200) {
-    const result = await dealFlow.update(quote.dealId, changeQuoteUpdate, { change, by: user.id, requestId }, operation.operationKey);
-    const shown = change.kind === 'revise' ? result.createdId! : quote.id;
-    return { status, body: { ...(await views.quoteDetail(shown)), process: processOf(result.state) } };
+  function transition(user: User, quote: Quote, change: QuoteChange, requestId: string, operation: Operation, status = 200) {
+    return dealFlow.update(quote.dealId, changeQuoteUpdate, { change, by: user.id, requestId }, operation.operationKey, async (result) => {
+      const shown = change.kind === 'revise' ? result.createdId! : quote.id;
+      return { status, body: { ...(await views.quoteDetail(shown)), process: processOf(result.state) } };
+    });
   }
 
   async function productFor(productId: string) {

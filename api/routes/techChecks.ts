@@ -62,13 +62,16 @@ export function techCheckRoutes(deps: TechCheckRoutesDeps): RouteSpec[] {
         }
         const quote = await quotes.get(body.quoteId);
         if (!quote || quote.dealId !== id) throw new InvalidFieldError('quoteId', 'not_found', `deal ${id} has no quote ${body.quoteId}`);
-        const result = await dealFlow.update(
+        return dealFlow.update(
           id, recordTechCheckUpdate,
           { quoteId: body.quoteId, outcome: body.outcome, completedAt: new Date(body.completedAt).toISOString(), notes: body.notes, by: user.id, requestId },
           operation.operationKey,
+          async (result) => {
+            const check = (await checks.forDeal(id)).find((c) => c.id === result.createdId);
+            if (!check) throw new Error(`Tech Check ${result.createdId} of deal ${id} is not in the store yet`);
+            return { status: 201, body: { ...check, process: processOf(result.state) } };
+          },
         );
-        const check = (await checks.forDeal(id)).find((c) => c.id === result.createdId)!;
-        return { status: 201, body: { ...check, process: processOf(result.state) } };
       },
     }),
     route({
