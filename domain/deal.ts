@@ -83,6 +83,17 @@ export interface StageMove {
   reason: string | null;
 }
 
+/** Where the deal's process believes the deal is: a write is refused when Postgres is elsewhere. */
+export interface DealPosition {
+  stage: DealStage;
+  moveSeq: number;
+  /** Process time, for a send-back move's `at`. */
+  at: string;
+}
+
+/** Who a reminder of a deal waiting in Tech Check is for. */
+export type TechCheckReminderKind = 'tech_consultants' | 'manager';
+
 export interface BlockedMove {
   to: DealStage | DealOutcome;
   code: DealRejectionCode;

@@ -7,8 +7,8 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { OrderFacts } from './orderToCash.contract';
 /** The deal's rules and the facts they judge live in domain/deal.ts; re-exported for the contract's users. */
 export { DEAL_STAGES, DEAL_STATUSES, TECH_CHECK_THRESHOLD_CENTS, TECH_CHECK_OUTCOMES, DEAL_REJECTIONS } from '../domain/deal';
-export type { DealStage, DealStatus, DealOutcome, TechCheckOutcome, ActiveQuoteFacts, TechCheckFacts, DealFacts, TechCheckGate, StageMove, BlockedMove, DealRejectionCode } from '../domain/deal';
-import type { BlockedMove, DealFacts, DealOutcome, DealStage, DealStatus, StageMove, TechCheckGate, TechCheckOutcome } from '../domain/deal';
+export type { DealStage, DealStatus, DealOutcome, TechCheckOutcome, ActiveQuoteFacts, TechCheckFacts, DealFacts, TechCheckGate, StageMove, BlockedMove, DealRejectionCode, DealPosition, TechCheckReminderKind } from '../domain/deal';
+import type { BlockedMove, DealFacts, DealOutcome, DealPosition, DealStage, DealStatus, StageMove, TechCheckGate, TechCheckOutcome, TechCheckReminderKind } from '../domain/deal';
 
 export const dealWorkflowId = (dealId: string): string => `deal-${dealId}`;
 
@@ -58,7 +58,6 @@ export interface DealState {
   runs: number;
 }
 
-export type TechCheckReminderKind = 'tech_consultants' | 'manager';
 
 /** A fresh deal: the facts at qualification. Continue-as-new passes `carried` instead. */
 export interface DealWorkflowInput {
@@ -164,13 +163,6 @@ export interface WinQuoteChange {
   actualRevenueCents: number | null;
 }
 
-/** The deal's position as the workflow sees it, for the activity's guard and send-back decision. */
-export interface DealPosition {
-  stage: DealStage;
-  moveSeq: number;
-  /** Workflow time, for the send-back move's `at`. */
-  at: string;
-}
 
 /** How many moves the workflow's state keeps (and the query shows); deal_stage_moves keeps them all. */
 export const DEAL_RECENT_MOVES = 20;

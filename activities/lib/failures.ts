@@ -12,6 +12,7 @@ import { TemporalFailure } from '@temporalio/common';
 import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory } from '@temporalio/worker';
 import { Rejection } from '../../domain/rejection';
 import { classifyFailure } from '../../db/failures';
+import { rejectionDetails } from './execution';
 
 /** Attempts an unknown failure gets (with the activity's backoff) before it counts as permanent. */
 export const UNKNOWN_FAILURE_ATTEMPTS = 5;
@@ -25,9 +26,7 @@ export function activityFailure(error: unknown, attempt: number): unknown {
   if (classified.retry === 'unknown' && attempt < UNKNOWN_FAILURE_ATTEMPTS) return error;
   // A refusal keeps its own kind (state, content, field, not found): the API answers it as if the
   // store had refused the request directly.
-  const details: Record<string, unknown> = error instanceof Rejection
-    ? { ...error.details, kind: error.kind, ...(error.field ? { field: error.field } : {}) }
-    : { kind: classified.kind };
+  const details: Record<string, unknown> = error instanceof Rejection ? rejectionDetails(error) : { kind: classified.kind };
   const message = classified.retry === 'unknown' ? `${classified.message} (failed ${attempt} attempts)` : classified.message;
   return ApplicationFailure.create({ message, type: classified.code, nonRetryable: true, details: [details], cause: error instanceof Error ? error : undefined });
 }

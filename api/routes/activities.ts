@@ -1,7 +1,7 @@
 /** Activities on any record's timeline: create, and complete / cancel / reschedule / edit. */
 import { z } from 'zod';
 import type { Db } from '../../db/knex';
-import { ACTIVITY_TYPES, ActivityStore, REGARDING_TYPES, type ActivityPatch } from '../../db/stores/activities';
+import { ACTIVITY_TYPES, TimelineActivityStore, REGARDING_TYPES, type ActivityPatch } from '../../db/stores/timelineActivities';
 import { NotFoundError } from '../../domain/rejection';
 import { TechCheckStore } from '../../db/stores/techChecks';
 import type { Role } from '../../db/stores/users';
@@ -49,7 +49,7 @@ const patchBody = z
 const REMINDER_TEAMS: Record<TechCheckReminderKind, Role> = { tech_consultants: 'tech_consultant', manager: 'manager' };
 
 export function activityRoutes({ db }: { db: Db }): RouteSpec[] {
-  const activities = new ActivityStore(db);
+  const activities = new TimelineActivityStore(db);
   const techChecks = new TechCheckStore(db);
   return [
     route({

@@ -6,7 +6,7 @@
  */
 import type { Db } from '../../db/knex';
 import { NotFoundError } from '../../domain/rejection';
-import { REGARDING_TABLES } from '../../db/stores/activities';
+import { REGARDING_TABLES } from '../../db/stores/timelineActivities';
 import { TIMELINE_RECORD_TYPES, TimelineStore, type TimelineRecordType } from '../../db/stores/timelines';
 import { route, type RouteSpec } from '../http';
 import { idParams } from '../schemas';

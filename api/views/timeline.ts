@@ -3,7 +3,7 @@
  * query every record type's timeline route takes.
  */
 import { z } from 'zod';
-import { ACTIVITY_STATUSES, ACTIVITY_TYPES, type TimelineFilter } from '../../db/stores/activities';
+import { ACTIVITY_STATUSES, ACTIVITY_TYPES, type TimelineFilter } from '../../db/stores/timelineActivities';
 import { TIMELINE_VIAS } from '../../db/stores/timelines';
 import { csv, isoDateTime, pageOf, paging } from '../schemas';
 

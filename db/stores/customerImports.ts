@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import { NotFoundError } from '../../domain/rejection';
 import { fromRow } from '../rows';
-import type { Page } from './leads';
+import type { Page } from './paging';
 
 export interface CustomerImportFile {
   source: string;

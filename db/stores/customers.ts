@@ -8,7 +8,7 @@
 import type { Knex } from 'knex';
 import { phoneDigits } from '../../activities/customers/normalize';
 import { fromRow } from '../rows';
-import type { Page } from './leads';
+import type { Page } from './paging';
 
 export interface CustomerProfile {
   id: string;

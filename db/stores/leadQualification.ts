@@ -9,7 +9,8 @@ import { fromRow } from '../rows';
 import { AccountStore } from './accounts';
 import { ContactStore } from './contacts';
 import { DealStore, type Deal } from './deals';
-import { LeadStore, type Lead, type WriteContext } from './leads';
+import { LeadStore, type Lead } from './leads';
+import type { WriteContext } from './context';
 
 export interface Qualification {
   /** False when the lead had been qualified before: nothing was written. */
