@@ -6,6 +6,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY config ./config
+COPY domain ./domain
 COPY db ./db
 COPY workflows ./workflows
 COPY activities ./activities
