@@ -10,7 +10,7 @@ import type { DealConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
 import { MAX_AMOUNT_CENTS } from '../../domain/money';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
+import { NotFoundError } from '../../domain/rejection';
 import { DealStore, assertLineMoney, type Deal } from '../../db/stores/deals';
 import { ProductStore } from '../../db/stores/products';
 import type { User } from '../../db/stores/users';
@@ -27,26 +27,12 @@ import {
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import type { Operation } from '../idempotency';
-import { cents, quantity, queryInt, unitPriceCents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { cents, queryInt, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
 import { dealProcess } from '../processes/deals';
+import { addLineBody, lineParams as lineParamsOf, patchLineBody, sellableProduct } from '../productLines';
 import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from '../views/deals';
 
-const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
-  if (!z.uuid().safeParse(id).success) throw new NotFoundError('deal', id);
-  if (!z.uuid().safeParse(lineId).success) throw new NotFoundError('deal_line', lineId);
-  return { id, lineId };
-});
-
-const addLineBody = z.strictObject({
-  productId: z.uuid(),
-  quantity: quantity(),
-  unitPriceCents: unitPriceCents().optional().describe('Defaults to the product’s list price'),
-  discountCents: cents().optional().describe('An amount off the line, at most quantity × unit price'),
-});
-
-const patchLineBody = z
-  .strictObject({ quantity: quantity().optional(), unitPriceCents: unitPriceCents().optional(), discountCents: cents().optional() })
-  .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
+const lineParams = lineParamsOf('deal');
 
 const patchDealBody = z
   .strictObject({
@@ -154,9 +140,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       responses: { 201: { description: 'The deal with its new line (`createdId`)', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`, `product_inactive`; a deal in Close whose value passes the threshold goes back to Tech Check' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
-        const product = await products.get(body.productId);
-        if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${body.productId} is not in the catalog`);
-        if (!product.active) throw new ConflictError('product_inactive', `${product.name} is no longer sold`, 'productId');
+        const product = await sellableProduct(products, body.productId);
         assertLineMoney(body.quantity, body.unitPriceCents ?? product.listPriceCents, body.discountCents ?? 0);
         return change(user, id, { kind: 'add_line', ...body }, requestId, operation, 201);
       },

@@ -8,7 +8,6 @@ import type { Client } from '@temporalio/client';
 import type { DealConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { DealStore, assertLineMoney } from '../../db/stores/deals';
 import { ProductStore } from '../../db/stores/products';
 import { QUOTE_CLOSE_REASONS, QuoteStore, type Quote } from '../../db/stores/quotes';
@@ -17,15 +16,12 @@ import { changeQuoteUpdate, type QuoteChange } from '../../workflows/dealLifecyc
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idFor, type Operation } from '../idempotency';
-import { cents, idParams, isoDate, optionalText, quantity, text, unitPriceCents } from '../schemas';
+import { idParams, isoDate, optionalText, text } from '../schemas';
 import { dealProcess } from '../processes/deals';
+import { addLineBody, lineParams as lineParamsOf, patchLineBody, sellableProduct } from '../productLines';
 import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from '../views/deals';
 
-const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
-  if (!z.uuid().safeParse(id).success) throw new NotFoundError('quote', id);
-  if (!z.uuid().safeParse(lineId).success) throw new NotFoundError('quote_line', lineId);
-  return { id, lineId };
-});
+const lineParams = lineParamsOf('quote');
 
 const createBody = z.strictObject({
   name: optionalText(200).describe('Defaults to the deal’s name'),
@@ -35,17 +31,6 @@ const createBody = z.strictObject({
 
 const patchBody = z
   .strictObject({ name: text(200).optional(), description: optionalText(5000), validUntil: isoDate().nullable().optional() })
-  .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
-
-const addLineBody = z.strictObject({
-  productId: z.uuid(),
-  quantity: quantity(),
-  unitPriceCents: unitPriceCents().optional().describe('Defaults to the product’s list price'),
-  discountCents: cents().optional(),
-});
-
-const patchLineBody = z
-  .strictObject({ quantity: quantity().optional(), unitPriceCents: unitPriceCents().optional(), discountCents: cents().optional() })
   .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
 
 const closeBody = z.strictObject({
@@ -93,13 +78,6 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
     });
   }
 
-  async function productFor(productId: string) {
-    const product = await products.get(productId);
-    if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${productId} is not in the catalog`);
-    if (!product.active) throw new ConflictError('product_inactive', `${product.name} is no longer sold`, 'productId');
-    return product;
-  }
-
   return [
     route({
       method: 'post', path: '/deals/:id/quotes', tag: 'Quotes', summary: 'Create a draft quote prefilled from the deal',
@@ -144,7 +122,7 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
       responses: { 201: { description: 'The draft', schema: quoteDetailSchema }, 404: { description: 'No such quote' }, 409: { description: '`quote_read_only`, `product_inactive`' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
-        const product = await productFor(body.productId);
+        const product = await sellableProduct(products, body.productId);
         assertLineMoney(body.quantity, body.unitPriceCents ?? product.listPriceCents, body.discountCents ?? 0);
         await quotes.addLine(id, body, ctx(user, requestId), idFor(operation, 'quote_line'));
         return { status: 201, body: await views.quoteDetail(id) };
