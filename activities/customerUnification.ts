@@ -16,14 +16,14 @@ import { CancelledFailure } from '@temporalio/common';
 import type { CustomerConfig } from '../config';
 import type { Logger } from '../config/logger';
 import type { Db } from '../db/knex';
-import { assignCustomers, type ClusterResult } from './customers/clusters';
-import { copyInTransaction, copyInto, withConnection, type CopyValue } from './customers/copy';
-import { Matcher, recordKeys, stepNames, type Link, type MatchRecord } from './customers/matcher';
+import { assignCustomers, type ClusterResult } from '../domain/customers/clusters';
+import { copyInTransaction, copyInto, withConnection, type CopyValue } from '../db/customers/copy';
+import { Matcher, recordKeys, stepNames, type Link, type MatchRecord } from '../domain/customers/matcher';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { to as copyTo } from 'pg-copy-streams';
-import { mergeProfile, type MemberRecord, type Profile } from './customers/profile';
-import { RulesError, compileRules, loadRulesFile, type CompiledRules } from './customers/rules';
+import { mergeProfile, type MemberRecord, type Profile } from '../domain/customers/profile';
+import { RulesError, compileRules, loadRulesFile, type CompiledRules } from '../domain/customers/rules';
 import {
   UNIFICATION_FAILURES,
   type BeginPassInput,
