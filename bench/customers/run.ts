@@ -24,7 +24,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { beginImport } from '../../db/customers/importer';
-import { loadMappings } from '../../domain/customers/mapping';
+import { loadMappings } from '../../config/customers';
 import { pairwiseQuality } from '../../domain/customers/quality';
 import { createSmtpMailer } from '../../activities/mailer';
 import { requestUnification, waitForUnification } from '../../api/unificationClient';
