@@ -11,19 +11,20 @@
  * merge   builds every profile (customer_profile_staging), then publishes them in one transaction
  */
 import crypto from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import type { CustomerConfig } from '../config';
-import type { Logger } from '../config/logger';
-import type { Db } from '../db/knex';
-import { assignCustomers, type ClusterResult } from './customers/clusters';
-import { copyInTransaction, copyInto, withConnection, type CopyValue } from './customers/copy';
-import { Matcher, recordKeys, stepNames, type Link, type MatchRecord } from './customers/matcher';
-import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { to as copyTo } from 'pg-copy-streams';
-import { mergeProfile, type MemberRecord, type Profile } from './customers/profile';
-import { RulesError, compileRules, loadRulesFile, type CompiledRules } from './customers/rules';
+import type { CustomerConfig } from '../config';
+import { loadRulesFile } from '../config/customers';
+import type { Logger } from '../config/logger';
+import { copyInTransaction, copyInto, withConnection, type CopyValue } from '../db/customers/copy';
+import type { Db } from '../db/knex';
+import { assignCustomers, type ClusterResult } from '../domain/customers/clusters';
+import { Matcher, recordKeys, stepNames, type Link, type MatchRecord } from '../domain/customers/matcher';
+import { mergeProfile, type MemberRecord, type Profile } from '../domain/customers/profile';
+import { RulesError, compileRules, type CompiledRules } from '../domain/customers/rules';
 import {
   UNIFICATION_FAILURES,
   type BeginPassInput,

@@ -14,16 +14,16 @@
  *   transaction.
  * Business refusals are non-retryable ApplicationFailures typed with the rule's code (the API's 409).
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { Logger } from '../config/logger';
-import { ConflictError, DomainError } from '../db/errors';
+import { ConflictError } from '../domain/rejection';
 import type { Db } from '../db/knex';
 import { DealStore } from '../db/stores/deals';
 import { OrderStore } from '../db/stores/orders';
 import { QuoteStore } from '../db/stores/quotes';
 import { TechCheckStore } from '../db/stores/techChecks';
-import type { WriteContext } from '../db/stores/leads';
+import { userContext, type UserWriteContext } from '../db/stores/context';
 import {
   DEAL_RECENT_MOVES,
   DEAL_REJECTIONS,
@@ -38,25 +38,20 @@ import {
   type TechCheckReminderInput,
   type WinQuoteChange,
 } from '../workflows/dealLifecycle.contract';
-import { closeRejection, dollars, moveRejection, needsSendBack, techCheckGate, winRejection, wonQuoteRejection } from '../workflows/dealLifecycle.rules';
+import { closeRejection, moveRejection, needsSendBack, techCheckGate, winRejection, wonQuoteRejection } from '../domain/deal';
+import { dollars } from '../domain/money';
+import { applyOnce, lastChangeNumber, type ChangeLedger } from './lib/changeLedger';
+import { currentWorkflowId, refusalsAsFailures } from './lib/execution';
 
 export interface DealLifecycleDeps {
   db: Db;
   log: Logger;
 }
 
-type Ctx = WriteContext & { userId: string };
-
-function currentWorkflowId(): string {
-  const execution = Context.current().info.workflowExecution;
-  if (!execution) throw ApplicationFailure.nonRetryable('deal activities run only inside a workflow', 'no_workflow');
-  return execution.workflowId;
-}
-
 /** Refusals that mean Postgres is not where the workflow believes the deal is. */
 const OUT_OF_STEP: ReadonlySet<string> = new Set([DEAL_REJECTIONS.outOfStep, DEAL_REJECTIONS.dealClosed]);
 
-const userCtx = (by: string, requestId?: string | null): Ctx => ({ actor: { type: 'user', id: by }, userId: by, requestId: requestId ?? null });
+const DEAL_CHANGES: ChangeLedger = { table: 'deal_changes', recordColumn: 'deal_id', outOfStepCode: DEAL_REJECTIONS.outOfStep };
 
 export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
   const deals = new DealStore(db);
@@ -68,29 +63,19 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
   async function recordedPosition(dealId: string, workflowId: string): Promise<RecordedDealPosition> {
     const deal = await deals.require(dealId);
     const recentMoves = (await deals.moves(dealId)).slice(-DEAL_RECENT_MOVES);
-    const [{ last }] = await db('deal_changes')
-      .where({ deal_id: dealId })
-      .whereLike('idempotency_key', `${workflowId}/change-%`)
-      .select(db.raw("coalesce(max(substring(idempotency_key from '/change-([0-9]+)$')::int), 0) as last"));
     return {
       stage: deal.stage, status: deal.status, moveSeq: deal.moveSeq, stageEnteredAt: deal.stageEnteredAt,
       closedAt: deal.closedAt, closeReason: deal.closeReason, actualRevenueCents: deal.actualRevenueCents,
-      recentMoves, facts: await deals.facts(dealId), changeSeq: Number(last),
+      recentMoves, facts: await deals.facts(dealId), changeSeq: await lastChangeNumber(db, DEAL_CHANGES, dealId, workflowId),
     };
   }
 
   /**
-   * Store refusals become typed, non-retryable failures (an out-of-step one carrying Postgres's
-   * position); anything else is transient and retried.
+   * Store refusals become typed, non-retryable failures; an out-of-step one carries Postgres's
+   * position, which the workflow takes.
    */
-  async function refusalsAsFailures<T>(dealId: string, workflowId: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (!(error instanceof DomainError)) throw error;
-      const details = OUT_OF_STEP.has(error.code) ? [await recordedPosition(dealId, workflowId)] : undefined;
-      throw ApplicationFailure.create({ message: error.message, type: error.code, nonRetryable: true, details });
-    }
+  function refusalsCarryingPosition<T>(dealId: string, workflowId: string, work: () => Promise<T>): Promise<T> {
+    return refusalsAsFailures(work, async (rejection) => (OUT_OF_STEP.has(rejection.code) ? [await recordedPosition(dealId, workflowId)] : undefined));
   }
 
   /**
@@ -100,24 +85,15 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
   async function applyChange<C>(
     kind: string,
     input: ApplyDealChangeInput<C>,
-    apply: (trx: Knex.Transaction, ctx: Ctx) => Promise<{ createdId: string | null; closeDeal?: string | null; win?: { actualRevenueCents: number } | null; order?: DealChangeResult['order'] }>,
+    apply: (trx: Knex.Transaction, ctx: UserWriteContext) => Promise<{ createdId: string | null; closeDeal?: string | null; win?: { actualRevenueCents: number } | null; order?: DealChangeResult['order'] }>,
   ): Promise<DealChangeResult> {
     const workflowId = currentWorkflowId();
-    return refusalsAsFailures(input.dealId, workflowId, () =>
-      db.transaction(async (trx) => {
-        const fresh = await trx('deal_changes').insert({ idempotency_key: input.key, deal_id: input.dealId, kind }).onConflict('idempotency_key').ignore().returning('idempotency_key');
-        if (fresh.length === 0) {
-          const done = await trx('deal_changes').where({ idempotency_key: input.key }).first('result', 'kind', 'deal_id');
-          // Another change under this number (a reset run counting again): its result is not ours.
-          if (done.kind !== kind || done.deal_id !== input.dealId) {
-            throw new ConflictError(DEAL_REJECTIONS.outOfStep, `change ${input.key} is a ${done.kind} already recorded in the database, not this ${kind}`);
-          }
-          log.debug({ dealId: input.dealId, key: input.key }, 'deal change already applied');
-          return done.result as DealChangeResult;
-        }
+    const alreadyApplied = () => log.debug({ dealId: input.dealId, key: input.key }, 'deal change already applied');
+    return refusalsCarryingPosition(input.dealId, workflowId, () =>
+      db.transaction((trx) => applyOnce(trx, DEAL_CHANGES, { key: input.key, recordId: input.dealId, kind }, async () => {
         const { position } = input;
         await deals.lockForChange(trx, input.dealId, position);
-        const ctx = userCtx(input.by, input.requestId);
+        const ctx = userContext(input.by, input.requestId);
         const { createdId, closeDeal, win, order } = await apply(trx, ctx);
         const facts = await deals.facts(input.dealId, trx);
         let sentBack: StageMove | null = null;
@@ -135,9 +111,8 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
           await deals.recordMove(trx, input.dealId, sentBack, null, workflowId, ctx);
         }
         const result: DealChangeResult = { facts, sentBack, closed, createdId, ...(order ? { order } : {}) };
-        await trx('deal_changes').where({ idempotency_key: input.key }).update({ result: JSON.stringify(result) });
         return result;
-      }),
+      }, alreadyApplied)),
     );
   }
 
@@ -225,7 +200,7 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
   async function recordDealMove(input: RecordDealMoveInput): Promise<DealFacts> {
     const workflowId = currentWorkflowId();
     const { dealId, move, close } = input;
-    return refusalsAsFailures(dealId, workflowId, () =>
+    return refusalsCarryingPosition(dealId, workflowId, () =>
       db.transaction(async (trx) => {
         const done = await trx('deal_stage_moves').where({ deal_id: dealId, seq: move.seq }).first('from_stage', 'to_stage', 'moved_by');
         if (done) {
@@ -239,7 +214,7 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
           ? closeRejection(move.from, 'open', close.outcome, close.reason, facts)
           : moveRejection(move.from, 'open', move.to as StageMove['from'], facts);
         if (rejection) throw ApplicationFailure.nonRetryable(rejection.message, rejection.code, facts);
-        await deals.recordMove(trx, dealId, move, close ?? null, workflowId, userCtx(move.by, input.requestId));
+        await deals.recordMove(trx, dealId, move, close ?? null, workflowId, userContext(move.by, input.requestId));
         return facts;
       }),
     );

@@ -3,10 +3,11 @@
  * by workflow id + run + step, the email is sent only while that row is not marked sent, and the
  * step record is an upsert. A retry after a crash therefore finishes the step instead of repeating it.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
+import { currentExecution } from './lib/execution';
 import type { Logger } from '../config/logger';
 import type { Db } from '../db/knex';
-import { ActivityStore } from '../db/stores/activities';
+import { TimelineActivityStore } from '../db/stores/timelineActivities';
 import { LeadStore } from '../db/stores/leads';
 import { NurtureStepStore } from '../db/stores/nurtureSteps';
 import { UserStore } from '../db/stores/users';
@@ -20,16 +21,9 @@ export interface LeadNurtureDeps {
   log: Logger;
 }
 
-/** The workflow execution an activity runs for: its writes are keyed by it. */
-function currentExecution(): { workflowId: string; runId: string } {
-  const execution = Context.current().info.workflowExecution;
-  if (!execution) throw ApplicationFailure.nonRetryable('nurture activities run only inside a workflow', 'no_workflow');
-  return execution;
-}
-
 export function createLeadNurtureActivities({ db, mailer, log }: LeadNurtureDeps) {
   const leads = new LeadStore(db);
-  const activities = new ActivityStore(db);
+  const timeline = new TimelineActivityStore(db);
   const steps = new NurtureStepStore(db);
   const users = new UserStore(db);
 
@@ -45,12 +39,12 @@ export function createLeadNurtureActivities({ db, mailer, log }: LeadNurtureDeps
     let written;
     if (input.activityType === 'phone_call') {
       const call = describeNurtureCall(input.step, lead);
-      written = await activities.createForStep(key, { type: 'phone_call', regarding, ...call, dueAt: new Date().toISOString(), ownerId: lead.ownerId, workflowId });
+      written = await timeline.createForStep(key, { type: 'phone_call', regarding, ...call, dueAt: new Date().toISOString(), ownerId: lead.ownerId, workflowId });
     } else {
       if (!lead.email) throw ApplicationFailure.nonRetryable(`lead ${lead.id} has no email address`, 'email_required');
       const owner = await users.get(lead.ownerId);
       const email = renderNurtureEmail(input.step, lead, owner?.name ?? 'Your Contoso representative');
-      written = await activities.createForStep(key, {
+      written = await timeline.createForStep(key, {
         type: 'email', regarding, subject: email.subject, body: email.text, dueAt: new Date().toISOString(),
         ownerId: lead.ownerId, toAddress: lead.email, workflowId,
       });
@@ -61,10 +55,10 @@ export function createLeadNurtureActivities({ db, mailer, log }: LeadNurtureDeps
         } catch (error) {
           if (!(error instanceof PermanentMailError)) throw error;
           log.warn({ leadId: lead.id, step: input.step, err: error }, 'nurture email bounced');
-          await activities.update(written.activity.id, { status: 'canceled', outcome: error.message }, { actor: { type: 'workflow', id: workflowId } }).catch(() => undefined);
+          await timeline.update(written.activity.id, { status: 'canceled', outcome: error.message }, { actor: { type: 'workflow', id: workflowId } }).catch(() => undefined);
           return { outcome: 'bounced', activityId: written.activity.id };
         }
-        await activities.markEmailSent(written.activity.id, messageId, workflowId);
+        await timeline.markEmailSent(written.activity.id, messageId, workflowId);
       }
     }
     await steps.record([{

@@ -9,46 +9,26 @@
  * Business refusals are non-retryable ApplicationFailures typed with the rule's code; a refused change
  * also carries what Postgres holds (RecordedOrder), so the workflow's copy cannot stay behind.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from '../config/logger';
-import { ConflictError, DomainError } from '../db/errors';
+import { Rejection } from '../domain/rejection';
 import type { Db } from '../db/knex';
 import { InvoiceStore } from '../db/stores/invoices';
 import { OrderStore } from '../db/stores/orders';
-import type { WriteContext } from '../db/stores/leads';
+import { userContext } from '../db/stores/context';
 import { ORDER_REJECTIONS, type ApplyOrderChangeInput, type OrderChange, type OrderChangeResult, type OrderFacts, type OverdueTaskInput, type OverdueTaskResult, type RecordedOrder } from '../workflows/orderToCash.contract';
-import { cancelInvoiceRejection, cancelOrderRejection, fulfillRejection, invoiceRejection, paymentRejection, type OrderRejection } from '../workflows/orderToCash.rules';
+import { cancelInvoiceRejection, cancelOrderRejection, fulfillRejection, invoiceRejection, paymentRejection, type OrderRefusal } from '../domain/order';
+import { applyOnce, lastChangeNumber, type ChangeLedger } from './lib/changeLedger';
+import { currentWorkflowId, refusalsAsFailures, rejectionDetails } from './lib/execution';
 
 export interface OrderToCashDeps {
   db: Db;
   log: Logger;
 }
 
-type Ctx = WriteContext & { userId: string };
-
-function currentWorkflowId(): string {
-  const execution = Context.current().info.workflowExecution;
-  if (!execution) throw ApplicationFailure.nonRetryable('order activities run only inside a workflow', 'no_workflow');
-  return execution.workflowId;
-}
-
-/** A rule's refusal, typed with its code; the details carry what the API shows. */
-function refusal(rejection: OrderRejection): ApplicationFailure {
-  return ApplicationFailure.create({ message: rejection.message, type: rejection.code, nonRetryable: true, details: [{ problem: { status: rejection.status, ...rejection.details } }] });
-}
-
-/** Store refusals become typed, non-retryable failures; anything else is transient and retried. */
-async function refusalsAsFailures<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof DomainError) throw ApplicationFailure.nonRetryable(error.message, error.code);
-    throw error;
-  }
-}
+const ORDER_CHANGES: ChangeLedger = { table: 'order_changes', recordColumn: 'order_id', outOfStepCode: ORDER_REJECTIONS.outOfStep };
 
 /** The rule a change must pass, judged on the facts read inside the change's transaction. */
-export function changeRejection(facts: OrderFacts, change: OrderChange): OrderRejection | null {
+export function changeRejection(facts: OrderFacts, change: OrderChange): OrderRefusal | null {
   switch (change.kind) {
     case 'fulfill':
       return fulfillRejection(facts, change.fulfillment);
@@ -69,43 +49,29 @@ export function createOrderToCashActivities({ db, log }: OrderToCashDeps) {
 
   /** What Postgres holds now, read after the refused transaction rolled back. */
   async function recordedOrder(orderId: string, workflowId: string): Promise<RecordedOrder> {
-    const [{ last }] = await db('order_changes')
-      .where({ order_id: orderId })
-      .whereLike('idempotency_key', `${workflowId}/change-%`)
-      .select(db.raw("coalesce(max(substring(idempotency_key from '/change-([0-9]+)$')::int), 0) as last"));
-    return { facts: await orders.facts(orderId), changeSeq: Number(last) };
+    return { facts: await orders.facts(orderId), changeSeq: await lastChangeNumber(db, ORDER_CHANGES, orderId, workflowId) };
   }
 
-  /** A refused change carries, after the problem the API shows, what Postgres holds. */
-  async function carryingRecord<T>(orderId: string, workflowId: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (!(error instanceof ApplicationFailure) || !error.nonRetryable) throw error;
-      throw ApplicationFailure.create({ message: error.message, type: error.type ?? undefined, nonRetryable: true, details: [error.details?.[0] ?? {}, await recordedOrder(orderId, workflowId)] });
-    }
+  /**
+   * A refused change is a typed, non-retryable failure whose details are the problem the API
+   * shows (with the refusal's kind) and then what Postgres holds, so the workflow's copy cannot
+   * stay behind.
+   */
+  function refusalsCarryingRecord<T>(orderId: string, workflowId: string, work: () => Promise<T>): Promise<T> {
+    return refusalsAsFailures(work, async (rejection) => [rejectionDetails(rejection), await recordedOrder(orderId, workflowId)]);
   }
 
   /** One change in one transaction: the ledger row makes it happen once; the rule is judged on the rows. */
   async function applyOrderChange(input: ApplyOrderChangeInput): Promise<OrderChangeResult> {
     const workflowId = currentWorkflowId();
     const { orderId, change } = input;
-    return carryingRecord(orderId, workflowId, () => refusalsAsFailures(() =>
-      db.transaction(async (trx) => {
-        const fresh = await trx('order_changes').insert({ idempotency_key: input.key, order_id: orderId, kind: change.kind }).onConflict('idempotency_key').ignore().returning('idempotency_key');
-        if (fresh.length === 0) {
-          const done = await trx('order_changes').where({ idempotency_key: input.key }).first('result', 'kind', 'order_id');
-          // Another change under this number (a reset run counting again): its result is not ours.
-          if (done.kind !== change.kind || done.order_id !== orderId) {
-            throw new ConflictError(ORDER_REJECTIONS.outOfStep, `change ${input.key} is a ${done.kind} already recorded in the database, not this ${change.kind}`);
-          }
-          log.debug({ orderId, key: input.key }, 'order change already applied');
-          return done.result as OrderChangeResult;
-        }
+    const alreadyApplied = () => log.debug({ orderId, key: input.key }, 'order change already applied');
+    return refusalsCarryingRecord(orderId, workflowId, () =>
+      db.transaction((trx) => applyOnce(trx, ORDER_CHANGES, { key: input.key, recordId: orderId, kind: change.kind }, async () => {
         const order = await orders.lock(trx, orderId);
         const rejection = changeRejection(await orders.facts(orderId, trx), change);
-        if (rejection) throw refusal(rejection);
-        const ctx: Ctx = { actor: { type: 'user', id: input.by }, userId: input.by, requestId: input.requestId ?? null };
+        if (rejection) throw new Rejection(rejection);
+        const ctx = userContext(input.by, input.requestId);
         let createdId: string | null = null;
         switch (change.kind) {
           case 'fulfill':
@@ -125,16 +91,15 @@ export function createOrderToCashActivities({ db, log }: OrderToCashDeps) {
             break;
         }
         const result: OrderChangeResult = { facts: await orders.facts(orderId, trx), createdId };
-        await trx('order_changes').where({ idempotency_key: input.key }).update({ result: JSON.stringify(result) });
         return result;
-      }),
-    ));
+      }, alreadyApplied)),
+    );
   }
 
   /** The due date has passed unpaid: a task for the order's owner, once per invoice. */
   async function createOverdueTask(input: OverdueTaskInput): Promise<OverdueTaskResult> {
     const workflowId = currentWorkflowId();
-    const { activityId, created } = await refusalsAsFailures(() => invoices.createOverdueTask(input.orderId, input.invoiceId, workflowId));
+    const { activityId, created } = await invoices.createOverdueTask(input.orderId, input.invoiceId, workflowId);
     log.info({ orderId: input.orderId, invoiceId: input.invoiceId, activityId, firstWrite: created }, 'invoice overdue task');
     return { activityId, facts: await orders.facts(input.orderId) };
   }

@@ -85,7 +85,7 @@ export function createApp(deps: AppDeps): Express {
   const openapi = buildOpenApi(routes, publicRoutes, {
     title: 'Contoso sales process API',
     version: '0.1.0',
-    description: 'Leads, nurture sequences and timelines of Contoso Home Security. Errors are application/problem+json with a stable `code` and, for bad input, the offending `field`.',
+    description: 'The sales processes of Contoso Home Security: leads and their nurture sequences, accounts and contacts, deals with quotes and Tech Checks, orders, invoices and payments, timelines, the unified customer view and the audit log. Errors are application/problem+json with a stable `code` and, for bad input, the offending `field`.',
     serverUrl: deps.publicUrl,
   });
 

@@ -12,7 +12,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '../config/logger';
-import { ConflictError, DomainError, InvalidFieldError, NotFoundError, UnprocessableError } from '../db/errors';
+import { Rejection, type Refusal, type RejectionKind } from '../domain/rejection';
 import { PERMANENT_FAILURE_KINDS, classifyFailure, type FailureKind } from '../db/failures';
 
 export interface FieldError {
@@ -125,21 +125,7 @@ const UNAVAILABLE_DETAIL = 'the database is not reachable; nothing was changed; 
 /** Anything we did not classify is a 500 with no internals leaked; known outages are 503. */
 export function toProblem(error: unknown): Problem {
   if (error instanceof HttpError) return problem(error.status, error.code, error.message, error.extra);
-  if (error instanceof DomainError) {
-    const status =
-      error instanceof NotFoundError ? 404
-      : error instanceof ConflictError ? 409
-      : error instanceof UnprocessableError ? 422
-      : error instanceof InvalidFieldError ? 400
-      : 400;
-    const extra: Record<string, unknown> = { ...error.details };
-    if (error.field) extra.field = error.field;
-    if (error instanceof InvalidFieldError) {
-      extra.errors = [{ field: error.field, code: error.code, message: error.message }];
-      return problem(400, 'validation_failed', `${error.field}: ${error.message}`, extra);
-    }
-    return problem(status, error.code, error.message, extra);
-  }
+  if (error instanceof Rejection) return refusalProblem(error.refusal());
   if (error instanceof WorkflowNotFoundError) return problem(404, 'process_not_found', error.message);
   if (error instanceof WorkflowExecutionAlreadyStartedError) return problem(409, 'already_started', error.message);
   if (error instanceof WorkflowUpdateFailedError) return updateRefusal(error);
@@ -157,23 +143,41 @@ export function toProblem(error: unknown): Problem {
   return problem(500, 'internal_error', 'an unexpected error occurred; it has been logged');
 }
 
-/** Statuses of a refusal by its kind: the record's state (409) or the request's content (422). */
-const KIND_STATUS: Record<FailureKind, number> = { conflict: 409, invalid: 422, not_found: 404, internal: 500, unavailable: 503 };
+/** The one place a refusal's kind becomes an HTTP status. */
+const KIND_STATUS: Record<RejectionKind, number> = { state: 409, content: 422, field: 400, not_found: 404 };
+
+/** A refusal (a rule's, a store's, a workflow's) as problem+json: the status from its kind. */
+export function refusalProblem(refusal: Refusal): Problem {
+  const extra: Record<string, unknown> = { ...refusal.details };
+  if (refusal.field) extra.field = refusal.field;
+  if (refusal.kind === 'field') {
+    const field = refusal.field ?? 'body';
+    extra.errors = [{ field, code: refusal.code, message: refusal.message }];
+    return problem(400, 'validation_failed', `${field}: ${refusal.message}`, extra);
+  }
+  return problem(KIND_STATUS[refusal.kind], refusal.code, refusal.message, extra);
+}
+
+/** Statuses of the classified failures that are not refusals (db/failures.ts). */
+const FAILURE_STATUS: Record<FailureKind, number> = { conflict: 409, invalid: 422, not_found: 404, internal: 500, unavailable: 503 };
 
 /**
  * An Update the workflow refused (its validator or its handler, after the activity re-judged it on
- * the rows): nothing was written. The failure's type is the rule's code; its first detail may say
- * what kind of refusal it is (`kind`) and what to show (`problem`).
+ * the rows): nothing was written. The failure's type is the code; its first detail says the kind —
+ * a refusal's (`state`, `content`, …) or a classified failure's (`invalid`, `internal`, …) — and
+ * what to show. A failure passed on without details is judged by its code.
  */
 function updateRefusal(error: WorkflowUpdateFailedError): Problem {
   const cause = error.cause;
   if (!(cause instanceof ApplicationFailure) || !cause.type) return problem(409, 'update_rejected', cause?.message ?? error.message);
-  const detail = cause.details?.[0] as { problem?: Record<string, unknown>; kind?: FailureKind; field?: string } | undefined;
-  const shown = detail && typeof detail === 'object' && detail.problem && typeof detail.problem === 'object' ? detail.problem : {};
-  const { status: ruleStatus, ...extra } = shown as { status?: number } & Record<string, unknown>;
-  if (detail?.field && typeof detail.field === 'string') extra.field ??= detail.field;
-  const kind = detail?.kind ?? PERMANENT_FAILURE_KINDS[cause.type];
-  const status = ruleStatus === 422 ? 422 : kind ? KIND_STATUS[kind] : 409;
+  const detail = (cause.details?.[0] && typeof cause.details[0] === 'object' ? cause.details[0] : {}) as { kind?: string; field?: string } & Record<string, unknown>;
+  const { kind, field, ...shown } = detail;
+  if (kind && kind in KIND_STATUS) {
+    return refusalProblem({ code: cause.type, kind: kind as RejectionKind, message: cause.message, field, details: shown });
+  }
+  const failureKind = (kind && kind in FAILURE_STATUS ? kind : PERMANENT_FAILURE_KINDS[cause.type]) as FailureKind | undefined;
+  const status = failureKind ? FAILURE_STATUS[failureKind] : 409;
+  const extra = field ? { ...shown, field } : shown;
   if (status === 500) return problem(500, cause.type, 'the change could not be made and nothing was written; it has been logged', extra);
   if (status === 503) return problem(503, cause.type, 'a service the change needs is not reachable; nothing was written; retry shortly', extra);
   return problem(status, cause.type, cause.message, extra);

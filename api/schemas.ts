@@ -1,7 +1,7 @@
 /** Schema pieces every area's routes share: ids, paging, money, timestamps. */
 import { z } from 'zod';
 import { MAX_AMOUNT_CENTS, MAX_QUANTITY, MAX_UNIT_PRICE_CENTS, dollars } from '../domain/money';
-import { NotFoundError } from '../db/errors';
+import { InvalidFieldError, NotFoundError } from '../domain/rejection';
 
 export const uuid = () => z.uuid();
 
@@ -56,3 +56,13 @@ export const optionalText = (max = 200) => z.string().trim().max(max).nullable()
 export function definedOnly<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 }
+
+/** A date something happened: not later than tomorrow (UTC), which leaves room for every US time zone. */
+export function assertNotFuture(field: string, date: string): void {
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  if (date > tomorrow) throw new InvalidFieldError(field, 'in_future', `${field} cannot be in the future`);
+}
+
+/** A missing or empty reason is the rule's 422 `reason_required`, not a malformed request. */
+export const cancelReason = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.preprocess((v) => (v === '' || v === null ? undefined : v), z.enum(values).optional()).describe(`Required (422 \`reason_required\` without one): ${values.join(', ')}`);

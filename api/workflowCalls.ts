@@ -23,7 +23,7 @@ import {
   type WorkflowStartOptions,
 } from '@temporalio/client';
 import type { QueryDefinition, SignalDefinition, UpdateDefinition, Workflow } from '@temporalio/common';
-import type { DomainError } from '../db/errors';
+import type { Rejection } from '../domain/rejection';
 import { HttpError, ServiceUnavailableError, toProblem } from './errors';
 
 /** How long a request waits for a workflow to answer an Update before answering 503 `still_processing`. */
@@ -114,14 +114,22 @@ export type OperationOutcome =
   | { status: 'failed'; problem: Record<string, unknown> }
   | { status: 'not_applied' };
 
-export interface UpdateOptions {
+export interface UpdateOptions<R, T> {
   /** The record the Update changes, for the operation's `resource`. */
   resource: string;
-  /** The caller's error when the process has ended (its record is closed). */
-  ended: () => DomainError | HttpError;
+  /**
+   * Builds the request's answer from the Update's result (reading the changed record, say). The
+   * change is made by then: if the answer cannot be built (Postgres away), the request is answered
+   * 503 `still_processing`, whose operation says `succeeded` — never an error that would read as
+   * "nothing happened".
+   */
+  answer?: (result: R) => Promise<T>;
+  /** The caller's answer when the process has ended (its record is closed), judged on the rows. */
+  ended: () => Rejection | HttpError | Promise<Rejection | HttpError>;
 }
 
-export function workflowCalls(temporal: Client) {
+/** `onAnswerFailure` hears why an answer could not be built after its Update succeeded (for the log). */
+export function workflowCalls(temporal: Client, onAnswerFailure?: (error: unknown) => void) {
   const withDeadline = <T>(ms: number, call: () => Promise<T>): Promise<T> => temporal.withDeadline(Date.now() + ms, call);
 
   /** Whether the workflow exists and is still running (`null`: no such workflow). */
@@ -140,10 +148,11 @@ export function workflowCalls(temporal: Client) {
    * workflow's refusal (WorkflowUpdateFailedError, mapped to 4xx by api/errors.ts), or 503
    * `still_processing` with the operation to ask about.
    */
-  async function update<R, A>(workflowId: string, definition: UpdateDefinition<R, [A]>, arg: A, updateId: string, options: UpdateOptions): Promise<R> {
+  async function update<R, A, T = R>(workflowId: string, definition: UpdateDefinition<R, [A]>, arg: A, updateId: string, options: UpdateOptions<R, T>): Promise<T> {
     const handle = temporal.workflow.getHandle(workflowId);
+    let result: R;
     try {
-      return await withDeadline(UPDATE_DEADLINE_MS, () => handle.executeUpdate(definition, { args: [arg], updateId }));
+      result = await withDeadline(UPDATE_DEADLINE_MS, () => handle.executeUpdate(definition, { args: [arg], updateId }));
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError) throw error;
       if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError || grpcCode(error) === GrpcStatus.DEADLINE_EXCEEDED) {
@@ -152,9 +161,16 @@ export function workflowCalls(temporal: Client) {
       if (error instanceof WorkflowNotFoundError || grpcCode(error) === GrpcStatus.NOT_FOUND) {
         // Ended (its record closed meanwhile), or never started.
         if ((await running(workflowId)) === null) throw new HttpError(404, 'process_not_found', `no process ${workflowId}`);
-        throw options.ended();
+        throw await options.ended();
       }
       throw temporalError(error);
+    }
+    if (!options.answer) return result as unknown as T;
+    try {
+      return await options.answer(result);
+    } catch (error) {
+      onAnswerFailure?.(error);
+      throw new StillProcessingError(operationId({ workflowId, updateId, resource: options.resource }));
     }
   }
 

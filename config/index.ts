@@ -70,7 +70,7 @@ export interface TracingConfig {
   serviceName: string | null;
 }
 
-/** The customer view (issue 5): mapping files, match rules and the nightly unification. */
+/** The customer view: mapping files, match rules and the nightly unification. */
 export interface CustomerConfig {
   /** CUSTOMER_MAPPINGS_DIR: one JSON mapping per CSV layout (default config/customer-mappings). */
   mappingsDir: string;

@@ -13,7 +13,7 @@
  * - unknown: anything else (a bug, a library's error without a code). Tried again a few times in
  *   case it is a glitch, then treated as permanent, so nothing waits for ever on it.
  */
-import { DomainError, InvalidFieldError, NotFoundError, UnprocessableError } from './errors';
+import { Rejection, type RejectionKind } from '../domain/rejection';
 
 export type Retry = 'transient' | 'permanent' | 'unknown';
 
@@ -79,12 +79,12 @@ const sqlState = (error: unknown): string | null => {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : null;
 };
 
+/** A refusal is permanent; what it is about, in this module's words. */
+const REFUSAL_FAILURE_KINDS: Record<RejectionKind, FailureKind> = { state: 'conflict', content: 'invalid', field: 'invalid', not_found: 'not_found' };
+
 export function classifyFailure(error: unknown): Classified {
   const message = (error as Error)?.message ?? String(error);
-  if (error instanceof DomainError) {
-    const kind: FailureKind = error instanceof NotFoundError ? 'not_found' : error instanceof InvalidFieldError || error instanceof UnprocessableError ? 'invalid' : 'conflict';
-    return { retry: 'permanent', kind, code: error.code, message };
-  }
+  if (error instanceof Rejection) return { retry: 'permanent', kind: REFUSAL_FAILURE_KINDS[error.kind], code: error.code, message };
 
   const state = sqlState(error);
   if (state) {

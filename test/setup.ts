@@ -7,13 +7,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createLogger } from '../config/logger';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded';
 import { createDb, migrateLatest } from '../db/knex';
 import { freePort, startMailInbox, type MailInbox } from '../scripts/lib/services';
 import { TEMPLATE_DB, testEnv } from './helpers/env';
+import { installQuietRuntime } from './helpers/temporal';
 
 let cluster: EmbeddedPostgresHandle | null = null;
 let inbox: MailInbox | null = null;
@@ -21,7 +21,7 @@ let dataDir: string | null = null;
 
 export async function mochaGlobalSetup(): Promise<void> {
   const log = createLogger((process.env.TEST_LOG_LEVEL as 'error') ?? 'error', { pretty: true }).child({ component: 'test-setup' });
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  installQuietRuntime();
   const config = loadConfig();
   fs.mkdirSync(path.join(config.dataDir, 'test'), { recursive: true });
   dataDir = fs.mkdtempSync(path.join(config.dataDir, 'test', `run-${os.hostname()}-`));

@@ -1,4 +1,8 @@
-/** Every area's activities, built from the dependencies the worker injects. */
+/**
+ * Every area's activities, built from the dependencies the worker injects, under one name each: a
+ * name two areas both register fails the worker's start-up (an object spread would silently keep
+ * the last one, and a workflow would run another area's code).
+ */
 import type { CustomerConfig } from '../config';
 import type { Logger } from '../config/logger';
 import type { Db } from '../db/knex';
@@ -15,11 +19,28 @@ export interface ActivityDeps {
   customers: CustomerConfig;
 }
 
+type UnionToIntersection<U> = (U extends unknown ? (k: U) => void : never) extends (k: infer I) => void ? I : never;
+
+/** The areas' activities as one registry; throws naming the clash when two areas use one name. */
+export function mergeActivities<T extends Record<string, Record<string, unknown>>>(areas: T): UnionToIntersection<T[keyof T]> {
+  const merged: Record<string, unknown> = {};
+  const owner = new Map<string, string>();
+  for (const [area, activities] of Object.entries(areas)) {
+    for (const [name, fn] of Object.entries(activities)) {
+      const other = owner.get(name);
+      if (other !== undefined) throw new Error(`activity name clash: "${name}" is registered by both ${other} and ${area}`);
+      owner.set(name, area);
+      merged[name] = fn;
+    }
+  }
+  return merged as UnionToIntersection<T[keyof T]>;
+}
+
 export function createActivities(deps: ActivityDeps) {
-  return {
-    ...createLeadNurtureActivities(deps),
-    ...createDealLifecycleActivities(deps),
-    ...createCustomerUnificationActivities(deps),
-    ...createOrderToCashActivities(deps),
-  };
+  return mergeActivities({
+    leadNurture: createLeadNurtureActivities(deps),
+    dealLifecycle: createDealLifecycleActivities(deps),
+    customerUnification: createCustomerUnificationActivities(deps),
+    orderToCash: createOrderToCashActivities(deps),
+  });
 }

@@ -22,6 +22,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { CustomerUnificationActivities } from '../activities/customerUnification';
+import { iso } from './lib/entity';
 import {
   CUSTOMER_UNIFICATION_WORKFLOW_ID,
   MAX_PASSES_KEPT,
@@ -72,7 +73,6 @@ const PHASE_SUMMARIES: Record<UnificationPhase, string> = {
   merge: 'Merge: build the profiles and publish them',
 };
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const num = (stats: PhaseStats | null | undefined, key: string) => Number(stats?.[key] ?? 0);
 
 function failureMessage(error: unknown): string {

@@ -5,21 +5,13 @@
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { OrderFacts } from './orderToCash.contract';
+/** The deal's rules and the facts they judge live in domain/deal.ts; re-exported for the contract's users. */
+export { DEAL_STAGES, DEAL_STATUSES, TECH_CHECK_THRESHOLD_CENTS, TECH_CHECK_OUTCOMES, DEAL_REJECTIONS } from '../domain/deal';
+export type { DealStage, DealStatus, DealOutcome, TechCheckOutcome, ActiveQuoteFacts, TechCheckFacts, DealFacts, TechCheckGate, StageMove, BlockedMove, DealRejectionCode, DealPosition, TechCheckReminderKind } from '../domain/deal';
+import type { BlockedMove, DealFacts, DealOutcome, DealPosition, DealStage, DealStatus, StageMove, TechCheckGate, TechCheckOutcome, TechCheckReminderKind } from '../domain/deal';
 
 export const dealWorkflowId = (dealId: string): string => `deal-${dealId}`;
 
-/** SPEC "Deal stages", in order. */
-export const DEAL_STAGES = ['qualify', 'develop', 'propose', 'tech_check', 'close'] as const;
-export type DealStage = (typeof DEAL_STAGES)[number];
-export const DEAL_STATUSES = ['open', 'won', 'lost'] as const;
-export type DealStatus = (typeof DEAL_STATUSES)[number];
-export type DealOutcome = 'won' | 'lost';
-
-/** SPEC: a Tech Check is needed for deals worth strictly more than $20,000.00. */
-export const TECH_CHECK_THRESHOLD_CENTS = 2_000_000;
-
-export const TECH_CHECK_OUTCOMES = ['passed', 'failed'] as const;
-export type TechCheckOutcome = (typeof TECH_CHECK_OUTCOMES)[number];
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -37,73 +29,6 @@ export const DEFAULT_TECH_CHECK_REMINDERS: TechCheckReminderSchedule = { techCon
 /** A deal continues as new past this many history events (or sooner when the server suggests it). */
 export const DEAL_HISTORY_EVENT_LIMIT = 2_000;
 
-/** The quote the customer currently holds: the deal's one active quote, or the quote it won. */
-export interface ActiveQuoteFacts {
-  id: string;
-  quoteNumber: string;
-  revision: number;
-  totalCents: number;
-  /** `won` once the customer accepted it (absent in facts recorded before orders existed: active). */
-  status?: 'active' | 'won';
-}
-
-export interface TechCheckFacts {
-  id: string;
-  quoteId: string;
-  quoteRevision: number;
-  outcome: TechCheckOutcome;
-  completedAt: string;
-  performedBy: string;
-}
-
-/**
- * What the stage rules are judged on. Postgres holds these records; the workflow holds this copy,
- * refreshed by every change it applies (all of them go through it), so its validators answer at once.
- */
-export interface DealFacts {
-  name: string;
-  ownerId: string;
-  lineCount: number;
-  /** The sum of the lines, or the estimate while there are none. */
-  valueCents: number;
-  estimatedValueCents: number | null;
-  activeQuote: ActiveQuoteFacts | null;
-  /** Checks recorded for the deal's quotes, oldest first. */
-  techChecks: TechCheckFacts[];
-}
-
-export interface TechCheckGate {
-  required: boolean;
-  /** `value_above_threshold` or `value_at_or_below_threshold`. */
-  reason: 'value_above_threshold' | 'value_at_or_below_threshold';
-  thresholdCents: number;
-  /** The value the rule judges: the larger of the deal's value and its active quote's total. */
-  judgedValueCents: number;
-  basis: 'deal_value' | 'active_quote';
-  /** Whether the deal may leave Propose/Tech Check as far as the check is concerned. */
-  satisfied: boolean;
-  /** The passed check covering the active quote revision, if any. */
-  passedCheckId: string | null;
-  /** A failed check of the active quote revision keeps the gate closed until the quote is revised. */
-  failedCheckId: string | null;
-}
-
-/** A stage move, or the close (to `won` / `lost`). */
-export interface StageMove {
-  seq: number;
-  from: DealStage;
-  to: DealStage | DealOutcome;
-  by: string;
-  at: string;
-  /** Why, when it is not a plain move: a send-back's rule code, a close reason. */
-  reason: string | null;
-}
-
-export interface BlockedMove {
-  to: DealStage | DealOutcome;
-  code: DealRejectionCode;
-  message: string;
-}
 
 export interface DealState {
   dealId: string;
@@ -133,7 +58,6 @@ export interface DealState {
   runs: number;
 }
 
-export type TechCheckReminderKind = 'tech_consultants' | 'manager';
 
 /** A fresh deal: the facts at qualification. Continue-as-new passes `carried` instead. */
 export interface DealWorkflowInput {
@@ -202,31 +126,6 @@ export interface DealUpdateResult {
   createdId: string | null;
 }
 
-/** Codes the validators and activities reject with; the API answers 409 with them. */
-export const DEAL_REJECTIONS = {
-  dealClosed: 'deal_closed',
-  alreadyInStage: 'already_in_stage',
-  stageSkipped: 'stage_skipped',
-  productsRequired: 'products_required',
-  activeQuoteRequired: 'active_quote_required',
-  techCheckRequired: 'tech_check_required',
-  techCheckNotRequired: 'tech_check_not_required',
-  closeStageRequired: 'close_stage_required',
-  reasonRequired: 'reason_required',
-  valueFromProducts: 'value_from_products',
-  activeQuoteExists: 'active_quote_exists',
-  quoteNotActive: 'quote_not_active',
-  quoteNotDraft: 'quote_not_draft',
-  quoteNotOpen: 'quote_not_open',
-  quoteLinesRequired: 'quote_lines_required',
-  quoteNotOnDeal: 'quote_not_on_deal',
-  quoteWon: 'quote_won',
-  techCheckFailed: 'tech_check_failed',
-  lineNotFound: 'deal_line_not_found',
-  productInactive: 'product_inactive',
-  outOfStep: 'deal_out_of_step',
-} as const;
-export type DealRejectionCode = (typeof DEAL_REJECTIONS)[keyof typeof DEAL_REJECTIONS];
 
 export const getDealStateQuery = defineQuery<DealState>('getDealState');
 export const advanceDealUpdate = defineUpdate<DealUpdateResult, [AdvanceDealInput]>('advanceDeal');
@@ -264,13 +163,6 @@ export interface WinQuoteChange {
   actualRevenueCents: number | null;
 }
 
-/** The deal's position as the workflow sees it, for the activity's guard and send-back decision. */
-export interface DealPosition {
-  stage: DealStage;
-  moveSeq: number;
-  /** Workflow time, for the send-back move's `at`. */
-  at: string;
-}
 
 /** How many moves the workflow's state keeps (and the query shows); deal_stage_moves keeps them all. */
 export const DEAL_RECENT_MOVES = 20;

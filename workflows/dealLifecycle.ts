@@ -19,10 +19,8 @@ import {
   proxyActivities,
   setHandler,
   startChild,
-  upsertSearchAttributes,
   workflowInfo,
-  type ActivityOptions,
-} from '@temporalio/workflow';
+  type ActivityOptions } from '@temporalio/workflow';
 import type { DealLifecycleActivities } from '../activities/dealLifecycle';
 import type { orderToCashWorkflow } from './orderToCash';
 import { orderWorkflowId } from './orderToCash.contract';
@@ -56,7 +54,8 @@ import {
   type WinQuoteInput,
 } from './dealLifecycle.contract';
 import { EntityLock } from './lib/entityLock';
-import { closeRejection, moveRejection, movesNow, techCheckGate, winRejection, wonQuoteRejection, type Rejection } from './dealLifecycle.rules';
+import { PublishedAttributes, describeDuration, historyNearLimit, iso, updateFailure } from './lib/entity';
+import { closeRejection, moveRejection, movesNow, techCheckGate, winRejection, wonQuoteRejection, type DealRefusal } from '../domain/deal';
 import { DealIdKey, DealStageKey, DealValueKey, OwnerIdKey, TechCheckRequiredKey, WaitingSinceKey } from './searchAttributes';
 
 /**
@@ -77,15 +76,8 @@ const { recordDealMove, changeDealProducts, changeQuote, recordTechCheck, winQuo
 const { createTechCheckReminder } = proxyActivities<DealLifecycleActivities>(REMINDER_WRITE);
 const REMINDER_FAILURE_KEPT = 'deal-reminder-failure-kept';
 
-const iso = (ms: number): string => new Date(ms).toISOString();
-
 type ChangeRunner = (args: { dealId: string; key: string; position: { stage: DealStage; moveSeq: number; at: string }; by: string; requestId: string | null }) => Promise<DealChangeResult>;
 const isStage = (to: string): to is DealStage => (DEAL_STAGES as readonly string[]).includes(to);
-
-function describeDuration(ms: number): string {
-  const hours = Math.round(ms / 3_600_000);
-  return hours % 24 === 0 ? `${hours / 24} day${hours === 24 ? '' : 's'}` : `${hours} h`;
-}
 
 class DealLifecycle {
   private readonly state: DealState;
@@ -93,7 +85,17 @@ class DealLifecycle {
   private readonly lock = new EntityLock();
   /** Set when a write found Postgres elsewhere and the state took its position (see `turn`). */
   private caughtUp = false;
-  private published: Record<string, unknown> | null = null;
+  /** The Web UI's search attributes, upserted when what they show changes. */
+  private readonly attributes = new PublishedAttributes<{ stage: DealStage; value: number; owner: string; required: boolean; since: string }>(
+    {
+      stage: (value) => ({ key: DealStageKey, value }),
+      value: (value) => ({ key: DealValueKey, value }),
+      owner: (value) => ({ key: OwnerIdKey, value }),
+      required: (value) => ({ key: TechCheckRequiredKey, value }),
+      since: (value) => ({ key: WaitingSinceKey, value: new Date(value) }),
+    },
+    () => [{ key: DealIdKey, value: this.state.dealId }],
+  );
 
   constructor(private readonly input: DealWorkflowInput) {
     this.state = input.carried
@@ -146,11 +148,11 @@ class DealLifecycle {
 
   async run(): Promise<DealState> {
     this.publish();
-    while (this.state.status === 'open' && !this.shouldContinueAsNew()) {
+    while (this.state.status === 'open' && !historyNearLimit(this.state.historyEventLimit)) {
       if (this.state.stage === 'tech_check') {
         await this.waitInTechCheck();
       } else {
-        await condition(() => this.state.stage === 'tech_check' || this.state.status !== 'open' || this.shouldContinueAsNew());
+        await condition(() => this.state.stage === 'tech_check' || this.state.status !== 'open' || historyNearLimit(this.state.historyEventLimit));
       }
     }
     // Let every accepted Update finish (and answer its caller) before the run ends.
@@ -221,11 +223,11 @@ class DealLifecycle {
 
   // --- rules the validators apply before the activities re-judge them on Postgres's rows ----------
 
-  private openRejection(): Rejection | null {
+  private openRejection(): DealRefusal | null {
     return this.state.status === 'open' ? null : { code: DEAL_REJECTIONS.dealClosed, message: `the deal is already ${this.state.status}` };
   }
 
-  private dealChangeRejection({ change }: ChangeDealInput): Rejection | null {
+  private dealChangeRejection({ change }: ChangeDealInput): DealRefusal | null {
     const closed = this.openRejection();
     if (closed) return closed;
     if (change.kind !== 'edit' || change.estimatedValueCents !== undefined) {
@@ -238,7 +240,7 @@ class DealLifecycle {
     return null;
   }
 
-  private quoteChangeRejection({ change }: ChangeQuoteInput): Rejection | null {
+  private quoteChangeRejection({ change }: ChangeQuoteInput): DealRefusal | null {
     const closed = this.openRejection();
     if (closed) return closed;
     const active = this.state.facts.activeQuote;
@@ -252,7 +254,7 @@ class DealLifecycle {
     return null;
   }
 
-  private techCheckRejection({ quoteId, outcome }: RecordTechCheckInput): Rejection | null {
+  private techCheckRejection({ quoteId, outcome }: RecordTechCheckInput): DealRefusal | null {
     const closed = this.openRejection();
     if (closed) return closed;
     const active = this.state.facts.activeQuote;
@@ -264,7 +266,7 @@ class DealLifecycle {
     return null;
   }
 
-  private refuse(rejection: Rejection | null): void {
+  private refuse(rejection: DealRefusal | null): void {
     if (rejection) throw ApplicationFailure.nonRetryable(rejection.message, rejection.code);
   }
 
@@ -318,14 +320,12 @@ class DealLifecycle {
     try {
       return await activity();
     } catch (error) {
-      const cause = error instanceof ActivityFailure ? error.cause : error;
-      if (cause instanceof ApplicationFailure) {
+      throw updateFailure(error, 'deal', (cause) => {
         const detail = cause.details?.[0] as DealFacts | RecordedDealPosition | undefined;
         if (detail && typeof detail === 'object' && 'moveSeq' in detail) this.catchUp(detail);
         else if (detail && typeof detail === 'object' && 'lineCount' in detail) this.adopt(detail);
-        throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? 'deal_write_refused');
-      }
-      throw ApplicationFailure.nonRetryable(`the change could not be written: ${(cause as Error | undefined)?.message ?? 'unknown error'}`, 'deal_write_failed');
+        return ApplicationFailure.nonRetryable(cause.message, cause.type ?? 'deal_write_refused');
+      });
     }
   }
 
@@ -375,7 +375,7 @@ class DealLifecycle {
     const { allowed, blocked } = movesNow(this.state.stage, this.state.status, this.state.facts);
     this.state.allowedMoves = allowed;
     this.state.blockedMoves = blocked;
-    if (this.published) this.publish();
+    if (this.attributes.started) this.publish();
   }
 
   private result(createdId: string | null): DealUpdateResult {
@@ -387,7 +387,7 @@ class DealLifecycle {
   /** Waits durably (weeks if need be) while the deal is in Tech Check; reminders at the configured delays. */
   private async waitInTechCheck(): Promise<void> {
     const visit = this.state.techCheckVisit;
-    const left = () => this.state.stage !== 'tech_check' || this.state.techCheckVisit !== visit || this.state.status !== 'open' || this.shouldContinueAsNew();
+    const left = () => this.state.stage !== 'tech_check' || this.state.techCheckVisit !== visit || this.state.status !== 'open' || historyNearLimit(this.state.historyEventLimit);
     const since = Date.parse(this.state.stageEnteredAt);
     const schedule = this.state.reminderSchedule;
     const reminders: Array<[TechCheckReminderKind, number, string]> = [
@@ -416,32 +416,17 @@ class DealLifecycle {
     await condition(left);
   }
 
-  private shouldContinueAsNew(): boolean {
-    const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength >= this.state.historyEventLimit;
-  }
-
   /** Keeps the Web UI's search attributes in step with the state, upserting only what changed. */
   private publish(): void {
-    const next = {
+    this.attributes.publish({
       stage: this.state.stage,
       value: this.state.facts.valueCents / 100,
       owner: this.state.facts.ownerId,
       required: this.state.techCheck.required,
       since: this.state.stageEnteredAt,
-    };
-    const last = this.published;
-    if (last && Object.entries(next).every(([k, v]) => last[k] === v)) return;
-    const pairs = [];
-    if (!last) pairs.push({ key: DealIdKey, value: this.state.dealId });
-    if (last?.stage !== next.stage) pairs.push({ key: DealStageKey, value: next.stage });
-    if (last?.value !== next.value) pairs.push({ key: DealValueKey, value: next.value });
-    if (last?.owner !== next.owner) pairs.push({ key: OwnerIdKey, value: next.owner });
-    if (last?.required !== next.required) pairs.push({ key: TechCheckRequiredKey, value: next.required });
-    if (last?.since !== next.since) pairs.push({ key: WaitingSinceKey, value: new Date(next.since) });
-    this.published = next;
-    upsertSearchAttributes(pairs as Parameters<typeof upsertSearchAttributes>[0] & unknown[]);
+    });
   }
+
 }
 
 export async function dealLifecycleWorkflow(input: DealWorkflowInput): Promise<DealState> {

@@ -32,6 +32,7 @@ import {
   type StopNurtureInput,
 } from './leadNurture.contract';
 import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey } from './searchAttributes';
+import { describeDuration, iso } from './lib/entity';
 
 /**
  * Step writes retry until the database is back (nothing accepted is lost); a lead that no longer
@@ -55,16 +56,6 @@ function permanentFailure(error: unknown): { code: string; message: string } | n
   if (!(error instanceof ActivityFailure)) return null;
   const cause = error.cause;
   return { code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'step_failed', message: cause?.message ?? error.message };
-}
-
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-function describeDuration(ms: number): string {
-  const minutes = Math.ceil(ms / 60_000);
-  const days = Math.floor(minutes / 1440);
-  const hours = Math.floor((minutes % 1440) / 60);
-  const parts = [days && `${days} day${days > 1 ? 's' : ''}`, hours && `${hours} h`, minutes % 60 && `${minutes % 60} min`];
-  return parts.filter(Boolean).join(' ') || 'less than a minute';
 }
 
 class LeadNurture {

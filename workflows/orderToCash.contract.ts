@@ -4,28 +4,13 @@
  * Imported by all three; nothing here does I/O. Message name strings never change once shipped.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+/** The order's rules and the facts they judge live in domain/order.ts; re-exported for the contract's users. */
+export { ORDER_STATUSES, INVOICE_STATUSES, FULFILLMENT_KINDS, PAYMENT_KINDS, ORDER_CANCEL_REASONS, INVOICE_CANCEL_REASONS, ORDER_PHASES, ORDER_REJECTIONS } from '../domain/order';
+export type { OrderStatus, InvoiceStatus, FulfillmentKind, PaymentKind, OrderCancelReason, InvoiceCancelReason, OrderPhase, InvoiceFacts, OrderFacts, OrderAction, BlockedOrderAction, OrderRejectionCode } from '../domain/order';
+import type { FulfillmentKind, PaymentKind, OrderCancelReason, InvoiceCancelReason, OrderPhase, OrderFacts, OrderAction, BlockedOrderAction } from '../domain/order';
 
 export const orderWorkflowId = (orderId: string): string => `order-${orderId}`;
 
-/** An order is open until fulfilled (partly, then completely) or canceled. */
-export const ORDER_STATUSES = ['open', 'partially_fulfilled', 'fulfilled', 'canceled'] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
-
-/** An invoice is open until paid (partly, then completely) or canceled. */
-export const INVOICE_STATUSES = ['open', 'partially_paid', 'paid', 'canceled'] as const;
-export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
-
-/** SPEC: an order is fulfilled `complete` or `partial`; an invoice is paid `complete` or `partial`. */
-export const FULFILLMENT_KINDS = ['complete', 'partial'] as const;
-export type FulfillmentKind = (typeof FULFILLMENT_KINDS)[number];
-export const PAYMENT_KINDS = ['complete', 'partial'] as const;
-export type PaymentKind = (typeof PAYMENT_KINDS)[number];
-
-/** Status reasons (SPEC: canceling needs one; a description is optional). */
-export const ORDER_CANCEL_REASONS = ['customer_request', 'out_of_stock', 'pricing_error', 'duplicate', 'other'] as const;
-export type OrderCancelReason = (typeof ORDER_CANCEL_REASONS)[number];
-export const INVOICE_CANCEL_REASONS = ['billing_error', 'customer_dispute', 'duplicate', 'order_changed', 'other'] as const;
-export type InvoiceCancelReason = (typeof INVOICE_CANCEL_REASONS)[number];
 
 /** Net 30 unless configured (PAYMENT_TERMS_DAYS) or given on the invoice. */
 export const DEFAULT_PAYMENT_TERMS_DAYS = 30;
@@ -33,47 +18,6 @@ export const DEFAULT_PAYMENT_TERMS_DAYS = 30;
 /** An order continues as new past this many history events (or sooner when the server suggests it). */
 export const ORDER_HISTORY_EVENT_LIMIT = 2_000;
 
-/** Where the order is in its process: what it waits for, or how it ended. */
-export const ORDER_PHASES = ['awaiting_fulfillment', 'awaiting_invoice', 'awaiting_payment', 'completed', 'canceled'] as const;
-export type OrderPhase = (typeof ORDER_PHASES)[number];
-
-export interface InvoiceFacts {
-  id: string;
-  invoiceNumber: string;
-  status: InvoiceStatus;
-  totalCents: number;
-  paidCents: number;
-  /** YYYY-MM-DD. */
-  issuedOn: string;
-  /** YYYY-MM-DD: payment is overdue from the next day (UTC). */
-  dueOn: string;
-  /** The owner's overdue task, once the due date has passed unpaid. */
-  overdueActivityId: string | null;
-}
-
-/**
- * What the order rules are judged on. Postgres holds the records; the workflow holds this copy,
- * refreshed by every change it applies (all of them go through it), so its validators answer at once.
- */
-export interface OrderFacts {
-  orderNumber: string;
-  name: string;
-  dealId: string;
-  ownerId: string;
-  totalCents: number;
-  status: OrderStatus;
-  fulfillmentCount: number;
-  /** Every invoice of the order, oldest first; at most one is not canceled. */
-  invoices: InvoiceFacts[];
-}
-
-export type OrderAction = 'fulfill' | 'cancel' | 'invoice' | 'pay' | 'cancel_invoice';
-
-export interface BlockedOrderAction {
-  action: OrderAction;
-  code: OrderRejectionCode;
-  message: string;
-}
 
 export interface OrderState {
   orderId: string;
@@ -149,30 +93,6 @@ export interface OrderUpdateResult {
   createdId: string | null;
 }
 
-/** Codes the validators and activities reject with; the API answers 409 (422 where marked) with them. */
-export const ORDER_REJECTIONS = {
-  orderCanceled: 'order_canceled',
-  orderAlreadyFulfilled: 'order_already_fulfilled',
-  orderFulfilled: 'order_fulfilled',
-  orderInvoiced: 'order_invoiced',
-  orderNotFulfilled: 'order_not_fulfilled',
-  orderAlreadyInvoiced: 'order_already_invoiced',
-  nothingToInvoice: 'nothing_to_invoice',
-  invoiceNotOnOrder: 'invoice_not_on_order',
-  noInvoice: 'no_invoice',
-  invoiceCanceled: 'invoice_canceled',
-  invoicePaid: 'invoice_paid',
-  invoicePartiallyPaid: 'invoice_partially_paid',
-  /** 422: the amount does not match the payment kind (complete = the balance, partial = less). */
-  paymentAmountMismatch: 'payment_amount_mismatch',
-  /** 422: canceling needs a status reason. */
-  reasonRequired: 'reason_required',
-  outOfStep: 'order_out_of_step',
-} as const;
-export type OrderRejectionCode = (typeof ORDER_REJECTIONS)[keyof typeof ORDER_REJECTIONS];
-
-/** Rejections that are about the request's content rather than the record's state. */
-export const UNPROCESSABLE_ORDER_REJECTIONS: readonly OrderRejectionCode[] = [ORDER_REJECTIONS.paymentAmountMismatch, ORDER_REJECTIONS.reasonRequired];
 
 export const getOrderStateQuery = defineQuery<OrderState>('getOrderState');
 export const fulfillOrderUpdate = defineUpdate<OrderUpdateResult, [FulfillOrderInput]>('fulfillOrder');

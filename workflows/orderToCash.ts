@@ -18,10 +18,8 @@ import {
   patched,
   proxyActivities,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
-  type ActivityOptions,
-} from '@temporalio/workflow';
+  type ActivityOptions } from '@temporalio/workflow';
 import type { OrderToCashActivities } from '../activities/orderToCash';
 import {
   ORDER_HISTORY_EVENT_LIMIT,
@@ -54,9 +52,12 @@ import {
   paymentRejection,
   unpaidInvoice,
   utcDate,
-  type OrderRejection,
-} from './orderToCash.rules';
+  type InvoiceStatus,
+  type OrderRefusal,
+  type OrderStatus,
+} from '../domain/order';
 import { EntityLock } from './lib/entityLock';
+import { PublishedAttributes, historyNearLimit, iso, updateFailure } from './lib/entity';
 import { AmountDueKey, DealIdKey, InvoiceStatusKey, OrderStatusKey, OwnerIdKey, PaymentDueAtKey, PaymentOverdueKey } from './searchAttributes';
 
 /**
@@ -77,15 +78,27 @@ const { applyOrderChange } = proxyActivities<OrderToCashActivities>(ORDER_WRITE)
 const { createOverdueTask } = proxyActivities<OrderToCashActivities>(OVERDUE_TASK_WRITE);
 const OVERDUE_FAILURE_KEPT = 'order-overdue-failure-kept';
 
-const iso = (ms: number): string => new Date(ms).toISOString();
-
 class OrderToCash {
   private readonly state: OrderState;
   /** One handler writes at a time, in arrival order; validators answer from the state before their turn, handlers re-check in it. */
   private readonly lock = new EntityLock();
   /** Bumped whenever the facts change, so the payment wait re-evaluates. */
   private version = 0;
-  private published: Record<string, unknown> | null = null;
+  /** The Web UI's search attributes, upserted when what they show changes. */
+  private readonly attributes = new PublishedAttributes<{
+    orderStatus: OrderStatus; invoiceStatus: InvoiceStatus | 'none'; dueAt: number | null; amountDue: number; overdue: boolean; owner: string;
+  }>(
+    {
+      orderStatus: (value) => ({ key: OrderStatusKey, value }),
+      invoiceStatus: (value) => ({ key: InvoiceStatusKey, value }),
+      // No deadline yet: nothing to clear on the first upsert.
+      dueAt: (value, first) => (first && value === null ? null : { key: PaymentDueAtKey, value: value === null ? null : new Date(value) }),
+      amountDue: (value) => ({ key: AmountDueKey, value }),
+      overdue: (value) => ({ key: PaymentOverdueKey, value }),
+      owner: (value) => ({ key: OwnerIdKey, value }),
+    },
+    () => [{ key: DealIdKey, value: this.state.facts.dealId }],
+  );
 
   constructor(private readonly input: OrderWorkflowInput) {
     this.state = input.carried
@@ -139,7 +152,7 @@ class OrderToCash {
 
   async run(): Promise<OrderState> {
     this.publish();
-    while (!isSettled(this.state.facts) && !this.shouldContinueAsNew()) {
+    while (!isSettled(this.state.facts) && !historyNearLimit(this.state.historyEventLimit)) {
       const invoice = unpaidInvoice(this.state.facts);
       if (invoice && !invoice.overdueActivityId && !this.state.overdueTaskFailures?.[invoice.id]) await this.waitForPayment(invoice.id, invoice.invoiceNumber, invoice.dueOn);
       else await this.waitForChange();
@@ -157,7 +170,7 @@ class OrderToCash {
 
   private async waitForChange(): Promise<void> {
     const seen = this.version;
-    await condition(() => this.version !== seen || this.shouldContinueAsNew());
+    await condition(() => this.version !== seen || historyNearLimit(this.state.historyEventLimit));
   }
 
   /**
@@ -166,7 +179,7 @@ class OrderToCash {
    */
   private async waitForPayment(invoiceId: string, invoiceNumber: string, dueOn: string): Promise<void> {
     const seen = this.version;
-    const changed = () => this.version !== seen || this.shouldContinueAsNew();
+    const changed = () => this.version !== seen || historyNearLimit(this.state.historyEventLimit);
     const waitMs = paymentDeadlineMs(dueOn) - Date.now();
     if (waitMs > 0 && (await condition(changed, waitMs, { summary: `Invoice ${invoiceNumber}: wait for payment until the end of ${dueOn}` }))) return;
     await this.lock.exclusive(async () => {
@@ -192,9 +205,9 @@ class OrderToCash {
 
   // --- applying changes ----------------------------------------------------------------------------
 
-  private refuse(rejection: OrderRejection | null): void {
+  private refuse(rejection: OrderRefusal | null): void {
     if (rejection) {
-      throw ApplicationFailure.create({ message: rejection.message, type: rejection.code, nonRetryable: true, details: [{ problem: { status: rejection.status, ...rejection.details } }] });
+      throw ApplicationFailure.create({ message: rejection.message, type: rejection.code, nonRetryable: true, details: [{ ...rejection.details, kind: rejection.kind }] });
     }
   }
 
@@ -208,16 +221,14 @@ class OrderToCash {
     } catch (error) {
       // A refusal on Postgres's rows comes back to the caller as the same typed failure; what
       // Postgres holds, carried with it, corrects our copy (the caller sees only the problem).
-      const cause = error instanceof ActivityFailure ? error.cause : error;
-      if (cause instanceof ApplicationFailure) {
+      throw updateFailure(error, 'order', (cause) => {
         const [problem, recorded] = (cause.details ?? []) as [unknown, RecordedOrder | undefined];
         if (recorded && typeof recorded === 'object' && 'facts' in recorded) {
           this.state.changeSeq = Math.max(this.state.changeSeq, recorded.changeSeq);
           this.adopt(recorded.facts);
         }
-        throw ApplicationFailure.create({ message: cause.message, type: cause.type ?? 'order_write_refused', nonRetryable: true, details: cause.details ? [problem] : undefined });
-      }
-      throw ApplicationFailure.nonRetryable(`the change could not be written: ${(cause as Error | undefined)?.message ?? 'unknown error'}`, 'order_write_failed');
+        return ApplicationFailure.create({ message: cause.message, type: cause.type ?? 'order_write_refused', nonRetryable: true, details: cause.details ? [problem] : undefined });
+      });
     }
   }
 
@@ -236,40 +247,23 @@ class OrderToCash {
     const { allowed, blocked } = orderActionsNow(facts);
     this.state.allowedActions = allowed;
     this.state.blockedActions = blocked;
-    if (this.published) this.publish();
-  }
-
-  private shouldContinueAsNew(): boolean {
-    const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength >= this.state.historyEventLimit;
+    if (this.attributes.started) this.publish();
   }
 
   /** Keeps the Web UI's search attributes in step with the state, upserting only what changed. */
   private publish(): void {
     const facts = this.state.facts;
-    const invoice = liveInvoice(facts);
     const unpaid = unpaidInvoice(facts);
-    const next: Record<string, unknown> = {
+    this.attributes.publish({
       orderStatus: facts.status,
-      invoiceStatus: invoice?.status ?? 'none',
+      invoiceStatus: liveInvoice(facts)?.status ?? 'none',
       dueAt: unpaid ? paymentDeadlineMs(unpaid.dueOn) : null,
       amountDue: unpaid ? balanceCents(unpaid) / 100 : 0,
       overdue: this.state.paymentOverdue,
       owner: facts.ownerId,
-    };
-    const last = this.published;
-    if (last && Object.entries(next).every(([k, v]) => last[k] === v)) return;
-    const pairs = [];
-    if (!last) pairs.push({ key: DealIdKey, value: facts.dealId });
-    if (last?.orderStatus !== next.orderStatus) pairs.push({ key: OrderStatusKey, value: next.orderStatus });
-    if (last?.invoiceStatus !== next.invoiceStatus) pairs.push({ key: InvoiceStatusKey, value: next.invoiceStatus });
-    if (last?.dueAt !== next.dueAt && (last || next.dueAt !== null)) pairs.push({ key: PaymentDueAtKey, value: next.dueAt === null ? null : new Date(next.dueAt as number) });
-    if (last?.amountDue !== next.amountDue) pairs.push({ key: AmountDueKey, value: next.amountDue });
-    if (last?.overdue !== next.overdue) pairs.push({ key: PaymentOverdueKey, value: next.overdue });
-    if (last?.owner !== next.owner) pairs.push({ key: OwnerIdKey, value: next.owner });
-    this.published = next;
-    upsertSearchAttributes(pairs as Parameters<typeof upsertSearchAttributes>[0] & unknown[]);
+    });
   }
+
 }
 
 export async function orderToCashWorkflow(input: OrderWorkflowInput): Promise<OrderState> {

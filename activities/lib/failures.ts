@@ -10,8 +10,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { TemporalFailure } from '@temporalio/common';
 import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory } from '@temporalio/worker';
-import { DomainError } from '../../db/errors';
+import { Rejection } from '../../domain/rejection';
 import { classifyFailure } from '../../db/failures';
+import { rejectionDetails } from './execution';
 
 /** Attempts an unknown failure gets (with the activity's backoff) before it counts as permanent. */
 export const UNKNOWN_FAILURE_ATTEMPTS = 5;
@@ -23,11 +24,9 @@ export function activityFailure(error: unknown, attempt: number): unknown {
   const classified = classifyFailure(error);
   if (classified.retry === 'transient') return error;
   if (classified.retry === 'unknown' && attempt < UNKNOWN_FAILURE_ATTEMPTS) return error;
-  const details: Record<string, unknown> = { kind: classified.kind };
-  if (error instanceof DomainError) {
-    if (error.field) details.field = error.field;
-    Object.assign(details, error.details ?? {});
-  }
+  // A refusal keeps its own kind (state, content, field, not found): the API answers it as if the
+  // store had refused the request directly.
+  const details: Record<string, unknown> = error instanceof Rejection ? rejectionDetails(error) : { kind: classified.kind };
   const message = classified.retry === 'unknown' ? `${classified.message} (failed ${attempt} attempts)` : classified.message;
   return ApplicationFailure.create({ message, type: classified.code, nonRetryable: true, details: [details], cause: error instanceof Error ? error : undefined });
 }

@@ -12,8 +12,9 @@ import { DEAL_STAGES } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { definedOnly, idParams, isoDateTime, optionalText, pageOf, paging, text } from '../schemas';
-import { contactSchema } from './contacts';
+import { definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { accountSchema } from '../views/accounts';
+import { contactSchema } from '../views/contacts';
 
 const OPEN_DEALS_SHOWN = 100;
 
@@ -36,26 +37,6 @@ const createBody = z.strictObject(accountFields);
 const patchBody = createBody
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
-
-export const accountSchema = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  normalizedName: z.string().describe('The name as duplicates are found: no accents, case or punctuation; unique among accounts'),
-  accountType: z.enum(ACCOUNT_TYPES),
-  parentAccountId: z.uuid().nullable(),
-  primaryContactId: z.uuid().nullable(),
-  website: z.string().nullable(),
-  phone: z.string().nullable(),
-  street: z.string().nullable(),
-  city: z.string().nullable(),
-  postalCode: z.string().nullable(),
-  state: z.string().nullable(),
-  country: z.string().nullable(),
-  ownerId: z.uuid(),
-  createdBy: z.uuid(),
-  createdAt: isoDateTime(),
-  updatedAt: isoDateTime(),
-});
 
 const dealTotalsSchema = z.object({
   openDealCount: z.number().int(),

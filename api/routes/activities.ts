@@ -1,25 +1,17 @@
 /** Activities on any record's timeline: create, and complete / cancel / reschedule / edit. */
 import { z } from 'zod';
 import type { Db } from '../../db/knex';
-import { ACTIVITY_STATUSES, ACTIVITY_TYPES, ActivityStore, REGARDING_TYPES, type ActivityPatch, type TimelineFilter } from '../../db/stores/activities';
-import { TIMELINE_VIAS } from '../../db/stores/timelines';
-import { NotFoundError } from '../../db/errors';
+import { ACTIVITY_TYPES, TimelineActivityStore, REGARDING_TYPES, type ActivityPatch } from '../../db/stores/timelineActivities';
+import { NotFoundError } from '../../domain/rejection';
 import { TechCheckStore } from '../../db/stores/techChecks';
 import type { Role } from '../../db/stores/users';
 import type { TechCheckReminderKind } from '../../workflows/dealLifecycle.contract';
 import { assertMayAssignOwner, assertMayWorkActivity } from '../auth';
 import { ForbiddenError } from '../errors';
+import { activitySchema } from '../views/timeline';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { csv, idParams, isoDateTime, optionalText, pageOf, paging, text } from '../schemas';
-
-export const attendeeSchema = z.object({
-  type: z.enum(['user', 'contact', 'email']),
-  userId: z.uuid().nullable(),
-  contactId: z.uuid().nullable(),
-  email: z.string().nullable(),
-  name: z.string().nullable(),
-});
+import { idParams, isoDateTime, optionalText, text } from '../schemas';
 
 /** Who attends an appointment: a user, a contact, or anyone by email. */
 const attendeeInput = z.union([
@@ -28,46 +20,6 @@ const attendeeInput = z.union([
   z.strictObject({ email: z.email().max(254), name: optionalText(200) }),
 ]);
 const attendeesInput = z.array(attendeeInput).max(100).optional().describe('Appointments only: users (`userId`), contacts (`contactId`) or anyone (`email`, `name`)');
-
-export const activitySchema = z.object({
-  id: z.uuid(),
-  type: z.enum(ACTIVITY_TYPES),
-  regardingType: z.string(),
-  regardingId: z.uuid(),
-  subject: z.string(),
-  body: z.string().nullable(),
-  dueAt: isoDateTime().nullable(),
-  ownerId: z.uuid().nullable(),
-  status: z.enum(ACTIVITY_STATUSES),
-  overdue: z.boolean().describe('Open and past its due date'),
-  completedAt: isoDateTime().nullable(),
-  canceledAt: isoDateTime().nullable(),
-  outcome: z.string().nullable(),
-  toAddress: z.string().nullable(),
-  sentAt: isoDateTime().nullable(),
-  messageId: z.string().nullable().describe('Emails sent by the nurture sequence: the Message-ID they went out with'),
-  createdBy: z.uuid().nullable(),
-  createdByWorkflow: z.string().nullable().describe('The workflow that wrote it, for automated steps'),
-  createdAt: isoDateTime(),
-  updatedAt: isoDateTime(),
-  attendees: z.array(attendeeSchema).describe('Appointments: who attends'),
-});
-
-export const timelineEntrySchema = activitySchema.extend({
-  via: z.enum(TIMELINE_VIAS).describe('Where it comes from: `self` (about this record), the related record it is about (`regardingType`/`regardingId` name it), or `attendee`'),
-});
-
-export const timelineQuery = z.object({
-  type: csv(ACTIVITY_TYPES).optional().describe('Comma-separated activity types'),
-  status: csv([...ACTIVITY_STATUSES, 'overdue'] as const).optional().describe('Comma-separated: open, completed, canceled, overdue'),
-  ...paging,
-});
-
-export const timelineResponse = pageOf(timelineEntrySchema);
-
-export function toTimelineFilter(query: z.infer<typeof timelineQuery>): TimelineFilter {
-  return { types: query.type, statuses: query.status };
-}
 
 const createBody = z.strictObject({
   type: z.enum(ACTIVITY_TYPES),
@@ -97,7 +49,7 @@ const patchBody = z
 const REMINDER_TEAMS: Record<TechCheckReminderKind, Role> = { tech_consultants: 'tech_consultant', manager: 'manager' };
 
 export function activityRoutes({ db }: { db: Db }): RouteSpec[] {
-  const activities = new ActivityStore(db);
+  const activities = new TimelineActivityStore(db);
   const techChecks = new TechCheckStore(db);
   return [
     route({

@@ -8,9 +8,10 @@ import type { Db } from '../../db/knex';
 import { ContactStore, type NewContact } from '../../db/stores/contacts';
 import { DEAL_STAGES, DEAL_STATUSES } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
+import { contactSchema } from '../views/contacts';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { definedOnly, idParams, isoDateTime, optionalText, pageOf, paging, text } from '../schemas';
+import { definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
 
 const contactFields = {
   firstName: optionalText(100),
@@ -26,20 +27,6 @@ const createBody = z.strictObject(contactFields);
 const patchBody = createBody
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
-
-export const contactSchema = z.object({
-  id: z.uuid(),
-  firstName: z.string().nullable(),
-  lastName: z.string(),
-  email: z.string().nullable(),
-  mobilePhone: z.string().nullable(),
-  businessPhone: z.string().nullable(),
-  parentAccountId: z.uuid().nullable(),
-  ownerId: z.uuid(),
-  createdBy: z.uuid(),
-  createdAt: isoDateTime(),
-  updatedAt: isoDateTime(),
-});
 
 const contactDetailSchema = contactSchema.extend({
   parentAccount: z.object({ id: z.uuid(), name: z.string() }).nullable(),

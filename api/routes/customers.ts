@@ -4,15 +4,15 @@
  */
 import { z } from 'zod';
 import type { Db } from '../../db/knex';
-import { NotFoundError } from '../../db/errors';
+import { NotFoundError } from '../../domain/rejection';
 import { CustomerStore, MAX_PURCHASES_SHOWN } from '../../db/stores/customers';
 import { route, type RouteSpec } from '../http';
 import { isoDate, isoDateTime, pageOf, paging } from '../schemas';
-import { accountSchema } from './accounts';
-import { activitySchema } from './activities';
-import { contactSchema } from './contacts';
-import { dealSchema } from './dealViews';
-import { leadSchema } from './leads';
+import { accountSchema } from '../views/accounts';
+import { contactSchema } from '../views/contacts';
+import { dealSchema } from '../views/deals';
+import { leadSchema } from '../views/leads';
+import { activitySchema } from '../views/timeline';
 
 const profileFields = {
   id: z.uuid(),

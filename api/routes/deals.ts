@@ -10,7 +10,7 @@ import type { DealConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
 import { MAX_AMOUNT_CENTS } from '../../domain/money';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../../db/errors';
+import { NotFoundError } from '../../domain/rejection';
 import { DealStore, assertLineMoney, type Deal } from '../../db/stores/deals';
 import { ProductStore } from '../../db/stores/products';
 import type { User } from '../../db/stores/users';
@@ -27,26 +27,12 @@ import {
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import type { Operation } from '../idempotency';
-import { cents, quantity, queryInt, unitPriceCents, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
-import { assertDealOpen, dealProcess } from './dealProcess';
-import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from './dealViews';
+import { cents, queryInt, csv, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { dealProcess } from '../processes/deals';
+import { addLineBody, lineParams as lineParamsOf, patchLineBody, sellableProduct } from '../productLines';
+import { dealDetailSchema, dealSchema, dealUpdatedSchema, dealViews, processOf } from '../views/deals';
 
-const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
-  if (!z.uuid().safeParse(id).success) throw new NotFoundError('deal', id);
-  if (!z.uuid().safeParse(lineId).success) throw new NotFoundError('deal_line', lineId);
-  return { id, lineId };
-});
-
-const addLineBody = z.strictObject({
-  productId: z.uuid(),
-  quantity: quantity(),
-  unitPriceCents: unitPriceCents().optional().describe('Defaults to the product’s list price'),
-  discountCents: cents().optional().describe('An amount off the line, at most quantity × unit price'),
-});
-
-const patchLineBody = z
-  .strictObject({ quantity: quantity().optional(), unitPriceCents: unitPriceCents().optional(), discountCents: cents().optional() })
-  .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
+const lineParams = lineParamsOf('deal');
 
 const patchDealBody = z
   .strictObject({
@@ -96,24 +82,26 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
   const deals = new DealStore(db);
   const products = new ProductStore(db);
   const views = dealViews(db);
-  const process = dealProcess(deps);
+  const dealFlow = dealProcess(deps);
   const params = idParams('deal');
 
-  /** The deal, if the caller may change it: its owner, a manager or an admin. */
+  /** The deal, if the caller may change it: its owner, a manager or an admin (its process judges the change). */
   async function changeable(user: User, id: string): Promise<Deal> {
     const deal = await deals.require(id);
     assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-    assertDealOpen(deal);
     return deal;
   }
 
-  async function answer(dealId: string, result: DealUpdateResult, status = 200) {
-    const detail = await views.dealDetail(dealId);
-    return { status, body: { ...detail, process: processOf(result.state), createdId: result.createdId } };
+  /** The answer to a change the deal's process made: the deal as it is now. */
+  function answer(dealId: string, status = 200) {
+    return async (result: DealUpdateResult) => {
+      const detail = await views.dealDetail(dealId);
+      return { status, body: { ...detail, process: processOf(result.state), createdId: result.createdId } };
+    };
   }
 
-  function change(user: User, dealId: string, change: DealProductChange, requestId: string, operation: Operation) {
-    return process.update(dealId, changeDealUpdate, { change, by: user.id, requestId }, operation.operationKey);
+  function change(user: User, dealId: string, change: DealProductChange, requestId: string, operation: Operation, status = 200) {
+    return dealFlow.update(dealId, changeDealUpdate, { change, by: user.id, requestId }, operation.operationKey, answer(dealId, status));
   }
 
   return [
@@ -143,8 +131,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       async handler({ operation, user, params: { id }, body, requestId }) {
         const deal = await changeable(user, id);
         assertMayAssignOwner(user, body.ownerId, deal.ownerId);
-        const result = await change(user, id, { kind: 'edit', ...body }, requestId, operation);
-        return answer(id, result);
+        return change(user, id, { kind: 'edit', ...body }, requestId, operation);
       },
     }),
     route({
@@ -153,12 +140,9 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       responses: { 201: { description: 'The deal with its new line (`createdId`)', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`, `product_inactive`; a deal in Close whose value passes the threshold goes back to Tech Check' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
-        const product = await products.get(body.productId);
-        if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${body.productId} is not in the catalog`);
-        if (!product.active) throw new ConflictError('product_inactive', `${product.name} is no longer sold`, 'productId');
+        const product = await sellableProduct(products, body.productId);
         assertLineMoney(body.quantity, body.unitPriceCents ?? product.listPriceCents, body.discountCents ?? 0);
-        const result = await change(user, id, { kind: 'add_line', ...body }, requestId, operation);
-        return answer(id, result, 201);
+        return change(user, id, { kind: 'add_line', ...body }, requestId, operation, 201);
       },
     }),
     route({
@@ -170,8 +154,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
         const line = await deals.line(id, lineId);
         if (!line) throw new NotFoundError('deal_line', lineId);
         assertLineMoney(body.quantity ?? line.quantity, body.unitPriceCents ?? line.unitPriceCents, body.discountCents ?? line.discountCents);
-        const result = await change(user, id, { kind: 'update_line', lineId, ...body }, requestId, operation);
-        return answer(id, result);
+        return change(user, id, { kind: 'update_line', lineId, ...body }, requestId, operation);
       },
     }),
     route({
@@ -179,10 +162,10 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       roles: WORKERS, params: lineParams, idempotent: true,
       responses: { 200: { description: 'The deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal or line' }, 409: { description: '`deal_closed`' } },
       async handler({ operation, user, params: { id, lineId }, requestId }) {
+        // No existence check first: the process answers deal_line_not_found, and a retried removal
+        // that already happened gets its first answer back (same Update id) instead of a 404.
         await changeable(user, id);
-        if (!(await deals.line(id, lineId))) throw new NotFoundError('deal_line', lineId);
-        const result = await change(user, id, { kind: 'remove_line', lineId }, requestId, operation);
-        return answer(id, result);
+        return change(user, id, { kind: 'remove_line', lineId }, requestId, operation);
       },
     }),
     route({
@@ -192,8 +175,7 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       responses: { 200: { description: 'The moved deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: 'The move is refused: the code names the rule' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
-        const result = await process.update(id, advanceDealUpdate, { to: body.to, by: user.id, requestId }, operation.operationKey);
-        return answer(id, result);
+        return dealFlow.update(id, advanceDealUpdate, { to: body.to, by: user.id, requestId }, operation.operationKey, answer(id));
       },
     }),
     route({
@@ -203,12 +185,11 @@ export function dealRoutes(deps: DealRoutesDeps): RouteSpec[] {
       responses: { 200: { description: 'The closed deal', schema: dealUpdatedSchema }, 404: { description: 'No such deal' }, 409: { description: '`deal_closed`, `close_stage_required`, `active_quote_required`, `tech_check_required`' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
-        const result = await process.update(
+        return dealFlow.update(
           id, closeDealUpdate,
           { outcome: body.outcome, reason: body.reason ?? null, description: body.description ?? null, actualRevenueCents: body.actualRevenueCents ?? null, by: user.id, requestId },
-          operation.operationKey,
+          operation.operationKey, answer(id),
         );
-        return answer(id, result);
       },
     }),
   ];

@@ -11,18 +11,17 @@ import type { Db } from '../../db/knex';
 import { InvoiceStore, type Invoice } from '../../db/stores/invoices';
 import { OrderStore } from '../../db/stores/orders';
 import type { User } from '../../db/stores/users';
-import { INVOICE_CANCEL_REASONS, INVOICE_STATUSES, PAYMENT_KINDS, cancelInvoiceUpdate, recordPaymentUpdate } from '../../workflows/orderToCash.contract';
-import { cancelInvoiceRejection, paymentRejection } from '../../workflows/orderToCash.rules';
+import { INVOICE_CANCEL_REASONS, INVOICE_STATUSES, PAYMENT_KINDS, cancelInvoiceUpdate, recordPaymentUpdate, type OrderUpdateResult } from '../../workflows/orderToCash.contract';
+import { cancelInvoiceRejection, paymentRejection } from '../../domain/order';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
-import { cents, csv, idParams, optionalText, pageOf, paging } from '../schemas';
-import { assertNoRejection, orderProcess } from './orderProcess';
-import { assertNotFuture, calendarDate, cancelReason } from './orders';
-import { invoiceDetailSchema, invoiceSchema, orderProcessOf, orderProcessSchema, orderViews } from './orderViews';
+import { assertNotFuture, cancelReason, cents, csv, idParams, isoDate, optionalText, pageOf, paging } from '../schemas';
+import { orderProcess } from '../processes/orders';
+import { invoiceDetailSchema, invoiceSchema, orderProcessOf, orderProcessSchema, orderViews } from '../views/orders';
 
 const payBody = z.strictObject({
   status: z.enum(PAYMENT_KINDS).describe('`complete`: the amount is the balance and the invoice is paid; `partial`: less, the rest is awaited'),
-  paidOn: calendarDate(),
+  paidOn: isoDate(),
   amountCents: cents().min(1),
 });
 
@@ -54,7 +53,7 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
   const orders = new OrderStore(db);
   const invoices = new InvoiceStore(db);
   const views = orderViews(db);
-  const process = orderProcess(deps);
+  const orderFlow = orderProcess(deps);
   const params = idParams('invoice');
 
   /** The invoice, if the caller may work it: its order's owner, a manager or an admin. */
@@ -63,6 +62,11 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
     const order = await orders.require(invoice.orderId);
     assertOwnerOrSupervisor(user, order.ownerId, 'order');
     return invoice;
+  }
+
+  /** The answer to a change the order's process made to an invoice: the invoice as it is now. */
+  function answer(invoiceId: string) {
+    return async (result: OrderUpdateResult) => ({ status: 200, body: { ...(await views.invoiceDetail(invoiceId)), process: orderProcessOf(result.state) } });
   }
 
   return [
@@ -96,13 +100,12 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
       async handler({ operation, user, params: { id }, body, requestId }) {
         const invoice = await workable(user, id);
         assertNotFuture('paidOn', body.paidOn);
-        assertNoRejection(paymentRejection(await orders.facts(invoice.orderId), id, body.status, body.amountCents));
-        const result = await process.update(
+        return orderFlow.update(
           invoice.orderId, recordPaymentUpdate,
           { invoiceId: id, kind: body.status, paidOn: body.paidOn, amountCents: body.amountCents, by: user.id, requestId },
           operation.operationKey,
+          { rule: (facts) => paymentRejection(facts, id, body.status, body.amountCents), answer: answer(id), resource: `/invoices/${id}` },
         );
-        return { status: 200, body: { ...(await views.invoiceDetail(id)), process: orderProcessOf(result.state) } };
       },
     }),
     route({
@@ -114,13 +117,12 @@ export function invoiceRoutes(deps: InvoiceRoutesDeps): RouteSpec[] {
       },
       async handler({ operation, user, params: { id }, body, requestId }) {
         const invoice = await workable(user, id);
-        assertNoRejection(cancelInvoiceRejection(await orders.facts(invoice.orderId), id, body.reason));
-        const result = await process.update(
+        return orderFlow.update(
           invoice.orderId, cancelInvoiceUpdate,
           { invoiceId: id, reason: body.reason!, description: body.description ?? null, by: user.id, requestId },
           operation.operationKey,
+          { rule: (facts) => cancelInvoiceRejection(facts, id, body.reason), answer: answer(id), resource: `/invoices/${id}` },
         );
-        return { status: 200, body: { ...(await views.invoiceDetail(id)), process: orderProcessOf(result.state) } };
       },
     }),
   ];

@@ -7,7 +7,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { ConflictError, NotFoundError, UnprocessableError } from '../../db/errors';
+import { ConflictError, NotFoundError, UnprocessableError } from '../../domain/rejection';
 import { recordAudit } from '../../db/stores/audit';
 import { LeadStore, type Lead } from '../../db/stores/leads';
 import type { User } from '../../db/stores/users';
@@ -19,12 +19,9 @@ import {
   nurtureWorkflowId,
   pauseNurtureUpdate,
   resumeNurtureUpdate,
-  stopNurtureSignal,
   stopNurtureUpdate,
   type LeadNurtureInput,
-  type NurtureState,
-  type NurtureStopReason,
-} from '../../workflows/leadNurture.contract';
+  type NurtureState } from '../../workflows/leadNurture.contract';
 import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey } from '../../workflows/searchAttributes';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
@@ -70,15 +67,6 @@ export interface NurtureRoutesDeps {
   temporal: Client;
   taskQueue: string;
   log: Logger;
-}
-
-/** Qualifying or disqualifying a lead stops its sequence; the workflow also sees the closed lead at its next step. */
-export async function stopNurtureForClosedLead(temporal: Client, log: Logger, leadId: string, reason: NurtureStopReason, by: string): Promise<void> {
-  try {
-    await workflowCalls(temporal).signal(nurtureWorkflowId(leadId), stopNurtureSignal, { reason, by });
-  } catch (error) {
-    log.warn({ err: error, leadId }, 'could not signal the nurture sequence; it will stop at its next step');
-  }
 }
 
 export function leadNurtureRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps): RouteSpec[] {

@@ -15,8 +15,8 @@ import { dealWorkflowId } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idParams, optionalText } from '../schemas';
-import { dealProcess } from './dealProcess';
-import { stopNurtureForClosedLead } from './leadNurture';
+import { dealProcess } from '../processes/deals';
+import { stopNurtureForClosedLead } from '../processes/nurture';
 
 const qualifiedSchema = z.object({
   leadId: z.uuid(),
@@ -39,7 +39,7 @@ export function leadQualificationRoutes(deps: LeadQualificationRoutesDeps): Rout
   const leads = new LeadStore(db);
   const deals = new DealStore(db);
   const qualification = new LeadQualification(db);
-  const process = dealProcess(deps);
+  const dealFlow = dealProcess(deps);
 
   return [
     route({
@@ -60,7 +60,7 @@ export function leadQualificationRoutes(deps: LeadQualificationRoutesDeps): Rout
         const result = await qualification.qualify(id, { dealName: body?.dealName }, { actor: { type: 'user', id: user.id }, userId: user.id, requestId });
         // Also on a repeat: a stop that did not reach the sequence the first time gets another chance.
         await stopNurtureForClosedLead(temporal, log, id, 'qualified', user.id);
-        await process.start(result.deal, deals);
+        await dealFlow.start(result.deal, deals);
         return {
           status: result.created ? 201 : 200,
           body: { leadId: id, dealId: result.deal.id, contactId: result.contactId, accountId: result.accountId, workflowId: dealWorkflowId(result.deal.id) },

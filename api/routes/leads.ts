@@ -5,10 +5,11 @@ import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
 import { CUSTOMER_TYPES, LEAD_SOURCES, LEAD_STATUSES, LeadStore, type LeadFields } from '../../db/stores/leads';
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
+import { leadSchema } from '../views/leads';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { cents, definedOnly, idParams, isoDateTime, optionalText, pageOf, paging, text } from '../schemas';
-import { stopNurtureForClosedLead } from './leadNurture';
+import { cents, definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { stopNurtureForClosedLead } from '../processes/nurture';
 
 const leadFields = {
   topic: text(200).describe('What the lead is interested in, e.g. a product'),
@@ -34,34 +35,6 @@ const createLeadBody = z.strictObject(leadFields);
 const patchLeadBody = createLeadBody
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
-
-export const leadSchema = z.object({
-  id: z.uuid(),
-  topic: z.string(),
-  firstName: z.string().nullable(),
-  lastName: z.string(),
-  email: z.string().nullable(),
-  mobilePhone: z.string().nullable(),
-  businessPhone: z.string().nullable(),
-  companyName: z.string().nullable(),
-  website: z.string().nullable(),
-  street: z.string().nullable(),
-  city: z.string().nullable(),
-  postalCode: z.string().nullable(),
-  state: z.string().nullable(),
-  country: z.string().nullable(),
-  source: z.enum(LEAD_SOURCES),
-  customerType: z.enum(CUSTOMER_TYPES),
-  estimatedValueCents: z.number().int().nullable(),
-  status: z.enum(LEAD_STATUSES),
-  statusReason: z.string().nullable(),
-  closedAt: isoDateTime().nullable(),
-  closedBy: z.uuid().nullable(),
-  ownerId: z.uuid(),
-  createdBy: z.uuid(),
-  createdAt: isoDateTime(),
-  updatedAt: isoDateTime(),
-});
 
 const EMPTY_LEAD: Omit<LeadFields, 'topic' | 'lastName' | 'customerType' | 'ownerId'> = {
   firstName: null, email: null, mobilePhone: null, businessPhone: null, companyName: null, website: null, street: null,

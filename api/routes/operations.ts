@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
-import { NotFoundError } from '../../db/errors';
+import { NotFoundError } from '../../domain/rejection';
 import { isSupervisor } from '../auth';
 import { ForbiddenError } from '../errors';
 import { route, type RouteSpec } from '../http';

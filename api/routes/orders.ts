@@ -10,14 +10,12 @@ import type { Client } from '@temporalio/client';
 import type { DealConfig, OrderConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { ConflictError, InvalidFieldError } from '../../db/errors';
 import { DealStore } from '../../db/stores/deals';
 import { InvoiceStore } from '../../db/stores/invoices';
 import { OrderStore, type Order } from '../../db/stores/orders';
 import { QuoteStore } from '../../db/stores/quotes';
 import type { User } from '../../db/stores/users';
 import { winQuoteUpdate } from '../../workflows/dealLifecycle.contract';
-import { winRejection } from '../../workflows/dealLifecycle.rules';
 import {
   DEFAULT_PAYMENT_TERMS_DAYS,
   FULFILLMENT_KINDS,
@@ -29,27 +27,14 @@ import {
   orderWorkflowId,
   type OrderUpdateResult,
 } from '../../workflows/orderToCash.contract';
-import { cancelOrderRejection, fulfillRejection, invoiceRejection } from '../../workflows/orderToCash.rules';
+import { cancelOrderRejection, fulfillRejection, invoiceRejection } from '../../domain/order';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
-import { cents, csv, idParams, optionalText, pageOf, paging } from '../schemas';
-import { assertDealOpen, dealProcess } from './dealProcess';
-import { processSchema, processOf } from './dealViews';
-import { assertNoRejection, orderProcess } from './orderProcess';
-import { invoiceDetailSchema, invoiceSchema, orderDetailSchema, orderProcessOf, orderProcessSchema, orderSchema, orderViews } from './orderViews';
-
-/** A calendar date, `YYYY-MM-DD`. */
-export const calendarDate = () => z.iso.date().describe('YYYY-MM-DD');
-
-/** A date something happened: not later than tomorrow (UTC), which leaves room for every US time zone. */
-export function assertNotFuture(field: string, date: string): void {
-  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-  if (date > tomorrow) throw new InvalidFieldError(field, 'in_future', `${field} cannot be in the future`);
-}
-
-/** A missing or empty reason is the rule's 422 `reason_required`, not a malformed request. */
-export const cancelReason = <T extends string>(values: readonly [T, ...T[]]) =>
-  z.preprocess((v) => (v === '' || v === null ? undefined : v), z.enum(values).optional()).describe(`Required (422 \`reason_required\` without one): ${values.join(', ')}`);
+import { assertNotFuture, cancelReason, cents, csv, idParams, isoDate, optionalText, pageOf, paging } from '../schemas';
+import { dealProcess } from '../processes/deals';
+import { processSchema, processOf } from '../views/deals';
+import { orderProcess } from '../processes/orders';
+import { invoiceDetailSchema, invoiceSchema, orderDetailSchema, orderProcessOf, orderProcessSchema, orderSchema, orderViews } from '../views/orders';
 
 const winBody = z
   .strictObject({
@@ -62,7 +47,7 @@ const winBody = z
 
 const fulfillBody = z.strictObject({
   status: z.enum(FULFILLMENT_KINDS).describe('`partial` keeps the order open for the rest; `complete` fulfills it'),
-  fulfilledOn: calendarDate(),
+  fulfilledOn: isoDate(),
   note: optionalText(2000),
 });
 
@@ -105,7 +90,7 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
   const invoices = new InvoiceStore(db);
   const views = orderViews(db);
   const dealFlow = dealProcess(deps);
-  const process = orderProcess(deps);
+  const orderFlow = orderProcess(deps);
   const params = idParams('order');
   const paymentTermsDays = deps.orders?.paymentTermsDays ?? DEFAULT_PAYMENT_TERMS_DAYS;
 
@@ -116,8 +101,9 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
     return order;
   }
 
-  async function answer(orderId: string, result: OrderUpdateResult) {
-    return { status: 200, body: { ...(await views.orderDetail(orderId)), process: orderProcessOf(result.state) } };
+  /** The answer to a change the order's process made: the order as it is now. */
+  function answer(orderId: string) {
+    return async (result: OrderUpdateResult) => ({ status: 200, body: { ...(await views.orderDetail(orderId)), process: orderProcessOf(result.state) } });
   }
 
   return [
@@ -134,16 +120,15 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
         const quote = await quotes.require(id);
         const deal = await deals.require(quote.dealId);
         assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-        assertDealOpen(deal);
-        const rejection = winRejection(deal.stage, deal.status, id, await deals.facts(deal.id));
-        if (rejection) throw new ConflictError(rejection.code, rejection.message, undefined, { quoteStatus: quote.status, dealStage: deal.stage });
-        const result = await dealFlow.update(
+        return dealFlow.update(
           deal.id, winQuoteUpdate,
           { quoteId: id, closeDeal: body?.closeDeal ?? false, actualRevenueCents: body?.actualRevenueCents ?? null, by: user.id, requestId },
           operation.operationKey,
+          async (result) => {
+            const orderId = result.createdId!;
+            return { status: 201, body: { ...(await views.orderDetail(orderId)), deal: processOf(result.state) }, headers: { Location: `/orders/${orderId}` } };
+          },
         );
-        const orderId = result.createdId!;
-        return { status: 201, body: { ...(await views.orderDetail(orderId)), deal: processOf(result.state) }, headers: { Location: `/orders/${orderId}` } };
       },
     }),
     route({
@@ -169,9 +154,10 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
       async handler({ operation, user, params: { id }, body, requestId }) {
         await workable(user, id);
         assertNotFuture('fulfilledOn', body.fulfilledOn);
-        assertNoRejection(fulfillRejection(await orders.facts(id), body.status));
-        const result = await process.update(id, fulfillOrderUpdate, { kind: body.status, fulfilledOn: body.fulfilledOn, note: body.note ?? null, by: user.id, requestId }, operation.operationKey);
-        return answer(id, result);
+        return orderFlow.update(
+          id, fulfillOrderUpdate, { kind: body.status, fulfilledOn: body.fulfilledOn, note: body.note ?? null, by: user.id, requestId },
+          operation.operationKey, { rule: (facts) => fulfillRejection(facts, body.status), answer: answer(id) },
+        );
       },
     }),
     route({
@@ -183,9 +169,10 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
       },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await workable(user, id);
-        assertNoRejection(cancelOrderRejection(await orders.facts(id), body.reason));
-        const result = await process.update(id, cancelOrderUpdate, { reason: body.reason!, description: body.description ?? null, by: user.id, requestId }, operation.operationKey);
-        return answer(id, result);
+        return orderFlow.update(
+          id, cancelOrderUpdate, { reason: body.reason!, description: body.description ?? null, by: user.id, requestId },
+          operation.operationKey, { rule: (facts) => cancelOrderRejection(facts, body.reason), answer: answer(id) },
+        );
       },
     }),
     route({
@@ -198,14 +185,18 @@ export function orderRoutes(deps: OrderRoutesDeps): RouteSpec[] {
       },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await workable(user, id);
-        assertNoRejection(invoiceRejection(await orders.facts(id)));
-        const result = await process.update(
+        return orderFlow.update(
           id, createInvoiceUpdate,
           { name: body?.name ?? null, description: body?.description ?? null, paymentTermsDays: body?.paymentTermsDays ?? paymentTermsDays, by: user.id, requestId },
           operation.operationKey,
+          {
+            rule: invoiceRejection,
+            answer: async (result) => {
+              const invoiceId = result.createdId!;
+              return { status: 201, body: { ...(await views.invoiceDetail(invoiceId)), process: orderProcessOf(result.state) }, headers: { Location: `/invoices/${invoiceId}` } };
+            },
+          },
         );
-        const invoiceId = result.createdId!;
-        return { status: 201, body: { ...(await views.invoiceDetail(invoiceId)), process: orderProcessOf(result.state) }, headers: { Location: `/invoices/${invoiceId}` } };
       },
     }),
     route({

@@ -8,7 +8,6 @@ import type { Client } from '@temporalio/client';
 import type { DealConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../../db/errors';
 import { DealStore, assertLineMoney } from '../../db/stores/deals';
 import { ProductStore } from '../../db/stores/products';
 import { QUOTE_CLOSE_REASONS, QuoteStore, type Quote } from '../../db/stores/quotes';
@@ -17,16 +16,12 @@ import { changeQuoteUpdate, type QuoteChange } from '../../workflows/dealLifecyc
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idFor, type Operation } from '../idempotency';
-import { cents, quantity, unitPriceCents, idParams, optionalText, text } from '../schemas';
-import { assertDealOpen, dealProcess } from './dealProcess';
-import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from './dealViews';
+import { idParams, isoDate, optionalText, text } from '../schemas';
+import { dealProcess } from '../processes/deals';
+import { addLineBody, lineParams as lineParamsOf, patchLineBody, sellableProduct } from '../productLines';
+import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from '../views/deals';
 
-const isoDate = () => z.iso.date().describe('YYYY-MM-DD');
-const lineParams = z.object({ id: z.string(), lineId: z.string() }).transform(({ id, lineId }) => {
-  if (!z.uuid().safeParse(id).success) throw new NotFoundError('quote', id);
-  if (!z.uuid().safeParse(lineId).success) throw new NotFoundError('quote_line', lineId);
-  return { id, lineId };
-});
+const lineParams = lineParamsOf('quote');
 
 const createBody = z.strictObject({
   name: optionalText(200).describe('Defaults to the deal’s name'),
@@ -36,17 +31,6 @@ const createBody = z.strictObject({
 
 const patchBody = z
   .strictObject({ name: text(200).optional(), description: optionalText(5000), validUntil: isoDate().nullable().optional() })
-  .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
-
-const addLineBody = z.strictObject({
-  productId: z.uuid(),
-  quantity: quantity(),
-  unitPriceCents: unitPriceCents().optional().describe('Defaults to the product’s list price'),
-  discountCents: cents().optional(),
-});
-
-const patchLineBody = z
-  .strictObject({ quantity: quantity().optional(), unitPriceCents: unitPriceCents().optional(), discountCents: cents().optional() })
   .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
 
 const closeBody = z.strictObject({
@@ -71,30 +55,27 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
   const quotes = new QuoteStore(db);
   const products = new ProductStore(db);
   const views = dealViews(db);
-  const process = dealProcess(deps);
+  const dealFlow = dealProcess(deps);
   const params = idParams('quote');
   const ctx = (user: User, requestId: string) => ({ actor: { type: 'user' as const, id: user.id }, userId: user.id, requestId });
 
-  /** The quote, if the caller may change it: the deal's owner, a manager or an admin. */
+  /**
+   * The quote, if the caller may change it: the deal's owner, a manager or an admin. Whether the
+   * change is allowed now is judged where it is made: by the deal's process (activate, revise,
+   * close) or by the store on the rows (a draft's edits, on an open deal only).
+   */
   async function changeable(user: User, id: string): Promise<Quote> {
     const quote = await quotes.require(id);
     const deal = await deals.require(quote.dealId);
     assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-    assertDealOpen(deal);
     return quote;
   }
 
-  async function transition(user: User, quote: Quote, change: QuoteChange, requestId: string, operation: Operation, status = 200) {
-    const result = await process.update(quote.dealId, changeQuoteUpdate, { change, by: user.id, requestId }, operation.operationKey);
-    const shown = change.kind === 'revise' ? result.createdId! : quote.id;
-    return { status, body: { ...(await views.quoteDetail(shown)), process: processOf(result.state) } };
-  }
-
-  async function productFor(productId: string) {
-    const product = await products.get(productId);
-    if (!product) throw new InvalidFieldError('productId', 'not_found', `product ${productId} is not in the catalog`);
-    if (!product.active) throw new ConflictError('product_inactive', `${product.name} is no longer sold`, 'productId');
-    return product;
+  function transition(user: User, quote: Quote, change: QuoteChange, requestId: string, operation: Operation, status = 200) {
+    return dealFlow.update(quote.dealId, changeQuoteUpdate, { change, by: user.id, requestId }, operation.operationKey, async (result) => {
+      const shown = change.kind === 'revise' ? result.createdId! : quote.id;
+      return { status, body: { ...(await views.quoteDetail(shown)), process: processOf(result.state) } };
+    });
   }
 
   return [
@@ -106,7 +87,6 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
       async handler({ operation, user, params: { id }, body, requestId }) {
         const deal = await deals.require(id);
         assertOwnerOrSupervisor(user, deal.ownerId, 'deal');
-        assertDealOpen(deal);
         const quote = await quotes.create(id, body ?? {}, ctx(user, requestId), idFor(operation, 'quote'));
         return { status: 201, body: await views.quoteDetail(quote.id), headers: { Location: `/quotes/${quote.id}` } };
       },
@@ -142,7 +122,7 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
       responses: { 201: { description: 'The draft', schema: quoteDetailSchema }, 404: { description: 'No such quote' }, 409: { description: '`quote_read_only`, `product_inactive`' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
         await changeable(user, id);
-        const product = await productFor(body.productId);
+        const product = await sellableProduct(products, body.productId);
         assertLineMoney(body.quantity, body.unitPriceCents ?? product.listPriceCents, body.discountCents ?? 0);
         await quotes.addLine(id, body, ctx(user, requestId), idFor(operation, 'quote_line'));
         return { status: 201, body: await views.quoteDetail(id) };

@@ -9,15 +9,15 @@ import type { Client } from '@temporalio/client';
 import type { DealConfig } from '../../config';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { InvalidFieldError } from '../../db/errors';
+import { InvalidFieldError } from '../../domain/rejection';
 import { DealStore } from '../../db/stores/deals';
 import { QuoteStore } from '../../db/stores/quotes';
 import { TechCheckStore } from '../../db/stores/techChecks';
 import { TECH_CHECK_OUTCOMES, recordTechCheckUpdate } from '../../workflows/dealLifecycle.contract';
 import { route, type RouteSpec } from '../http';
 import { idParams, isoDateTime } from '../schemas';
-import { assertDealOpen, dealProcess } from './dealProcess';
-import { processOf, processSchema, techCheckSchema } from './dealViews';
+import { dealProcess } from '../processes/deals';
+import { processOf, processSchema, techCheckSchema } from '../views/deals';
 
 /** Clocks differ a little; a check "completed" further ahead than this is a typo. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
@@ -42,7 +42,7 @@ export function techCheckRoutes(deps: TechCheckRoutesDeps): RouteSpec[] {
   const deals = new DealStore(db);
   const quotes = new QuoteStore(db);
   const checks = new TechCheckStore(db);
-  const process = dealProcess(deps);
+  const dealFlow = dealProcess(deps);
   const params = idParams('deal');
 
   return [
@@ -56,19 +56,22 @@ export function techCheckRoutes(deps: TechCheckRoutesDeps): RouteSpec[] {
         409: { description: '`quote_not_active`, `tech_check_failed`, `deal_closed`' },
       },
       async handler({ operation, user, params: { id }, body, requestId }) {
-        assertDealOpen(await deals.require(id));
+        await deals.require(id);
         if (Date.parse(body.completedAt) > Date.now() + FUTURE_TOLERANCE_MS) {
           throw new InvalidFieldError('completedAt', 'in_future', 'a check cannot be completed in the future');
         }
         const quote = await quotes.get(body.quoteId);
         if (!quote || quote.dealId !== id) throw new InvalidFieldError('quoteId', 'not_found', `deal ${id} has no quote ${body.quoteId}`);
-        const result = await process.update(
+        return dealFlow.update(
           id, recordTechCheckUpdate,
           { quoteId: body.quoteId, outcome: body.outcome, completedAt: new Date(body.completedAt).toISOString(), notes: body.notes, by: user.id, requestId },
           operation.operationKey,
+          async (result) => {
+            const check = (await checks.forDeal(id)).find((c) => c.id === result.createdId);
+            if (!check) throw new Error(`Tech Check ${result.createdId} of deal ${id} is not in the store yet`);
+            return { status: 201, body: { ...check, process: processOf(result.state) } };
+          },
         );
-        const check = (await checks.forDeal(id)).find((c) => c.id === result.createdId)!;
-        return { status: 201, body: { ...check, process: processOf(result.state) } };
       },
     }),
     route({

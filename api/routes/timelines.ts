@@ -5,12 +5,12 @@
  * the record's own activities is db/stores/timelines.ts's to say; each entry's `via` tells.
  */
 import type { Db } from '../../db/knex';
-import { NotFoundError } from '../../db/errors';
-import { REGARDING_TABLES } from '../../db/stores/activities';
+import { NotFoundError } from '../../domain/rejection';
+import { REGARDING_TABLES } from '../../db/stores/timelineActivities';
 import { TIMELINE_RECORD_TYPES, TimelineStore, type TimelineRecordType } from '../../db/stores/timelines';
 import { route, type RouteSpec } from '../http';
 import { idParams } from '../schemas';
-import { timelineQuery, timelineResponse, toTimelineFilter } from './activities';
+import { timelineQuery, timelineResponse, toTimelineFilter } from '../views/timeline';
 
 const WHAT: Record<TimelineRecordType, { path: string; summary: string }> = {
   lead: { path: 'leads', summary: "A lead's timeline" },

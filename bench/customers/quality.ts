@@ -12,11 +12,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
-import { assignCustomers } from '../../activities/customers/clusters';
-import { bindHeader, loadMappings, parseRow, type PersonRow } from '../../activities/customers/mapping';
-import { matchAll, recordKeys, type MatchRecord } from '../../activities/customers/matcher';
-import { pairwiseQuality, type Quality } from '../../activities/customers/quality';
-import { compileRules, type CompiledRules } from '../../activities/customers/rules';
+import { assignCustomers } from '../../domain/customers/clusters';
+import { loadMappings } from '../../config/customers';
+import { bindHeader, parseRow, type PersonRow } from '../../domain/customers/mapping';
+import { matchAll, recordKeys, type MatchRecord } from '../../domain/customers/matcher';
+import { pairwiseQuality, type Quality } from '../../domain/customers/quality';
+import { compileRules, type CompiledRules } from '../../domain/customers/rules';
 import { PROJECT_ROOT } from '../../config';
 
 export interface QualityRun {

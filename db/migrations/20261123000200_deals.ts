@@ -1,6 +1,6 @@
 /**
- * The deal lifecycle's records: accounts and contacts (the customer a qualified lead becomes; issue 4
- * adds their CRUD, hierarchy rules and rollups on these same tables), the product catalog (seeded
+ * The deal lifecycle's records: accounts and contacts (the customer a qualified lead becomes; their
+ * CRUD, hierarchy rules and rollups work on these same tables), the product catalog (seeded
  * here), deals with their product lines and stage moves, quotes with their revisions and lines, and
  * Tech Checks. Money is integer cents (bigint); a line's amount is a generated column, so it can
  * never disagree with its quantity, unit price and discount.
@@ -11,7 +11,7 @@ const ACCOUNT_TYPES = ['customer', 'partner', 'vendor', 'other'];
 const PRODUCT_CATEGORIES = ['doorbell', 'thermostat', 'security_system', 'sensor', 'camera', 'monitoring_plan'];
 const DEAL_STAGES = ['qualify', 'develop', 'propose', 'tech_check', 'close'];
 const DEAL_STATUSES = ['open', 'won', 'lost'];
-/** `won` is issue 4's (winning a quote creates an order); the constraint already allows it. */
+/** `won`: winning a quote creates an order; the constraint allows it from the start. */
 const QUOTE_STATUSES = ['draft', 'active', 'won', 'closed'];
 const QUOTE_CLOSE_REASONS = ['revised', 'lost', 'canceled'];
 const TECH_CHECK_OUTCOMES = ['passed', 'failed'];

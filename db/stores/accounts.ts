@@ -7,10 +7,11 @@
  * and its descendants. Every write is audited.
  */
 import type { Knex } from 'knex';
-import { ConflictError, InvalidFieldError, NotFoundError, UnprocessableError } from '../errors';
+import { ConflictError, InvalidFieldError, NotFoundError, UnprocessableError } from '../../domain/rejection';
 import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
-import type { Page, WriteContext } from './leads';
+import type { UserWriteContext } from './context';
+import type { Page } from './paging';
 import { listPage } from './paging';
 
 export const ACCOUNT_TYPES = ['customer', 'partner', 'vendor', 'other'] as const;
@@ -62,7 +63,6 @@ export interface DealTotals {
 const MAX_DEPTH = 50;
 const HIERARCHY_LOCK = 'account-hierarchy';
 
-type Ctx = WriteContext & { userId: string };
 
 /**
  * "Fabrikam, Inc." and "  FABRIKAM inc " name the same company: lower case, accents folded to ASCII,
@@ -105,7 +105,7 @@ export class AccountStore {
   }
 
   /** `id`, when given (a keyed request's rerun), is reused: the account made before is returned. */
-  async create(fields: AccountFields, ctx: Ctx, id: string | null = null): Promise<Account> {
+  async create(fields: AccountFields, ctx: UserWriteContext, id: string | null = null): Promise<Account> {
     return this.db.transaction(async (trx) => {
       const made = id ? await trx('accounts').where({ id }).first() : null;
       if (made) return fromRow<Account>(made);
@@ -124,7 +124,7 @@ export class AccountStore {
   }
 
   /** Changes the named fields; a new parent that would close a cycle is refused (409). */
-  async update(id: string, patch: Partial<AccountFields>, ctx: Ctx): Promise<Account> {
+  async update(id: string, patch: Partial<AccountFields>, ctx: UserWriteContext): Promise<Account> {
     return this.db.transaction(async (trx) => {
       if (patch.parentAccountId !== undefined) await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [HIERARCHY_LOCK]);
       const row = await trx('accounts').where({ id }).forUpdate().first();
@@ -148,7 +148,7 @@ export class AccountStore {
   }
 
   /** Deletes an account nothing refers to; otherwise 409 `account_in_use` with what refers to it. */
-  async delete(id: string, ctx: Ctx): Promise<void> {
+  async delete(id: string, ctx: UserWriteContext): Promise<void> {
     await this.db.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [HIERARCHY_LOCK]);
       const row = await trx('accounts').where({ id }).forUpdate().first();
@@ -268,7 +268,7 @@ export class AccountStore {
    * The oldest account with the same normalised name, or a new one. Concurrent qualifications of
    * the same company are serialised by a transaction-scoped advisory lock on the normalised name.
    */
-  async findOrCreate(trx: Knex.Transaction, input: NewAccount, ctx: Ctx): Promise<{ account: Account; created: boolean }> {
+  async findOrCreate(trx: Knex.Transaction, input: NewAccount, ctx: UserWriteContext): Promise<{ account: Account; created: boolean }> {
     const normalizedName = normalizeAccountName(input.name);
     await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`account:${normalizedName}`]);
     const existing = await trx('accounts').where({ normalized_name: normalizedName }).orderBy([{ column: 'created_at' }, { column: 'id' }]).first();

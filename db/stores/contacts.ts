@@ -5,10 +5,11 @@
  * is audited.
  */
 import type { Knex } from 'knex';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
-import type { Page, WriteContext } from './leads';
+import type { UserWriteContext } from './context';
+import type { Page } from './paging';
 import { listPage } from './paging';
 
 export interface Contact {
@@ -36,7 +37,6 @@ export interface ContactFilter {
   standalone?: boolean;
 }
 
-type Ctx = WriteContext & { userId: string };
 
 /** The same key qualification locks on, so a person and a qualification cannot both add one email. */
 const emailLock = (email: string): string => `contact:${email.toLowerCase()}`;
@@ -71,7 +71,7 @@ export class ContactStore {
   }
 
   /** `id`, when given (a keyed request's rerun), is reused: the contact made before is returned. */
-  async create(fields: NewContact, ctx: Ctx, id: string | null = null): Promise<Contact> {
+  async create(fields: NewContact, ctx: UserWriteContext, id: string | null = null): Promise<Contact> {
     return this.db.transaction(async (trx) => {
       const made = id ? await trx('contacts').where({ id }).first() : null;
       if (made) return fromRow<Contact>(made);
@@ -90,7 +90,7 @@ export class ContactStore {
    * Changes the named fields. Moving the primary contact of an account to another account (or to
    * none) is refused: name another primary contact first.
    */
-  async update(id: string, patch: Partial<NewContact>, ctx: Ctx): Promise<Contact> {
+  async update(id: string, patch: Partial<NewContact>, ctx: UserWriteContext): Promise<Contact> {
     return this.db.transaction(async (trx) => {
       const row = await trx('contacts').where({ id }).forUpdate().first();
       if (!row) throw new NotFoundError('contact', id);
@@ -118,7 +118,7 @@ export class ContactStore {
   }
 
   /** Deletes a contact nothing refers to; otherwise 409 `contact_in_use` with what refers to it. */
-  async delete(id: string, ctx: Ctx): Promise<void> {
+  async delete(id: string, ctx: UserWriteContext): Promise<void> {
     await this.db.transaction(async (trx) => {
       const row = await trx('contacts').where({ id }).forUpdate().first();
       if (!row) throw new NotFoundError('contact', id);
@@ -159,7 +159,7 @@ export class ContactStore {
    * The contact with the same email (case-insensitive), or a new one. A reused contact without a
    * parent account is attached to the qualifying company's account; one that has a parent keeps it.
    */
-  async findOrCreate(trx: Knex.Transaction, input: NewContact, ctx: Ctx): Promise<{ contact: Contact; created: boolean }> {
+  async findOrCreate(trx: Knex.Transaction, input: NewContact, ctx: UserWriteContext): Promise<{ contact: Contact; created: boolean }> {
     const email = input.email?.trim() || null;
     if (email) {
       await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [emailLock(email)]);

@@ -1,13 +1,13 @@
 /**
  * Customer imports as people read them: the totals, each file's summary and the rejected rows
  * (file, line, reason, the raw text). The write path is the streaming importer
- * (activities/customers/importer.ts); this store only reads and links an import to the
+ * (db/customers/importer.ts); this store only reads and links an import to the
  * unification it triggered.
  */
 import type { Knex } from 'knex';
-import { NotFoundError } from '../errors';
+import { NotFoundError } from '../../domain/rejection';
 import { fromRow } from '../rows';
-import type { Page } from './leads';
+import type { Page } from './paging';
 
 export interface CustomerImportFile {
   source: string;

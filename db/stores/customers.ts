@@ -6,9 +6,9 @@
  * store works before and after they do.
  */
 import type { Knex } from 'knex';
-import { phoneDigits } from '../../activities/customers/normalize';
+import { phoneDigits } from '../../domain/customers/normalize';
 import { fromRow } from '../rows';
-import type { Page } from './leads';
+import type { Page } from './paging';
 
 export interface CustomerProfile {
   id: string;

@@ -6,12 +6,13 @@
  * Postgres is where the workflow believes it is (open, same move count). Every write is audited.
  */
 import type { Knex } from 'knex';
-import type { DealFacts, DealOutcome, DealPosition, DealStage, DealStatus, StageMove, TechCheckFacts } from '../../workflows/dealLifecycle.contract';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
+import type { DealFacts, DealOutcome, DealPosition, DealStage, DealStatus, StageMove, TechCheckFacts } from '../../domain/deal';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
 import { assertLineMoney, insertProductLine } from './productLines';
-import type { Page, WriteContext } from './leads';
+import type { UserWriteContext, WriteContext } from './context';
+import type { Page } from './paging';
 import { listPage, NEWEST_FIRST } from './paging';
 
 export interface Deal {
@@ -98,7 +99,6 @@ export interface DealCloseFields {
   actualRevenueCents: number | null;
 }
 
-type Ctx = WriteContext & { userId: string };
 
 const LINE_COLUMNS = ['deal_lines.*', 'products.sku', 'products.name as product_name'];
 
@@ -190,7 +190,7 @@ export class DealStore {
     return deal;
   }
 
-  async create(trx: Knex.Transaction, input: NewDeal, ctx: Ctx): Promise<Deal> {
+  async create(trx: Knex.Transaction, input: NewDeal, ctx: UserWriteContext): Promise<Deal> {
     const [row] = await trx('deals')
       .insert({ ...toRow(input), value_cents: input.estimatedValueCents ?? 0, created_by: ctx.userId })
       .returning('*');
@@ -199,7 +199,7 @@ export class DealStore {
     return deal;
   }
 
-  async addLine(trx: Knex.Transaction, dealId: string, input: NewDealLine, ctx: Ctx): Promise<DealLine> {
+  async addLine(trx: Knex.Transaction, dealId: string, input: NewDealLine, ctx: UserWriteContext): Promise<DealLine> {
     const id = await insertProductLine(trx, 'deal_lines', { column: 'deal_id', id: dealId }, input, ctx.userId);
     const line = (await this.line(dealId, id, trx))!;
     await recordAudit(trx, { ...ctx, action: 'deal.line_added', entityType: 'deal', entityId: dealId, after: line });
@@ -207,7 +207,7 @@ export class DealStore {
     return line;
   }
 
-  async updateLine(trx: Knex.Transaction, dealId: string, lineId: string, patch: DealLinePatch, ctx: Ctx): Promise<DealLine> {
+  async updateLine(trx: Knex.Transaction, dealId: string, lineId: string, patch: DealLinePatch, ctx: UserWriteContext): Promise<DealLine> {
     const before = await this.line(dealId, lineId, trx);
     if (!before) throw new ConflictError('deal_line_not_found', `deal ${dealId} has no line ${lineId}`, 'lineId');
     const next = { quantity: patch.quantity ?? before.quantity, unitPriceCents: patch.unitPriceCents ?? before.unitPriceCents, discountCents: patch.discountCents ?? before.discountCents };
@@ -219,7 +219,7 @@ export class DealStore {
     return after;
   }
 
-  async removeLine(trx: Knex.Transaction, dealId: string, lineId: string, ctx: Ctx): Promise<void> {
+  async removeLine(trx: Knex.Transaction, dealId: string, lineId: string, ctx: UserWriteContext): Promise<void> {
     const before = await this.line(dealId, lineId, trx);
     if (!before) throw new ConflictError('deal_line_not_found', `deal ${dealId} has no line ${lineId}`, 'lineId');
     await trx('deal_lines').where({ id: lineId, deal_id: dealId }).delete();
@@ -228,7 +228,7 @@ export class DealStore {
   }
 
   /** Name, estimate (only while the deal has no lines: the lines decide its value), owner. */
-  async edit(trx: Knex.Transaction, dealId: string, patch: DealEdit, ctx: Ctx): Promise<Deal> {
+  async edit(trx: Knex.Transaction, dealId: string, patch: DealEdit, ctx: UserWriteContext): Promise<Deal> {
     const before = await this.require(dealId, trx);
     if (patch.estimatedValueCents !== undefined) {
       const [{ count }] = await trx('deal_lines').where({ deal_id: dealId }).count<{ count: number }[]>({ count: '*' });
@@ -246,7 +246,7 @@ export class DealStore {
   }
 
   /** The deal's value: the sum of its lines, or the estimate while it has none. */
-  private async refreshValue(trx: Knex.Transaction, dealId: string, ctx: Ctx | null): Promise<void> {
+  private async refreshValue(trx: Knex.Transaction, dealId: string, ctx: UserWriteContext | null): Promise<void> {
     const [{ count, sum }] = await trx('deal_lines').where({ deal_id: dealId }).select(trx.raw('count(*)::int as count, coalesce(sum(amount_cents), 0)::bigint as sum'));
     const before = await trx('deals').where({ id: dealId }).first('value_cents', 'estimated_value_cents');
     const value = Number(count) > 0 ? Number(sum) : Number(before.estimated_value_cents ?? 0);

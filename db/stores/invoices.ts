@@ -7,12 +7,13 @@
  * here too, once per invoice. Every write is audited.
  */
 import type { Knex } from 'knex';
-import type { InvoiceCancelReason, InvoiceStatus, PaymentKind } from '../../workflows/orderToCash.contract';
-import { dollars } from '../../workflows/dealLifecycle.rules';
-import { ConflictError, NotFoundError } from '../errors';
+import type { InvoiceCancelReason, InvoiceStatus, PaymentKind } from '../../domain/order';
+import { dollars } from '../../domain/money';
+import { ConflictError, NotFoundError } from '../../domain/rejection';
 import { fromRow, fromRowWithDates } from '../rows';
 import { recordAudit, type Actor } from './audit';
-import type { Page, WriteContext } from './leads';
+import type { UserWriteContext } from './context';
+import type { Page } from './paging';
 import type { Order } from './orders';
 import { listPage, NEWEST_FIRST } from './paging';
 
@@ -81,7 +82,6 @@ export interface NewInvoice {
   paymentTermsDays: number;
 }
 
-type Ctx = WriteContext & { userId: string };
 
 const DATE_COLUMNS = ['issued_on', 'due_on', 'paid_on'];
 const LINE_COLUMNS = ['invoice_lines.id', 'invoice_lines.product_id', 'products.sku', 'products.name as product_name', 'invoice_lines.quantity', 'invoice_lines.unit_price_cents', 'invoice_lines.discount_cents', 'invoice_lines.amount_cents', 'invoice_lines.position'];
@@ -143,7 +143,7 @@ export class InvoiceStore {
    * sequence's next value, taken in this transaction: concurrent creations get distinct numbers, and
    * a number whose transaction fails is skipped, never handed out again.
    */
-  async create(trx: Knex.Transaction, order: Order, input: NewInvoice, ctx: Ctx): Promise<Invoice> {
+  async create(trx: Knex.Transaction, order: Order, input: NewInvoice, ctx: UserWriteContext): Promise<Invoice> {
     const [{ number }] = (await trx.raw("select 'INV-' || nextval('invoice_number_seq') as number")).rows;
     const [row] = await trx('invoices')
       .insert({
@@ -163,7 +163,7 @@ export class InvoiceStore {
   }
 
   /** Records a payment; paid in full, the invoice is paid and its overdue task (if any) completed. */
-  async pay(trx: Knex.Transaction, invoiceId: string, input: { kind: PaymentKind; paidOn: string; amountCents: number }, ctx: Ctx): Promise<Invoice> {
+  async pay(trx: Knex.Transaction, invoiceId: string, input: { kind: PaymentKind; paidOn: string; amountCents: number }, ctx: UserWriteContext): Promise<Invoice> {
     const before = await this.lock(trx, invoiceId);
     const [{ next }] = await trx('invoice_payments').where({ invoice_id: invoiceId }).select(trx.raw('coalesce(max(seq), 0) + 1 as next'));
     await trx('invoice_payments').insert({ invoice_id: invoiceId, seq: next, kind: input.kind, paid_on: input.paidOn, amount_cents: input.amountCents, recorded_by: ctx.userId });
@@ -176,7 +176,7 @@ export class InvoiceStore {
     return after;
   }
 
-  async cancel(trx: Knex.Transaction, invoiceId: string, input: { reason: InvoiceCancelReason; description: string | null }, ctx: Ctx): Promise<Invoice> {
+  async cancel(trx: Knex.Transaction, invoiceId: string, input: { reason: InvoiceCancelReason; description: string | null }, ctx: UserWriteContext): Promise<Invoice> {
     const before = await this.lock(trx, invoiceId);
     await this.guardedUpdate(trx, before, { status: 'canceled', cancel_reason: input.reason, cancel_description: input.description, canceled_at: trx.fn.now(), canceled_by: ctx.userId });
     const after = await this.require(invoiceId, trx);
@@ -222,7 +222,7 @@ export class InvoiceStore {
     });
   }
 
-  private async closeOverdueTask(trx: Knex.Transaction, invoice: Invoice, status: 'completed' | 'canceled', outcome: string, ctx: Ctx): Promise<void> {
+  private async closeOverdueTask(trx: Knex.Transaction, invoice: Invoice, status: 'completed' | 'canceled', outcome: string, ctx: UserWriteContext): Promise<void> {
     if (!invoice.overdueActivityId) return;
     const id = invoice.overdueActivityId;
     const before = await trx('activities').where({ id, status: 'open' }).first();

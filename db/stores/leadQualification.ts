@@ -4,12 +4,13 @@
  * as qualified. Qualifying a lead that is already qualified returns what the first call made.
  */
 import type { Knex } from 'knex';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError, NotFoundError } from '../../domain/rejection';
 import { fromRow } from '../rows';
 import { AccountStore } from './accounts';
 import { ContactStore } from './contacts';
 import { DealStore, type Deal } from './deals';
-import { LeadStore, type Lead, type WriteContext } from './leads';
+import { LeadStore, type Lead } from './leads';
+import type { WriteContext } from './context';
 
 export interface Qualification {
   /** False when the lead had been qualified before: nothing was written. */

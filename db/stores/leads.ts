@@ -3,9 +3,9 @@
  * conflict is reported, never silently ignored. Every write lands in the audit log with its actor.
  */
 import type { Knex } from 'knex';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { fromRow, toRow } from '../rows';
-import { recordAudit, type Actor } from './audit';
+import { recordAudit } from './audit';
 import { listPage, NEWEST_FIRST } from './paging';
 
 export const LEAD_SOURCES = ['web_form', 'email', 'trade_show', 'phone', 'referral', 'import', 'other'] as const;
@@ -53,13 +53,7 @@ export interface LeadFilter {
 }
 
 import type { Page } from './paging';
-
-export type { Page };
-
-export interface WriteContext {
-  actor: Actor;
-  requestId?: string | null;
-}
+import type { WriteContext } from './context';
 
 export class LeadStore {
   constructor(private readonly db: Knex) {}

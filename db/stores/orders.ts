@@ -6,11 +6,12 @@
  * locking the row. Every write is audited.
  */
 import type { Knex } from 'knex';
-import type { FulfillmentKind, InvoiceFacts, OrderCancelReason, OrderFacts, OrderStatus } from '../../workflows/orderToCash.contract';
-import { ConflictError, NotFoundError } from '../errors';
+import type { FulfillmentKind, InvoiceFacts, OrderCancelReason, OrderFacts, OrderStatus } from '../../domain/order';
+import { ConflictError, NotFoundError } from '../../domain/rejection';
 import { fromRow, fromRowWithDates } from '../rows';
 import { recordAudit } from './audit';
-import type { Page, WriteContext } from './leads';
+import type { UserWriteContext } from './context';
+import type { Page } from './paging';
 import type { Quote } from './quotes';
 import { listPage, NEWEST_FIRST } from './paging';
 
@@ -64,7 +65,6 @@ export interface OrderFilter {
   contactId?: string;
 }
 
-type Ctx = WriteContext & { userId: string };
 
 const LINE_COLUMNS = ['order_lines.id', 'order_lines.product_id', 'products.sku', 'products.name as product_name', 'order_lines.quantity', 'order_lines.unit_price_cents', 'order_lines.discount_cents', 'order_lines.amount_cents', 'order_lines.position'];
 
@@ -138,7 +138,7 @@ export class OrderStore {
   }
 
   /** SPEC: winning a quote creates an order from it, products and prices copied. */
-  async createFromQuote(trx: Knex.Transaction, quote: Quote, ownerId: string, ctx: Ctx): Promise<Order> {
+  async createFromQuote(trx: Knex.Transaction, quote: Quote, ownerId: string, ctx: UserWriteContext): Promise<Order> {
     const [{ number }] = (await trx.raw("select 'ORD-' || nextval('order_number_seq') as number")).rows;
     const [row] = await trx('orders')
       .insert({
@@ -157,7 +157,7 @@ export class OrderStore {
   }
 
   /** A fulfillment: `partial` keeps the order open for more, `complete` fulfills it. */
-  async fulfill(trx: Knex.Transaction, orderId: string, input: { kind: FulfillmentKind; fulfilledOn: string; note: string | null }, ctx: Ctx): Promise<Order> {
+  async fulfill(trx: Knex.Transaction, orderId: string, input: { kind: FulfillmentKind; fulfilledOn: string; note: string | null }, ctx: UserWriteContext): Promise<Order> {
     const before = await this.lock(trx, orderId);
     const [{ next }] = await trx('order_fulfillments').where({ order_id: orderId }).select(trx.raw('coalesce(max(seq), 0) + 1 as next'));
     await trx('order_fulfillments').insert({ order_id: orderId, seq: next, kind: input.kind, fulfilled_on: input.fulfilledOn, note: input.note, recorded_by: ctx.userId });
@@ -168,7 +168,7 @@ export class OrderStore {
     return after;
   }
 
-  async cancel(trx: Knex.Transaction, orderId: string, input: { reason: OrderCancelReason; description: string | null }, ctx: Ctx): Promise<Order> {
+  async cancel(trx: Knex.Transaction, orderId: string, input: { reason: OrderCancelReason; description: string | null }, ctx: UserWriteContext): Promise<Order> {
     const before = await this.lock(trx, orderId);
     await this.guardedUpdate(trx, before, { status: 'canceled', cancel_reason: input.reason, cancel_description: input.description, canceled_at: trx.fn.now(), canceled_by: ctx.userId });
     const after = await this.require(orderId, trx);

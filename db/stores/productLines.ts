@@ -4,7 +4,7 @@
  */
 import type { Knex } from 'knex';
 import { MAX_LINES, lineMoneyFault } from '../../domain/money';
-import { ConflictError, InvalidFieldError } from '../errors';
+import { ConflictError, InvalidFieldError } from '../../domain/rejection';
 
 export interface NewProductLine {
   productId: string;

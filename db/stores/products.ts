@@ -1,6 +1,6 @@
 /** The Contoso product catalog (seeded by the deals migration): what deal and quote lines name. */
 import type { Knex } from 'knex';
-import { NotFoundError } from '../errors';
+import { NotFoundError } from '../../domain/rejection';
 import { fromRow } from '../rows';
 
 export const PRODUCT_CATEGORIES = ['doorbell', 'thermostat', 'security_system', 'sensor', 'camera', 'monitoring_plan'] as const;

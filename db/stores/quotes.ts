@@ -7,12 +7,12 @@
  * creating and editing drafts does not, so the API calls those directly.
  */
 import type { Knex } from 'knex';
-import { ConflictError, NotFoundError } from '../errors';
+import { ConflictError, NotFoundError } from '../../domain/rejection';
 import { fromRow, fromRowWithDates, toRow } from '../rows';
 import { recordAudit } from './audit';
 import { type NewDealLine, type DealLinePatch } from './deals';
 import { assertLineMoney, insertProductLine } from './productLines';
-import type { WriteContext } from './leads';
+import type { UserWriteContext } from './context';
 
 export const QUOTE_STATUSES = ['draft', 'active', 'won', 'closed'] as const;
 export type QuoteStatus = (typeof QUOTE_STATUSES)[number];
@@ -62,7 +62,6 @@ export interface QuoteEdit {
   validUntil?: string | null;
 }
 
-type Ctx = WriteContext & { userId: string };
 
 const LINE_COLUMNS = ['quote_lines.id', 'quote_lines.quote_id', 'quote_lines.product_id', 'products.sku', 'products.name as product_name', 'quote_lines.quantity', 'quote_lines.unit_price_cents', 'quote_lines.discount_cents', 'quote_lines.amount_cents', 'quote_lines.position'];
 
@@ -96,7 +95,7 @@ export class QuoteStore {
 
   /** A draft prefilled from the deal: its customer and its product lines at their prices. */
   /** A draft from the deal's lines; `id`, when given (a keyed request's rerun), is reused: the quote made before is returned. */
-  async create(dealId: string, input: { name?: string | null; description?: string | null; validUntil?: string | null }, ctx: Ctx, id: string | null = null): Promise<Quote> {
+  async create(dealId: string, input: { name?: string | null; description?: string | null; validUntil?: string | null }, ctx: UserWriteContext, id: string | null = null): Promise<Quote> {
     return this.db.transaction(async (trx) => {
       const made = id ? await this.get(id, trx) : null;
       if (made) return made;
@@ -125,7 +124,7 @@ export class QuoteStore {
     });
   }
 
-  async edit(quoteId: string, patch: QuoteEdit, ctx: Ctx): Promise<Quote> {
+  async edit(quoteId: string, patch: QuoteEdit, ctx: UserWriteContext): Promise<Quote> {
     return this.db.transaction(async (trx) => {
       const before = await this.lockDraft(trx, quoteId);
       await trx('quotes').where({ id: quoteId, status: 'draft' }).update({ ...toRow(patch), updated_at: trx.fn.now() });
@@ -136,7 +135,7 @@ export class QuoteStore {
   }
 
   /** `lineId`, when given (a keyed request's rerun), is reused: the line added before is returned. */
-  async addLine(quoteId: string, input: NewDealLine, ctx: Ctx, lineId: string | null = null): Promise<QuoteLine> {
+  async addLine(quoteId: string, input: NewDealLine, ctx: UserWriteContext, lineId: string | null = null): Promise<QuoteLine> {
     return this.db.transaction(async (trx) => {
       const made = lineId ? (await this.lines(quoteId, trx)).find((l) => l.id === lineId) : undefined;
       if (made) return made;
@@ -149,7 +148,7 @@ export class QuoteStore {
     });
   }
 
-  async updateLine(quoteId: string, lineId: string, patch: DealLinePatch, ctx: Ctx): Promise<QuoteLine> {
+  async updateLine(quoteId: string, lineId: string, patch: DealLinePatch, ctx: UserWriteContext): Promise<QuoteLine> {
     return this.db.transaction(async (trx) => {
       await this.lockDraft(trx, quoteId);
       const before = (await this.lines(quoteId, trx)).find((l) => l.id === lineId);
@@ -164,7 +163,7 @@ export class QuoteStore {
     });
   }
 
-  async removeLine(quoteId: string, lineId: string, ctx: Ctx): Promise<void> {
+  async removeLine(quoteId: string, lineId: string, ctx: UserWriteContext): Promise<void> {
     await this.db.transaction(async (trx) => {
       await this.lockDraft(trx, quoteId);
       const before = (await this.lines(quoteId, trx)).find((l) => l.id === lineId);
@@ -177,7 +176,7 @@ export class QuoteStore {
 
   // --- transitions, called by the deal workflow's activities inside their transaction -----------
 
-  async activate(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: Ctx): Promise<Quote> {
+  async activate(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: UserWriteContext): Promise<Quote> {
     const before = await this.lockOnDeal(trx, dealId, quoteId);
     if (before.status !== 'draft') throw new ConflictError('quote_not_draft', `quote ${before.quoteNumber} revision ${before.revision} is ${before.status}; only a draft can be activated`);
     const active = await trx('quotes').where({ deal_id: dealId }).whereIn('status', ['active', 'won']).first('quote_number', 'revision', 'status');
@@ -192,7 +191,7 @@ export class QuoteStore {
   }
 
   /** Closes the active revision as `revised` and returns its editable copy (revision + 1). */
-  async revise(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: Ctx): Promise<Quote> {
+  async revise(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: UserWriteContext): Promise<Quote> {
     const before = await this.lockOnDeal(trx, dealId, quoteId);
     if (before.status !== 'active') throw new ConflictError('quote_not_active', `quote ${before.quoteNumber} revision ${before.revision} is ${before.status}; only the active quote can be revised`);
     await trx('quotes').where({ id: quoteId, status: 'active' }).update({ status: 'closed', status_reason: 'revised', closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
@@ -215,7 +214,7 @@ export class QuoteStore {
     return revision;
   }
 
-  async close(trx: Knex.Transaction, dealId: string, quoteId: string, reason: QuoteCloseReason, description: string | null, ctx: Ctx): Promise<Quote> {
+  async close(trx: Knex.Transaction, dealId: string, quoteId: string, reason: QuoteCloseReason, description: string | null, ctx: UserWriteContext): Promise<Quote> {
     const before = await this.lockOnDeal(trx, dealId, quoteId);
     if (before.status !== 'draft' && before.status !== 'active') throw new ConflictError('quote_not_open', `quote ${before.quoteNumber} revision ${before.revision} is already ${before.status}`);
     await trx('quotes').where({ id: quoteId, status: before.status }).update({ status: 'closed', status_reason: reason, close_description: description, closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
@@ -225,7 +224,7 @@ export class QuoteStore {
   }
 
   /** SPEC: winning the active quote closes it as won (the order is created beside it). */
-  async win(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: Ctx): Promise<Quote> {
+  async win(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: UserWriteContext): Promise<Quote> {
     const before = await this.lockOnDeal(trx, dealId, quoteId);
     if (before.status !== 'active') throw new ConflictError('quote_not_active', `quote ${before.quoteNumber} revision ${before.revision} is ${before.status}; only the active quote can be won`, undefined, { quoteStatus: before.status });
     await trx('quotes').where({ id: quoteId, status: 'active' }).update({ status: 'won', closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
@@ -245,11 +244,12 @@ export class QuoteStore {
     const row = await trx('quotes').where({ id: quoteId }).forUpdate().first();
     if (!row) throw new NotFoundError('quote', quoteId);
     const quote = toQuote(row);
+    // A closed deal's quotes are read-only whatever their status.
+    const deal = await trx('deals').where({ id: quote.dealId }).forShare().first('status');
+    if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${quote.dealId} is already ${deal.status}`, undefined, { dealStatus: deal.status });
     if (quote.status !== 'draft') {
       throw new ConflictError('quote_read_only', `quote ${quote.quoteNumber} revision ${quote.revision} is ${quote.status}: only drafts can be edited (revise it to change it)`, undefined, { quoteStatus: quote.status });
     }
-    const deal = await trx('deals').where({ id: quote.dealId }).forShare().first('status');
-    if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${quote.dealId} is already ${deal.status}`);
     return quote;
   }
 

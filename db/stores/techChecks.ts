@@ -4,11 +4,11 @@
  * on the deal's timeline. Also the reminder tasks the deal workflow leaves while a deal waits.
  */
 import type { Knex } from 'knex';
-import type { TechCheckOutcome, TechCheckReminderKind } from '../../workflows/dealLifecycle.contract';
-import { dollars } from '../../workflows/dealLifecycle.rules';
+import type { TechCheckOutcome, TechCheckReminderKind } from '../../domain/deal';
+import { dollars } from '../../domain/money';
 import { fromRow } from '../rows';
 import { recordAudit } from './audit';
-import type { WriteContext } from './leads';
+import type { WriteContext } from './context';
 import type { Quote } from './quotes';
 
 export interface TechCheck {

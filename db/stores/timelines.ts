@@ -8,8 +8,8 @@
  */
 import type { Knex } from 'knex';
 import { fromRow } from '../rows';
-import { ACTIVITY_SELECT, TIMELINE_ORDER, applyTimelineFilter, attendeesOf, type Activity, type Attendee, type TimelineFilter } from './activities';
-import type { Page } from './leads';
+import { ACTIVITY_SELECT, TIMELINE_ORDER, applyTimelineFilter, attendeesOf, type Activity, type Attendee, type TimelineFilter } from './timelineActivities';
+import type { Page } from './paging';
 
 export const TIMELINE_RECORD_TYPES = ['lead', 'deal', 'account', 'contact', 'quote', 'order', 'invoice'] as const;
 export type TimelineRecordType = (typeof TIMELINE_RECORD_TYPES)[number];

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { requestUnification, waitForUnification } from '../../api/unificationClient';
 import type { Db } from '../../db/knex';
-import { ActivityStore } from '../../db/stores/activities';
+import { TimelineActivityStore } from '../../db/stores/timelineActivities';
 import { TechCheckStore } from '../../db/stores/techChecks';
 import { dealWorkflowId, type TechCheckReminderKind } from '../../workflows/dealLifecycle.contract';
 import { nurtureWorkflowId } from '../../workflows/leadNurture.contract';
@@ -169,7 +169,7 @@ describe('authorization matrix: every operation × every kind of caller, from on
     },
     activity: async (): Promise<Target> => {
       const rep = stack.users.rep;
-      const task = await new ActivityStore(db).create(
+      const task = await new TimelineActivityStore(db).create(
         { type: 'task', regarding: { type: 'lead', id: world.leadId }, subject: 'Send the brochure', dueAt: new Date(Date.now() + 86_400_000).toISOString() },
         { actor: { type: 'user', id: rep.id }, userId: rep.id },
       );

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parse } from 'csv-parse/sync';
 import { waitForUnification } from '../../api/unificationClient';
-import { ActivityStore } from '../../db/stores/activities';
+import { TimelineActivityStore } from '../../db/stores/timelineActivities';
 import { exportQuery } from '../../db/stores/customers';
 import { createTestDatabase, countRows, type TestDatabase } from '../helpers/db';
 import { createLead, createUsers, type TestUsers } from '../helpers/fixtures';
@@ -108,7 +108,7 @@ describe('customer view API (dev server)', function () {
     const http = client(api.url, users.rep.token);
     const [{ id }] = (await http.get('/customers?q=CNTID_1520')).body.data;
     const lead = await createLead(database.db, users.rep.id, { firstName: 'Julia', lastName: 'Medina', email: 'Julia.Medina@icloud.com', customerType: 'consumer' });
-    await new ActivityStore(database.db).create({ type: 'phone_call', regarding: { type: 'lead', id: lead.id }, subject: 'Asked about doorbells' }, { actor: { type: 'user', id: users.rep.id }, userId: users.rep.id });
+    await new TimelineActivityStore(database.db).create({ type: 'phone_call', regarding: { type: 'lead', id: lead.id }, subject: 'Asked about doorbells' }, { actor: { type: 'user', id: users.rep.id }, userId: users.rep.id });
 
     // The CRM side of the deals area: a contact with the same address (another case), its company and its deal.
     const [account] = await database.db('accounts').insert({ name: 'Medina Design', normalized_name: 'medina design', owner_id: users.rep.id, created_by: users.rep.id }).returning('id');

@@ -2,8 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { beginImport, type FileSummary, type ImportTotals } from '../../activities/customers/importer';
-import { loadMappings, type SourceMapping } from '../../activities/customers/mapping';
+import { loadMappings } from '../../config/customers';
+import { beginImport, type FileSummary, type ImportTotals } from '../../db/customers/importer';
+import type { SourceMapping } from '../../domain/customers/mapping';
 import type { Db } from '../../db/knex';
 import { testLog } from '../helpers/temporal';
 

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { beginImport } from '../../activities/customers/importer';
-import { parseDate, parseInteger, parseMoney } from '../../activities/customers/values';
+import { beginImport } from '../../db/customers/importer';
+import { parseDate, parseInteger, parseMoney } from '../../domain/customers/values';
 import { CustomerImportStore } from '../../db/stores/customerImports';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { testLog } from '../helpers/temporal';

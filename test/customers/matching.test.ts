@@ -3,11 +3,11 @@
  * deduplication inside a source, overrides, merge by source priority and stable CustomerIds.
  */
 import assert from 'node:assert/strict';
-import { assignCustomers } from '../../activities/customers/clusters';
-import { matchAll, recordKeys, type MatchRecord } from '../../activities/customers/matcher';
-import { loadNormalizers, normalize } from '../../activities/customers/normalize';
-import { mergeProfile, type MemberRecord } from '../../activities/customers/profile';
-import { compileRules, type CompiledRules } from '../../activities/customers/rules';
+import { assignCustomers } from '../../domain/customers/clusters';
+import { matchAll, recordKeys, type MatchRecord } from '../../domain/customers/matcher';
+import { loadNormalizers, normalize } from '../../domain/customers/normalize';
+import { mergeProfile, type MemberRecord } from '../../domain/customers/profile';
+import { compileRules, type CompiledRules } from '../../domain/customers/rules';
 
 const NAME = ['unicode', 'case', 'punctuation', 'whitespace', 'nameOrder'] as const;
 

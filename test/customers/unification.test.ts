@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { pairwiseQuality } from '../../activities/customers/quality';
+import { pairwiseQuality } from '../../domain/customers/quality';
 import { requestUnification, waitForUnification } from '../../api/unificationClient';
 import { ensureUnificationSchedule } from '../../worker/customerSchedule';
 import { CUSTOMER_UNIFICATION_SCHEDULE_ID, CUSTOMER_UNIFICATION_WORKFLOW_ID, requestUnificationSignal, type PassView } from '../../workflows/customerUnification.contract';

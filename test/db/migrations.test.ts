@@ -1,7 +1,7 @@
 /** Every migration goes down and up again on a database with rows in it. */
 import assert from 'node:assert/strict';
 import { migrateLatest } from '../../db/knex';
-import { ActivityStore } from '../../db/stores/activities';
+import { TimelineActivityStore } from '../../db/stores/timelineActivities';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createLead, createUsers } from '../helpers/fixtures';
 
@@ -19,7 +19,7 @@ describe('migrations', function () {
   async function populate(): Promise<void> {
     const users = await createUsers(database.db);
     const lead = await createLead(database.db, users.rep.id);
-    await new ActivityStore(database.db).create(
+    await new TimelineActivityStore(database.db).create(
       { type: 'task', regarding: { type: 'lead', id: lead.id }, subject: 'Call back' },
       { actor: { type: 'user', id: users.rep.id }, userId: users.rep.id },
     );

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { migrateLatest } from '../../db/knex';
-import { ActivityStore } from '../../db/stores/activities';
+import { TimelineActivityStore } from '../../db/stores/timelineActivities';
 import { DealStore } from '../../db/stores/deals';
 import { InvoiceStore } from '../../db/stores/invoices';
 import { LeadQualification } from '../../db/stores/leadQualification';
@@ -48,7 +48,7 @@ describe('the orders migration', function () {
       await invoices.pay(trx, invoice.id, { kind: 'partial', paidOn: '2026-11-21', amountCents: 100 }, ctx);
       return created;
     });
-    const activities = new ActivityStore(db);
+    const activities = new TimelineActivityStore(db);
     await activities.create({ type: 'appointment', regarding: { type: 'order', id: order.id }, subject: 'Installation', attendees: [{ contactId: deal.contactId }] }, ctx);
     const onDeal = await activities.create({ type: 'note', regarding: { type: 'deal', id: deal.id }, subject: 'Won' }, ctx);
 

@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime, bundleWorkflowCode, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { loadConfig } from '../../config';
 import { createLogger } from '../../config/logger';
 import type { Db } from '../../db/knex';
@@ -18,6 +18,15 @@ import { testEnv } from './env';
 
 const tools = toolPaths(loadConfig().toolsDir);
 export const testLog = createLogger((process.env.TEST_LOG_LEVEL as 'error') ?? 'error', { pretty: true }).child({ component: 'test' });
+
+let runtimeInstalled = false;
+
+/** The SDK's runtime logging errors only (once per process: the runtime cannot be installed twice). */
+export function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  runtimeInstalled = true;
+}
 
 /**
  * The SDK gives the JVM a fixed 5 s to listen; on a loaded machine it sometimes needs longer, so a

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../../db/errors';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { classifyFailure } from '../../db/failures';
 import { InexactNumberError } from '../../db/knex';
 import { UNKNOWN_FAILURE_ATTEMPTS, activityFailure } from '../../activities/lib/failures';
@@ -63,10 +63,10 @@ describe('an activity’s failure', function () {
     assert.deepEqual(failure.details, [{ kind: 'invalid' }]);
   });
 
-  it('carries a rule refusal’s field and details', function () {
+  it('carries a rule refusal’s kind, field and details', function () {
     const failure = activityFailure(new ConflictError('line_limit_reached', 'too many', 'productId', { limit: 100 }), 1) as ApplicationFailure;
     assert.equal(failure.type, 'line_limit_reached');
-    assert.deepEqual(failure.details, [{ kind: 'conflict', field: 'productId', limit: 100 }]);
+    assert.deepEqual(failure.details, [{ kind: 'state', field: 'productId', limit: 100 }]);
   });
 
   it(`retries an unknown failure ${UNKNOWN_FAILURE_ATTEMPTS - 1} times, then fails it for good`, function () {

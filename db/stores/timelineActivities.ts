@@ -6,10 +6,10 @@
  * so a retried activity finds its earlier row instead of writing a second one.
  */
 import type { Knex } from 'knex';
-import { ConflictError, InvalidFieldError, NotFoundError } from '../errors';
+import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { fromRow, toRow } from '../rows';
 import { recordAudit, type Actor } from './audit';
-import type { WriteContext } from './leads';
+import type { WriteContext } from './context';
 
 export const ACTIVITY_TYPES = ['phone_call', 'email', 'task', 'appointment', 'note'] as const;
 export const ACTIVITY_STATUSES = ['open', 'completed', 'canceled'] as const;
@@ -141,7 +141,8 @@ export async function attendeesOf(db: Knex, activityIds: string[]): Promise<Map<
   return out;
 }
 
-export class ActivityStore {
+/** CRM activities on a record's timeline (calls, emails, tasks, appointments): rows of `activities`, not Temporal activities. */
+export class TimelineActivityStore {
   constructor(private readonly db: Knex) {}
 
   async get(id: string, db: Knex = this.db): Promise<(Activity & { attendees: Attendee[] }) | null> {

@@ -17,8 +17,8 @@ import { parse, type CsvError } from 'csv-parse';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from '../../config/logger';
-import type { Db } from '../../db/knex';
-import { bindHeader, parseRow, type BoundLayout, type PersonRow, type PurchaseRow, type RejectReason, type SourceMapping } from './mapping';
+import type { Db } from '../knex';
+import { bindHeader, parseRow, type BoundLayout, type PersonRow, type PurchaseRow, type RejectReason, type SourceMapping } from '../../domain/customers/mapping';
 
 export interface FileSummary {
   source: string;

@@ -7,7 +7,6 @@
  * merge section orders sources per attribute.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { z } from 'zod';
 import { PERSON_ATTRIBUTES } from './mapping';
 import { NORMALIZATIONS, loadNormalizers, type Normalization } from './normalize';
@@ -141,16 +140,6 @@ export async function compileRules(json: unknown, where = 'match rules'): Promis
   const keysSignature = crypto.createHash('sha256').update(`v1:${JSON.stringify(list)}`).digest('hex').slice(0, 16);
   const hash = crypto.createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
   return { config, keys: list, keysSignature, hash };
-}
-
-export async function loadRulesFile(file: string): Promise<CompiledRules> {
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new RulesError(`${file}: ${(error as Error).message}`);
-  }
-  return compileRules(json, file);
 }
 
 export function thresholdOf(config: RulesConfig, condition: Condition): number {

@@ -7,25 +7,28 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Logger } from '../../config/logger';
+import type { Db } from '../../db/knex';
 import type { DealConfig } from '../../config';
 import type { Deal } from '../../db/stores/deals';
-import type { DealStore } from '../../db/stores/deals';
+import { DealStore } from '../../db/stores/deals';
 import type { dealLifecycleWorkflow } from '../../workflows/dealLifecycle';
 import { DEFAULT_TECH_CHECK_REMINDERS, dealWorkflowId, type DealUpdateResult, type DealWorkflowInput } from '../../workflows/dealLifecycle.contract';
-import { techCheckGate } from '../../workflows/dealLifecycle.rules';
+import { techCheckGate } from '../../domain/deal';
 import { DealIdKey, DealStageKey, DealValueKey, OwnerIdKey, TechCheckRequiredKey, WaitingSinceKey } from '../../workflows/searchAttributes';
-import { ConflictError } from '../../db/errors';
+import { ConflictError } from '../../domain/rejection';
 import { workflowCalls } from '../workflowCalls';
 
 export interface DealProcessDeps {
   temporal: Client;
+  db: Db;
   taskQueue: string;
   log: Logger;
   deals?: DealConfig;
 }
 
-export function dealProcess({ temporal, taskQueue, deals: config }: DealProcessDeps) {
-  const calls = workflowCalls(temporal);
+export function dealProcess({ temporal, db, taskQueue, log, deals: config }: DealProcessDeps) {
+  const calls = workflowCalls(temporal, (error) => log.warn({ err: error }, 'a deal change was made but its answer could not be built'));
+  const deals = new DealStore(db);
   const reminderSchedule = config
     ? { techConsultantsAfterMs: config.techCheckConsultantReminderMs, managerAfterMs: config.techCheckManagerReminderMs }
     : DEFAULT_TECH_CHECK_REMINDERS;
@@ -57,12 +60,19 @@ export function dealProcess({ temporal, taskQueue, deals: config }: DealProcessD
     }
   }
 
-  /** Sends an Update (its id: the request's operation key) and waits for its answer. */
-  function update<A>(dealId: string, definition: UpdateDefinition<DealUpdateResult, [A]>, arg: A, updateId: string): Promise<DealUpdateResult> {
+  /**
+   * Sends an Update (its id: the request's operation key) and waits for its answer. While the deal's
+   * process runs it judges every request (the API does not judge first: one judge, no race); a deal
+   * whose process has ended is closed, and the answer says how.
+   */
+  function update<A, T>(dealId: string, definition: UpdateDefinition<DealUpdateResult, [A]>, arg: A, updateId: string, answer: (result: DealUpdateResult) => Promise<T>): Promise<T> {
     return calls.update(dealWorkflowId(dealId), definition, arg, updateId, {
       resource: `/deals/${dealId}`,
-      // The deal closed between our read and the Update: its process has ended.
-      ended: () => new ConflictError('deal_closed', `deal ${dealId} is closed: its process has ended`),
+      answer,
+      ended: async () => {
+        const deal = await deals.require(dealId);
+        return new ConflictError('deal_closed', `deal ${dealId} is already ${deal.status}: its process has ended`, undefined, { dealStatus: deal.status });
+      },
     });
   }
 
@@ -70,8 +80,3 @@ export function dealProcess({ temporal, taskQueue, deals: config }: DealProcessD
 }
 
 export type DealProcess = ReturnType<typeof dealProcess>;
-
-/** A closed deal's process has ended: refuse at once, as the workflow would have. */
-export function assertDealOpen(deal: Deal): void {
-  if (deal.status !== 'open') throw new ConflictError('deal_closed', `deal ${deal.id} is already ${deal.status}`, undefined, { dealStatus: deal.status });
-}

@@ -1,31 +1,141 @@
 /**
- * The stage rules of SPEC "Deal stages" as pure functions of a deal's stage, status and facts. The
- * workflow's validators use them to answer at once; the activities use the same functions inside
- * their transactions as a second guard on Postgres's own rows, so the Tech Check gate holds even if
- * the workflow's copy of the facts were stale. Deterministic: no I/O, no clock.
+ * A deal's sales process as pure rules (SPEC "Deal stages"): the stages, the facts the rules judge,
+ * the $20,000.00 Tech Check gate, and why a move, a close or a win is refused. The deal workflow's
+ * validators use them to answer at once; its activities judge the same functions again on
+ * Postgres's own rows inside their transactions, so the gate holds even if the workflow's copy were
+ * stale; the API reads the gate from them. Deterministic: no I/O, no clock.
  */
-import {
-  DEAL_REJECTIONS,
-  DEAL_STAGES,
-  TECH_CHECK_THRESHOLD_CENTS,
-  type BlockedMove,
-  type DealFacts,
-  type DealOutcome,
-  type DealRejectionCode,
-  type DealStage,
-  type DealStatus,
-  type TechCheckGate,
-} from './dealLifecycle.contract';
+import { dollars } from './money';
+import type { RejectionKind } from './rejection';
 
-export interface Rejection {
+/** SPEC "Deal stages", in order. */
+export const DEAL_STAGES = ['qualify', 'develop', 'propose', 'tech_check', 'close'] as const;
+export type DealStage = (typeof DEAL_STAGES)[number];
+export const DEAL_STATUSES = ['open', 'won', 'lost'] as const;
+export type DealStatus = (typeof DEAL_STATUSES)[number];
+export type DealOutcome = 'won' | 'lost';
+
+/** SPEC: a Tech Check is needed for deals worth strictly more than $20,000.00. */
+export const TECH_CHECK_THRESHOLD_CENTS = 2_000_000;
+
+export const TECH_CHECK_OUTCOMES = ['passed', 'failed'] as const;
+export type TechCheckOutcome = (typeof TECH_CHECK_OUTCOMES)[number];
+
+/** The quote the customer currently holds: the deal's one active quote, or the quote it won. */
+export interface ActiveQuoteFacts {
+  id: string;
+  quoteNumber: string;
+  revision: number;
+  totalCents: number;
+  /** `won` once the customer accepted it (absent in facts recorded before orders existed: active). */
+  status?: 'active' | 'won';
+}
+
+export interface TechCheckFacts {
+  id: string;
+  quoteId: string;
+  quoteRevision: number;
+  outcome: TechCheckOutcome;
+  completedAt: string;
+  performedBy: string;
+}
+
+/**
+ * What the stage rules are judged on. Postgres holds these records; the workflow holds this copy,
+ * refreshed by every change it applies (all of them go through it), so its validators answer at once.
+ */
+export interface DealFacts {
+  name: string;
+  ownerId: string;
+  lineCount: number;
+  /** The sum of the lines, or the estimate while there are none. */
+  valueCents: number;
+  estimatedValueCents: number | null;
+  activeQuote: ActiveQuoteFacts | null;
+  /** Checks recorded for the deal's quotes, oldest first. */
+  techChecks: TechCheckFacts[];
+}
+
+export interface TechCheckGate {
+  required: boolean;
+  /** `value_above_threshold` or `value_at_or_below_threshold`. */
+  reason: 'value_above_threshold' | 'value_at_or_below_threshold';
+  thresholdCents: number;
+  /** The value the rule judges: the larger of the deal's value and its active quote's total. */
+  judgedValueCents: number;
+  basis: 'deal_value' | 'active_quote';
+  /** Whether the deal may leave Propose/Tech Check as far as the check is concerned. */
+  satisfied: boolean;
+  /** The passed check covering the active quote revision, if any. */
+  passedCheckId: string | null;
+  /** A failed check of the active quote revision keeps the gate closed until the quote is revised. */
+  failedCheckId: string | null;
+}
+
+/** A stage move, or the close (to `won` / `lost`). */
+export interface StageMove {
+  seq: number;
+  from: DealStage;
+  to: DealStage | DealOutcome;
+  by: string;
+  at: string;
+  /** Why, when it is not a plain move: a send-back's rule code, a close reason. */
+  reason: string | null;
+}
+
+/** Where the deal's process believes the deal is: a write is refused when Postgres is elsewhere. */
+export interface DealPosition {
+  stage: DealStage;
+  moveSeq: number;
+  /** Process time, for a send-back move's `at`. */
+  at: string;
+}
+
+/** Who a reminder of a deal waiting in Tech Check is for. */
+export type TechCheckReminderKind = 'tech_consultants' | 'manager';
+
+export interface BlockedMove {
+  to: DealStage | DealOutcome;
   code: DealRejectionCode;
   message: string;
 }
 
-/** `$20,000.00` (no Intl: the workflow sandbox should not depend on the ICU data of the Node build). */
-import { dollars } from '../domain/money';
+/** Codes the validators and activities reject with; the API answers 409 with them. */
+export const DEAL_REJECTIONS = {
+  dealClosed: 'deal_closed',
+  alreadyInStage: 'already_in_stage',
+  stageSkipped: 'stage_skipped',
+  productsRequired: 'products_required',
+  activeQuoteRequired: 'active_quote_required',
+  techCheckRequired: 'tech_check_required',
+  techCheckNotRequired: 'tech_check_not_required',
+  closeStageRequired: 'close_stage_required',
+  reasonRequired: 'reason_required',
+  valueFromProducts: 'value_from_products',
+  activeQuoteExists: 'active_quote_exists',
+  quoteNotActive: 'quote_not_active',
+  quoteNotDraft: 'quote_not_draft',
+  quoteNotOpen: 'quote_not_open',
+  quoteLinesRequired: 'quote_lines_required',
+  quoteNotOnDeal: 'quote_not_on_deal',
+  quoteWon: 'quote_won',
+  techCheckFailed: 'tech_check_failed',
+  lineNotFound: 'deal_line_not_found',
+  productInactive: 'product_inactive',
+  outOfStep: 'deal_out_of_step',
+} as const;
+export type DealRejectionCode = (typeof DEAL_REJECTIONS)[keyof typeof DEAL_REJECTIONS];
 
-export { dollars };
+/** A deal refusal is about the deal's state, but for the missing close reason (the request's content). */
+export function dealRejectionKind(code: string): RejectionKind {
+  return code === DEAL_REJECTIONS.reasonRequired ? 'content' : 'state';
+}
+
+/** Why a move, close or change of a deal is refused (its kind: `dealRejectionKind(code)`). */
+export interface DealRefusal {
+  code: DealRejectionCode;
+  message: string;
+}
 
 /**
  * SPEC: a deal worth more than $20,000.00 cannot move past Tech Check until a technical consultant
@@ -56,7 +166,7 @@ export function techCheckGate(facts: DealFacts): TechCheckGate {
 
 const stageIndex = (stage: DealStage): number => DEAL_STAGES.indexOf(stage);
 
-function techCheckRequiredRejection(facts: DealFacts, gate: TechCheckGate): Rejection {
+function techCheckRequiredRejection(facts: DealFacts, gate: TechCheckGate): DealRefusal {
   const quote = facts.activeQuote;
   const what = gate.failedCheckId
     ? `quote ${quote?.quoteNumber} revision ${quote?.revision} failed its Tech Check; revise the quote and have the new revision checked`
@@ -70,7 +180,7 @@ function techCheckRequiredRejection(facts: DealFacts, gate: TechCheckGate): Reje
 }
 
 /** Why the deal may not move from `stage` to `to` now, or null when it may. */
-export function moveRejection(stage: DealStage, status: DealStatus, to: DealStage, facts: DealFacts): Rejection | null {
+export function moveRejection(stage: DealStage, status: DealStatus, to: DealStage, facts: DealFacts): DealRefusal | null {
   if (status !== 'open') return { code: DEAL_REJECTIONS.dealClosed, message: `the deal is already ${status}` };
   if (to === stage) return { code: DEAL_REJECTIONS.alreadyInStage, message: `the deal is already in ${to}` };
   const gate = techCheckGate(facts);
@@ -102,12 +212,12 @@ export function moveRejection(stage: DealStage, status: DealStatus, to: DealStag
   }
 }
 
-function skipped(stage: DealStage, next: DealStage): Rejection {
+function skipped(stage: DealStage, next: DealStage): DealRefusal {
   return { code: DEAL_REJECTIONS.stageSkipped, message: `from ${stage} the deal moves forward one stage at a time (next: ${next})` };
 }
 
 /** Why the deal may not be closed with `outcome` now, or null when it may. */
-export function closeRejection(stage: DealStage, status: DealStatus, outcome: DealOutcome, reason: string | null, facts: DealFacts): Rejection | null {
+export function closeRejection(stage: DealStage, status: DealStatus, outcome: DealOutcome, reason: string | null, facts: DealFacts): DealRefusal | null {
   if (status !== 'open') return { code: DEAL_REJECTIONS.dealClosed, message: `the deal is already ${status}` };
   if (outcome === 'lost') {
     return reason && reason.trim() ? null : { code: DEAL_REJECTIONS.reasonRequired, message: 'closing a deal as lost needs a reason' };
@@ -123,7 +233,7 @@ export function closeRejection(stage: DealStage, status: DealStatus, outcome: De
  * can be won, and only as the deal could be won: in Close, with the Tech Check rule satisfied for
  * that quote revision. Once a quote is won, the deal's offer is settled.
  */
-export function winRejection(stage: DealStage, status: DealStatus, quoteId: string, facts: DealFacts): Rejection | null {
+export function winRejection(stage: DealStage, status: DealStatus, quoteId: string, facts: DealFacts): DealRefusal | null {
   if (status !== 'open') return { code: DEAL_REJECTIONS.dealClosed, message: `the deal is already ${status}` };
   const quote = facts.activeQuote;
   if (quote?.status === 'won') {
@@ -134,7 +244,7 @@ export function winRejection(stage: DealStage, status: DealStatus, quoteId: stri
 }
 
 /** The deal's quote was won: what it offered is on order, so the offer is no longer changed. */
-export function wonQuoteRejection(facts: DealFacts): Rejection | null {
+export function wonQuoteRejection(facts: DealFacts): DealRefusal | null {
   const quote = facts.activeQuote;
   return quote?.status === 'won'
     ? { code: DEAL_REJECTIONS.quoteWon, message: `the deal's quote ${quote.quoteNumber} revision ${quote.revision} was won: its offer is settled` }

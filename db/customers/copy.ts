@@ -7,7 +7,7 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Db } from '../../db/knex';
+import type { Db } from '../knex';
 
 export type CopyValue = string | number | boolean | null | undefined | string[] | object;
 

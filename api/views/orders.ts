@@ -18,9 +18,9 @@ import {
   orderWorkflowId,
   type OrderState,
 } from '../../workflows/orderToCash.contract';
-import { balanceCents, isOverdue, liveInvoice, orderActionsNow, orderPhase } from '../../workflows/orderToCash.rules';
+import { balanceCents, isOverdue, liveInvoice, orderActionsNow, orderPhase } from '../../domain/order';
 import { isoDate, isoDateTime } from '../schemas';
-import { lineSchema } from './dealViews';
+import { lineSchema } from './deals';
 
 const ACTIONS = ['fulfill', 'cancel', 'invoice', 'pay', 'cancel_invoice'] as const;
 

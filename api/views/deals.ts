@@ -9,7 +9,7 @@ import { DealStore } from '../../db/stores/deals';
 import { QUOTE_STATUSES, QuoteStore } from '../../db/stores/quotes';
 import { TechCheckStore } from '../../db/stores/techChecks';
 import { DEAL_STAGES, DEAL_STATUSES, TECH_CHECK_OUTCOMES, dealWorkflowId, type DealState } from '../../workflows/dealLifecycle.contract';
-import { movesNow, techCheckGate } from '../../workflows/dealLifecycle.rules';
+import { movesNow, techCheckGate } from '../../domain/deal';
 import { isoDate, isoDateTime } from '../schemas';
 
 const stageOrOutcome = z.enum([...DEAL_STAGES, 'won', 'lost']);

@@ -3,17 +3,13 @@
  * A mapping is configuration (config/customer-mappings/<source>.json): which column is the
  * source key, which columns feed which standard attribute (with date formats where needed),
  * which columns name records of other sources, and which other columns to keep as typed extras.
- * A new CSV layout needs a new mapping file, not code.
+ * A new CSV layout needs a new mapping file, not code. Reading the files from disk is
+ * config/customers.ts; this module judges their content.
  *
  * The pure half of the importer lives here too: checking a header against a mapping and turning
  * one CSV record into a typed row or a reason to reject it.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
-import { PROJECT_ROOT } from '../../config';
-// The build copies the default mapping files into dist/ because this module imports them.
-import '../../config/customerFiles';
 import { parseValue, type ValueType } from './values';
 
 export type SourceKind = 'person' | 'purchase';
@@ -109,35 +105,12 @@ export class MappingError extends Error {
   override name = 'MappingError';
 }
 
-export const DEFAULT_MAPPINGS_DIR = path.join(PROJECT_ROOT, 'config', 'customer-mappings');
-
 export function parseMapping(json: unknown, where: string): SourceMapping {
   const result = mappingSchema.safeParse(json);
   if (!result.success) {
     throw new MappingError(`${where}: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
   }
   return result.data;
-}
-
-export function loadMappingFile(file: string): SourceMapping {
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new MappingError(`${file}: ${(error as Error).message}`);
-  }
-  return parseMapping(json, file);
-}
-
-/** Every mapping in a folder, by source name. */
-export function loadMappings(dir: string = DEFAULT_MAPPINGS_DIR): Map<string, SourceMapping> {
-  const out = new Map<string, SourceMapping>();
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
-    const mapping = loadMappingFile(path.join(dir, file));
-    if (out.has(mapping.source)) throw new MappingError(`${file}: source "${mapping.source}" is mapped twice in ${dir}`);
-    out.set(mapping.source, mapping);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
