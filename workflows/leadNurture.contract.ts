@@ -7,8 +7,9 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const nurtureWorkflowId = (leadId: string): string => `lead-nurture-${leadId}`;
 
-export const NURTURE_STEPS = ['intro_call', 'information_email', 'follow_up_email', 'appointment_call'] as const;
-export type NurtureStepName = (typeof NURTURE_STEPS)[number];
+export { NURTURE_STEPS } from '../domain/nurture';
+export type { NurtureStepName } from '../domain/nurture';
+import type { NurtureStepName } from '../domain/nurture';
 
 export interface NurtureStepDefinition {
   step: NurtureStepName;

@@ -8,7 +8,7 @@ import { ROLES } from '../../db/stores/users';
 import { MyWorkStore } from '../../db/stores/myWork';
 import { route, type RouteSpec } from '../http';
 import { isoDateTime, pageOf } from '../schemas';
-import { activitySchema, timelineQuery, toTimelineFilter } from './activities';
+import { activitySchema, timelineQuery, toTimelineFilter } from '../views/timeline';
 
 const meSchema = z.object({
   id: z.uuid(),

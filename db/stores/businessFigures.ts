@@ -5,8 +5,8 @@
  * grouped by run.
  */
 import type { Knex } from 'knex';
-import { DEAL_STAGES, type DealStage } from '../../workflows/dealLifecycle.contract';
-import { NURTURE_STEPS, type NurtureStepName } from '../../workflows/leadNurture.contract';
+import { DEAL_STAGES, type DealStage } from '../../domain/deal';
+import { NURTURE_STEPS, type NurtureStepName } from '../../domain/nurture';
 
 /** SPEC: a deal that waits in Tech Check longer than this needs someone's attention. */
 export const TECH_CHECK_WAIT_ALERT_MS = 2 * 86_400_000;

@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { fromRow } from '../rows';
-import { ACTIVITY_SELECT, applyTimelineFilter, attendeesOf, type Activity, type Attendee, type TimelineFilter } from './activities';
+import { ACTIVITY_SELECT, applyTimelineFilter, attendeesOf, type Activity, type Attendee, type TimelineFilter } from './timelineActivities';
 import type { Page } from './paging';
 
 /** Open ones first, the soonest due first (undated last); then the closed ones, the latest first. */
