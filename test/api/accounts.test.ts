@@ -5,17 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { countRows } from '../helpers/db';
-import { dealAt, expectStatus, qualifiedDeal, startDealStack, type DealStack } from '../helpers/deals';
+import { dealAt, qualifiedDeal } from '../helpers/deals';
+import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { uniqueEmail } from '../helpers/fixtures';
 import type { Reply } from '../helpers/http';
 
 const WRITTEN = ['accounts', 'contacts', 'audit_log'];
 
 describe('accounts and contacts through the API (dev server, real worker, Postgres)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
 
   before(async function () {
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
   });
 
   after(async function () {

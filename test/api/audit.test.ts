@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import type { Db } from '../../db/knex';
 import { orderWorkflowId } from '../../workflows/orderToCash.contract';
-import { expectStatus, productId, startDealStack, techCheckBody, type ApiClient, type DealStack } from '../helpers/deals';
+import { productId, techCheckBody } from '../helpers/deals';
+import { type ApiClient, expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { uniqueEmail } from '../helpers/fixtures';
 import type { Reply } from '../helpers/http';
 import { today } from '../helpers/orders';
@@ -50,10 +51,10 @@ async function snapshot(db: Db): Promise<Snapshot> {
 }
 
 describe('audit completeness: a lead’s way to a paid invoice, every change audited with its actor (time-skipping server)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
 
   before(async function () {
-    stack = await startDealStack({ server: 'time-skipping' });
+    stack = await startStack({ server: 'time-skipping' });
   });
 
   after(async function () {

@@ -22,7 +22,8 @@ import { dealWorkflowId, type TechCheckReminderKind } from '../../workflows/deal
 import { nurtureWorkflowId } from '../../workflows/leadNurture.contract';
 import { orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { importCsv } from '../customers/helpers';
-import { dealAt, expectStatus, productId, qualifiedDeal, startDealStack, type DealStack } from '../helpers/deals';
+import { dealAt, productId, qualifiedDeal } from '../helpers/deals';
+import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { createLead, uniqueEmail } from '../helpers/fixtures';
 import { apiRequest } from '../helpers/http';
 import { invoicedOrder, today, wonOrder } from '../helpers/orders';
@@ -88,7 +89,7 @@ interface World {
 }
 
 describe('authorization matrix: every operation × every kind of caller, from one table (dev server)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
   let db: Db;
   let world: World;
   const tokens = {} as Record<Caller, string | null>;
@@ -421,7 +422,7 @@ describe('authorization matrix: every operation × every kind of caller, from on
 
   before(async function () {
     this.timeout(300_000);
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
     db = stack.db;
     const u = stack.users;
     Object.assign(tokens, { none: null, malformed: null, badToken: null, owner: u.rep.token, otherRep: u.otherRep.token, tech: u.tech_consultant.token, manager: u.manager.token, admin: u.admin.token });

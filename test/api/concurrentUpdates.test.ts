@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { DEAL_STAGES, dealWorkflowId, getDealStateQuery, type DealStage } from '../../workflows/dealLifecycle.contract';
 import { orderWorkflowId } from '../../workflows/orderToCash.contract';
-import { dealAt, expectStatus, startDealStack, type DealStack } from '../helpers/deals';
+import { dealAt } from '../helpers/deals';
+import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { invoicedOrder, orderEverywhere, orderState, today } from '../helpers/orders';
 import { inPool, settled } from '../helpers/bursts';
 
@@ -17,10 +18,10 @@ const REQUESTS = 30;
 const IN_FLIGHT = 16;
 
 describe('concurrent requests at one deal or invoice (dev server, real worker, Postgres)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
 
   before(async function () {
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
   });
 
   after(async function () {

@@ -17,7 +17,8 @@ import fc from 'fast-check';
 import type { Reply } from '../helpers/http';
 import { DEAL_STAGES, TECH_CHECK_THRESHOLD_CENTS, dealWorkflowId, getDealStateQuery } from '../../workflows/dealLifecycle.contract';
 import { inPool } from '../helpers/bursts';
-import { productId, qualifiedDeal, startDealStack, type ApiClient, type DealStack } from '../helpers/deals';
+import { productId, qualifiedDeal } from '../helpers/deals';
+import { type ApiClient, startStack, type TestStack } from '../helpers/stack';
 
 const RUNS = Number(process.env.DEAL_FUZZ_RUNS ?? 5);
 const BATCH = Number(process.env.DEAL_FUZZ_BATCH ?? 60);
@@ -96,11 +97,11 @@ interface Stats {
 }
 
 describe('the Tech Check gate under random API call sequences (dev server, real worker, Postgres)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
   let products: string[];
 
   before(async function () {
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
     products = await Promise.all(SKUS.map((sku) => productId(stack.db, sku)));
   });
 

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { DealValueKey } from '../../workflows/searchAttributes';
 import { countRows } from '../helpers/db';
 import type { Reply } from '../helpers/http';
-import { dealAt, expectStatus, productId, qualifiedDeal, stageEverywhere, startDealStack, techCheckBody, type DealStack } from '../helpers/deals';
+import { dealAt, productId, qualifiedDeal, stageEverywhere, techCheckBody } from '../helpers/deals';
+import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
 
 const AT_THRESHOLD = 2_000_000;
@@ -15,12 +16,12 @@ const ABOVE_THRESHOLD = 2_000_001;
 const WRITTEN = ['deals', 'deal_lines', 'deal_stage_moves', 'quotes', 'quote_lines', 'tech_checks', 'activities', 'audit_log', 'deal_changes'];
 
 describe('deals through the API (dev server, real worker, Postgres)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
   let systemId: string;
   let doorbellId: string;
 
   before(async function () {
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
     systemId = await productId(stack.db, 'SS-300');
     doorbellId = await productId(stack.db, 'DB-100');
   });

@@ -6,15 +6,15 @@ import assert from 'node:assert/strict';
 import { getNurtureStateQuery, nurtureWorkflowId } from '../../workflows/leadNurture.contract';
 import { dealWorkflowId } from '../../workflows/dealLifecycle.contract';
 import { countRows } from '../helpers/db';
-import { expectStatus, startDealStack, type DealStack } from '../helpers/deals';
+import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { createLead, uniqueEmail } from '../helpers/fixtures';
 import { eventually } from '../helpers/temporal';
 
 describe('qualifying a lead (dev server, real worker, Postgres)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
 
   before(async function () {
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
   });
 
   after(async function () {

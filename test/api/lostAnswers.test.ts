@@ -10,7 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { countRows } from '../helpers/db';
-import { dealAt, expectStatus, productId, qualifiedDeal, startDealStack, techCheckBody, type ApiClient, type DealStack } from '../helpers/deals';
+import { dealAt, productId, qualifiedDeal, techCheckBody } from '../helpers/deals';
+import { type ApiClient, expectStatus, startStack, type TestStack } from '../helpers/stack';
 import type { Reply } from '../helpers/http';
 import { today, wonOrder } from '../helpers/orders';
 
@@ -20,11 +21,11 @@ const WRITTEN = [
 ];
 
 describe('a retry whose first answer was lost gets the first outcome (dev server, real worker, Postgres)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
   let rep: ApiClient;
 
   before(async function () {
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
     rep = stack.as.rep;
   });
 

@@ -9,7 +9,8 @@ import { loadConfig } from '../../config';
 import { orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { AmountDueKey, InvoiceStatusKey, OrderStatusKey } from '../../workflows/searchAttributes';
 import { countRows } from '../helpers/db';
-import { dealAt, expectStatus, productId, startDealStack, startExtraApi, techCheckBody, type DealStack } from '../helpers/deals';
+import { dealAt, productId, techCheckBody } from '../helpers/deals';
+import { expectStatus, startExtraApi, startStack, type TestStack } from '../helpers/stack';
 import { client, type Reply } from '../helpers/http';
 import { invoicedOrder, orderEverywhere, today, wonOrder } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
@@ -21,10 +22,10 @@ const WRITTEN = [
 ];
 
 describe('order to cash through the API (dev server, real worker, Postgres)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
 
   before(async function () {
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
   });
 
   after(async function () {

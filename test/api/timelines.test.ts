@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { countRows } from '../helpers/db';
-import { driveDeal, expectStatus, startDealStack, type DealStack } from '../helpers/deals';
+import { driveDeal } from '../helpers/deals';
+import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { createLead, uniqueEmail } from '../helpers/fixtures';
 import { today } from '../helpers/orders';
 
@@ -15,7 +16,7 @@ const HOUR_MS = 3_600_000;
 const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
 
 describe('timelines through the API (dev server, real worker, Postgres)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
   /** One customer's whole story: a lead qualified into a deal of an account, quoted, won, fulfilled and invoiced. */
   let ids: { lead: string; deal: string; account: string; contact: string; quote: string; order: string; invoice: string };
 
@@ -26,7 +27,7 @@ describe('timelines through the API (dev server, real worker, Postgres)', functi
   };
 
   before(async function () {
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
     const company = `Litware ${Math.random().toString(36).slice(2, 8)}`;
     const lead = await createLead(stack.db, stack.users.rep.id, { companyName: company });
     await add('note', { type: 'lead', id: lead.id }, 'Met at the trade show');

@@ -22,7 +22,8 @@ import fc from 'fast-check';
 import { DealStore } from '../../db/stores/deals';
 import { OrderStore } from '../../db/stores/orders';
 import { DEAL_STAGES, dealWorkflowId, getDealStateQuery, type DealStage } from '../../workflows/dealLifecycle.contract';
-import { dealAt, productId, qualifiedDeal, startDealStack, type DealStack } from '../helpers/deals';
+import { dealAt, productId, qualifiedDeal } from '../helpers/deals';
+import { startStack, type TestStack } from '../helpers/stack';
 import type { Reply } from '../helpers/http';
 import { orderState, today, wonOrder } from '../helpers/orders';
 import { inPool, settled } from '../helpers/bursts';
@@ -109,12 +110,12 @@ interface Stats {
 }
 
 describe('random concurrent bursts of every Update kind at deals and orders (dev server, real worker, Postgres)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
   let product: string;
   const stats: Stats = { bursts: 0, requests: 0, byStatus: {} };
 
   before(async function () {
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
     product = await productId(stack.db, 'SS-300');
   });
 

@@ -17,7 +17,8 @@ import { ensureConsoleBuilt } from '../../scripts/lib/console';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../scripts/lib/chromium';
 import { waitForUnification } from '../../api/unificationClient';
 import { SAMPLE_DIR, importDir } from '../customers/helpers';
-import { expectStatus, qualifiedDeal, startDealStack, type DealStack } from '../helpers/deals';
+import { qualifiedDeal } from '../helpers/deals';
+import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { createLead } from '../helpers/fixtures';
 import { testEnv } from '../helpers/env';
 import { testLog } from '../helpers/temporal';
@@ -28,7 +29,7 @@ const PHONE = { width: 390, height: 844 };
 
 describe('the rep\'s console in a browser', function () {
   this.timeout(300_000);
-  let stack: DealStack;
+  let stack: TestStack;
   let browser: Browser;
   let page: Page;
   let shots: string;
@@ -37,7 +38,7 @@ describe('the rep\'s console in a browser', function () {
   before(async function () {
     await ensureConsoleBuilt(testLog);
     [stack, browser] = await Promise.all([
-      startDealStack({ server: 'dev' }),
+      startStack({ server: 'dev' }),
       chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS }),
     ]);
     page = await browser.newPage({ viewport: DESKTOP, reducedMotion: 'reduce' });

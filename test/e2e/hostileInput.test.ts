@@ -11,7 +11,8 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { assertResponseMatchesContract } from '../helpers/contract';
 import { countRows } from '../helpers/db';
-import { productId, qualifiedDeal, startDealStack, type DealStack } from '../helpers/deals';
+import { productId, qualifiedDeal } from '../helpers/deals';
+import { startStack, type TestStack } from '../helpers/stack';
 import { testEnv } from '../helpers/env';
 import { alive, startApiProcess, type ApiProcess } from '../helpers/fuzz';
 import { apiRequest } from '../helpers/http';
@@ -51,7 +52,7 @@ function multipart(boundary: string, parts: Array<{ name: string; filename: stri
 
 describe('hostile input against the API process (dev server, real worker, Postgres)', function () {
   this.timeout(180_000);
-  let stack: DealStack;
+  let stack: TestStack;
   let api: ApiProcess;
   let rep: string;
   let manager: string;
@@ -59,7 +60,7 @@ describe('hostile input against the API process (dev server, real worker, Postgr
   let rowsBefore: Record<string, number>;
 
   before(async function () {
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
     api = await startApiProcess(stack, path.join(testEnv.dataDir, `hostile-api-${process.pid}.log`));
     rep = stack.users.rep.token;
     manager = stack.users.manager.token;

@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../config';
 import { freePort } from '../../scripts/lib/services';
-import { expectStatus, productId, qualifiedDeal, startDealStack, startExtraApi, type DealStack } from '../helpers/deals';
+import { productId, qualifiedDeal } from '../helpers/deals';
+import { expectStatus, startExtraApi, startStack, type TestStack } from '../helpers/stack';
 import { createLead } from '../helpers/fixtures';
 import { client } from '../helpers/http';
 import { parsePrometheusText, type MetricsPage } from '../helpers/prometheus';
@@ -25,10 +26,10 @@ async function scrape(url: string): Promise<MetricsPage> {
 
 describe('GET /metrics', function () {
   this.timeout(180_000);
-  let stack: DealStack;
+  let stack: TestStack;
 
   before(async function () {
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
   });
 
   after(async function () {

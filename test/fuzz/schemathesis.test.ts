@@ -37,7 +37,7 @@ import path from 'node:path';
 import { loadConfig } from '../../config';
 import { ROLES, type Role } from '../../db/stores/users';
 import { toolPaths } from '../../scripts/lib/tools';
-import { startDealStack, type DealStack } from '../helpers/deals';
+import { startStack, type TestStack } from '../helpers/stack';
 import { testEnv } from '../helpers/env';
 import { alive, apiErrors, logTail, runSchemathesis, schemathesisConfig, seedRecords, startApiProcess, type ApiProcess, type OpenApiDocument } from '../helpers/fuzz';
 
@@ -57,7 +57,7 @@ const CHECKS = [
 
 describe('the API under a schema fuzzer (schemathesis, every role)', function () {
   this.timeout(0);
-  let stack: DealStack;
+  let stack: TestStack;
   let api: ApiProcess;
   let workDir: string;
 
@@ -67,7 +67,7 @@ describe('the API under a schema fuzzer (schemathesis, every role)', function ()
     assert.ok(fs.existsSync(schemathesis), `schemathesis is not installed at ${schemathesis}: run \`npm run provision\``);
     workDir = path.join(testEnv.dataDir, 'fuzz');
     fs.mkdirSync(workDir, { recursive: true });
-    stack = await startDealStack({ server: 'dev' });
+    stack = await startStack({ server: 'dev' });
     const ids = await seedRecords(stack);
     api = await startApiProcess(stack, path.join(workDir, 'api.log'));
     const document = (await (await fetch(`${api.url}/openapi.json`)).json()) as OpenApiDocument;

@@ -13,7 +13,8 @@ import { freePort, waitFor } from '../../scripts/lib/services';
 import { toolPaths } from '../../scripts/lib/tools';
 import { SAMPLE_DIR } from '../customers/helpers';
 import { createLead } from './fixtures';
-import { dealAt, expectStatus, productId, qualifiedDeal, type DealStack } from './deals';
+import { dealAt, productId, qualifiedDeal } from './deals';
+import { expectStatus, type TestStack } from './stack';
 import { apiRequest } from './http';
 import { invoicedOrder, wonOrder } from './orders';
 
@@ -25,7 +26,7 @@ export interface ApiProcess {
   stop(): Promise<void>;
 }
 
-export async function startApiProcess(stack: DealStack, logFile: string): Promise<ApiProcess> {
+export async function startApiProcess(stack: TestStack, logFile: string): Promise<ApiProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const out = fs.openSync(logFile, 'a');
@@ -56,7 +57,7 @@ export async function startApiProcess(stack: DealStack, logFile: string): Promis
 export const alive = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
 
 /** Records of every kind, made through the API; their ids, by kind, for schemathesis's dictionaries. */
-export async function seedRecords(stack: DealStack): Promise<Record<string, string[]>> {
+export async function seedRecords(stack: TestStack): Promise<Record<string, string[]>> {
   const { rep, manager, tech_consultant: tc } = stack.as;
   const lead = await createLead(stack.db, stack.users.rep.id);
   await createLead(stack.db, stack.users.otherRep.id);

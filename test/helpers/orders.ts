@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { getOrderStateQuery, orderWorkflowId, type OrderState } from '../../workflows/orderToCash.contract';
-import { dealAt, expectStatus, type DealStack } from './deals';
+import { dealAt } from './deals';
+import { expectStatus, type TestStack } from './stack';
 
 export interface WonOrder {
   dealId: string;
@@ -17,7 +18,7 @@ export interface WonOrder {
 export const today = (): string => new Date().toISOString().slice(0, 10);
 
 /** A deal worth `valueCents` in Close, its quote won through the API: the new order. */
-export async function wonOrder(stack: DealStack, valueCents = 1_500_000, body: Record<string, unknown> = {}): Promise<WonOrder> {
+export async function wonOrder(stack: TestStack, valueCents = 1_500_000, body: Record<string, unknown> = {}): Promise<WonOrder> {
   const { dealId, quoteId } = await dealAt(stack, 'close', valueCents);
   const won = await stack.as.rep.post(`/quotes/${quoteId}/win`, body);
   expectStatus(won, 201);
@@ -25,7 +26,7 @@ export async function wonOrder(stack: DealStack, valueCents = 1_500_000, body: R
 }
 
 /** A won order, fulfilled completely and invoiced: the invoice. */
-export async function invoicedOrder(stack: DealStack, valueCents = 1_500_000, invoiceBody: Record<string, unknown> = {}): Promise<WonOrder & { invoiceId: string; invoice: any }> {
+export async function invoicedOrder(stack: TestStack, valueCents = 1_500_000, invoiceBody: Record<string, unknown> = {}): Promise<WonOrder & { invoiceId: string; invoice: any }> {
   const won = await wonOrder(stack, valueCents);
   expectStatus(await stack.as.rep.post(`/orders/${won.orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
   const invoice = await stack.as.rep.post(`/orders/${won.orderId}/invoices`, invoiceBody);
@@ -33,12 +34,12 @@ export async function invoicedOrder(stack: DealStack, valueCents = 1_500_000, in
   return { ...won, invoiceId: invoice.body.id, invoice: invoice.body };
 }
 
-export function orderState(stack: DealStack, orderId: string): Promise<OrderState> {
+export function orderState(stack: TestStack, orderId: string): Promise<OrderState> {
   return stack.env.client.workflow.getHandle(orderWorkflowId(orderId)).query(getOrderStateQuery);
 }
 
 /** What Postgres and the workflow each say the order's and its invoices' statuses are. */
-export async function orderEverywhere(stack: DealStack, orderId: string): Promise<{ db: unknown; workflow: unknown }> {
+export async function orderEverywhere(stack: TestStack, orderId: string): Promise<{ db: unknown; workflow: unknown }> {
   const row = await stack.db('orders').where({ id: orderId }).first('status');
   const invoices = await stack.db('invoices').where({ order_id: orderId }).orderBy('created_at').select('id', 'status', 'paid_cents');
   const state = await orderState(stack, orderId);

@@ -21,7 +21,8 @@ import { DEFAULT_TECH_CHECK_REMINDERS, dealWorkflowId } from '../../workflows/de
 import { orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { nurtureWorkflowId } from '../../workflows/leadNurture.contract';
 import { mochaGlobalSetup, mochaGlobalTeardown } from '../setup';
-import { dealAt, expectStatus, productId, startDealStack, techCheckBody, type DealStack } from '../helpers/deals';
+import { dealAt, productId, techCheckBody } from '../helpers/deals';
+import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { createLead } from '../helpers/fixtures';
 import { invoicedOrder, today } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
@@ -38,7 +39,7 @@ async function save(handle: WorkflowHandle, file: string): Promise<void> {
 }
 
 /** Every run of a workflow id that continued as new, first to last (the time-skipping server has no visibility list). */
-async function saveRuns(stack: DealStack, workflowId: string, firstRunId: string, file: string): Promise<void> {
+async function saveRuns(stack: TestStack, workflowId: string, firstRunId: string, file: string): Promise<void> {
   const runs: string[] = [];
   let runId: string | undefined = firstRunId;
   while (runId) {
@@ -50,7 +51,7 @@ async function saveRuns(stack: DealStack, workflowId: string, firstRunId: string
   for (const [index, id] of runs.entries()) await save(stack.env.client.workflow.getHandle(workflowId, id), `${file}-run${index + 1}`);
 }
 
-async function orderScenarios(stack: DealStack): Promise<void> {
+async function orderScenarios(stack: TestStack): Promise<void> {
   const { env, as, db, users } = stack;
   const client = env.client;
   const pay = (invoiceId: string, status: 'complete' | 'partial', amountCents: number) => as.rep.post(`/invoices/${invoiceId}/pay`, { status, paidOn: today(), amountCents });
@@ -118,7 +119,7 @@ async function orderScenarios(stack: DealStack): Promise<void> {
  * and identical moves, an order's concurrent payments; then each is taken to its end where it can be.
  * Tolerant of refusals: recorded with older code too, whose queue let handlers in together.
  */
-async function concurrentScenarios(stack: DealStack, suffix: string): Promise<void> {
+async function concurrentScenarios(stack: TestStack, suffix: string): Promise<void> {
   const { env, as, db } = stack;
   const client = env.client;
   const settle = async (handle: WorkflowHandle, file: string) => {
@@ -151,7 +152,7 @@ async function concurrentScenarios(stack: DealStack, suffix: string): Promise<vo
   await settle(client.workflow.getHandle(orderWorkflowId(orderId)), `orderToCashWorkflow-concurrent-payments${suffix}`);
 }
 
-async function scenarios(stack: DealStack, groups: Set<string>): Promise<void> {
+async function scenarios(stack: TestStack, groups: Set<string>): Promise<void> {
   const { env, as, db, users } = stack;
   const client = env.client;
   if (groups.has('concurrent')) await concurrentScenarios(stack, process.env.HISTORY_SUFFIX ?? '');
@@ -249,9 +250,9 @@ async function main(): Promise<void> {
   if (unknown.length) throw new Error(`unknown scenario group(s) ${unknown.join(', ')}; choose from ${GROUPS.join(', ')}`);
   fs.mkdirSync(OUT, { recursive: true });
   await mochaGlobalSetup();
-  let stack: DealStack | null = null;
+  let stack: TestStack | null = null;
   try {
-    stack = await startDealStack({ server: 'time-skipping' });
+    stack = await startStack({ server: 'time-skipping' });
     await scenarios(stack, new Set(asked.length ? asked : GROUPS));
   } finally {
     await stack?.teardown();

@@ -10,7 +10,8 @@ import { DealStore } from '../../db/stores/deals';
 import { LeadQualification } from '../../db/stores/leadQualification';
 import type { dealLifecycleWorkflow } from '../../workflows/dealLifecycle';
 import { DEFAULT_TECH_CHECK_REMINDERS, dealWorkflowId, getDealStateQuery } from '../../workflows/dealLifecycle.contract';
-import { apiClient, dealAt, expectStatus, productId, stageEverywhere, startDealStack, startExtraApi, techCheckBody, type DealStack } from '../helpers/deals';
+import { dealAt, productId, stageEverywhere, techCheckBody } from '../helpers/deals';
+import { apiClient, expectStatus, startExtraApi, startStack, type TestStack } from '../helpers/stack';
 import { createLead } from '../helpers/fixtures';
 import { eventually } from '../helpers/temporal';
 
@@ -25,10 +26,10 @@ function timerMs(events: temporal.api.history.v1.IHistoryEvent[]): number[] {
 }
 
 describe('deal workflow (time-skipping server, real worker, Postgres)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
 
   before(async function () {
-    stack = await startDealStack({ server: 'time-skipping' });
+    stack = await startStack({ server: 'time-skipping' });
   });
 
   after(async function () {

@@ -12,7 +12,8 @@ import { QuoteStore } from '../../db/stores/quotes';
 import type { orderToCashWorkflow } from '../../workflows/orderToCash';
 import { getOrderStateQuery, orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { PaymentOverdueKey } from '../../workflows/searchAttributes';
-import { dealAt, expectStatus, startDealStack, type DealStack } from '../helpers/deals';
+import { dealAt } from '../helpers/deals';
+import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { invoicedOrder, today } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
 
@@ -25,10 +26,10 @@ function timerMs(events: temporal.api.history.v1.IHistoryEvent[]): number[] {
 }
 
 describe('order workflow (time-skipping server, real worker, Postgres)', function () {
-  let stack: DealStack;
+  let stack: TestStack;
 
   before(async function () {
-    stack = await startDealStack({ server: 'time-skipping' });
+    stack = await startStack({ server: 'time-skipping' });
   });
 
   after(async function () {

@@ -11,7 +11,8 @@ import type { PassView } from '../../workflows/customerUnification.contract';
 import { waitForUnification } from '../../api/unificationClient';
 import { dealWorkflowId, getDealStateQuery } from '../../workflows/dealLifecycle.contract';
 import { nurtureWorkflowId } from '../../workflows/leadNurture.contract';
-import { expectStatus, qualifiedDeal, startDealStack, type DealStack } from '../helpers/deals';
+import { qualifiedDeal } from '../helpers/deals';
+import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { createLead } from '../helpers/fixtures';
 import { today, wonOrder } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
@@ -26,7 +27,7 @@ const PERMANENT: Array<{ what: string; error: () => Error; code: string; status:
 
 describe('permanent activity failures never wedge a workflow (dev server, real worker, Postgres)', function () {
   this.timeout(240_000);
-  let stack: DealStack;
+  let stack: TestStack;
   /** Errors the next calls of an activity throw, by activity name. */
   const faults: Record<string, Array<() => Error>> = {};
   const inject = (activity: string, error: () => Error, times = 1) => {
@@ -34,7 +35,7 @@ describe('permanent activity failures never wedge a workflow (dev server, real w
   };
 
   before(async function () {
-    stack = await startDealStack({
+    stack = await startStack({
       server: 'dev',
       wrapActivities: (activities) => Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, async (...args: unknown[]) => {
         const fault = faults[name]?.shift();
