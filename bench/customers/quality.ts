@@ -52,7 +52,7 @@ export function readPersonRecords(dir: string): MatchRecord[] & { rows: PersonRo
 export async function measure(dir: string, truth: Map<string, string>, rules: CompiledRules): Promise<QualityRun> {
   const records = readPersonRecords(dir);
   const started = Date.now();
-  records.forEach((r, i) => (r.keys = recordKeys(records.rows[i].values as Record<string, string | number | null>, rules)));
+  records.forEach((r, i) => (r.keys = recordKeys(records.rows[i].values as Record<string, string | number | null>, rules, records.rows[i].extra)));
   const { links } = await matchAll(records, rules);
   const clusters = assignCustomers(records.map((r) => r.id), links, new Map(), (smallest) => `new-${smallest}`);
   const ms = Date.now() - started;
