@@ -4,7 +4,9 @@
  * and upsert by source key.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { Readable } from 'node:stream';
+import { loadMappingFile } from '../../config/customers';
 import { beginImport } from '../../db/customers/importer';
 import { parseDate, parseInteger, parseMoney } from '../../domain/customers/values';
 import { CustomerImportStore } from '../../db/stores/customerImports';
@@ -190,6 +192,28 @@ describe('customer import', function () {
     ]);
     const sale = await database.db('customer_purchases').where({ purchase_id: 'PID_1' }).first();
     assert.deepEqual([sale.total_cents, sale.points_added], [38_997, null]);
+  });
+
+  it('loads a new layout with only a mapping file: the FEBRL example of the docs, its corrupted birth date left empty', async function () {
+    const mapping = loadMappingFile(path.join(__dirname, '..', '..', 'docs', 'examples', 'febrl', 'mapping.json'));
+    const text = [
+      'rec_id, given_name, surname, street_number, address_1, address_2, suburb, postcode, state, date_of_birth, soc_sec_id',
+      'rec-7-org, lydia, mccarthy, 6, mckillop circuit, telemon orchards, corio, 4670, nsw, 19751220, 1835068',
+      'rec-7-dup-0, lydia, mccarty, 6, mckillop circuit, , cori, 4670, nsw, 19751292, 1835068',
+    ].join('\n');
+    const session = await beginImport(database.db, testLog, { origin: 'cli' });
+    const summary = await session.loadFile({ mapping, fileName: 'dataset3.csv', stream: Readable.from([text]) });
+    await session.commit();
+    assert.deepEqual([summary.rowsLoaded, summary.rowsRejected, summary.valuesRejected], [2, 0, 1]);
+    const rows = await database.db('customer_source_records').where({ source: 'febrl' }).orderBy('line')
+      .select('source_key', 'first_name', 'last_name', 'street', 'postal_code', database.db.raw("to_char(date_of_birth, 'YYYY-MM-DD') as dob"), 'extra');
+    assert.deepEqual(rows.map((r) => [r.source_key, r.first_name, r.last_name, r.street, r.postal_code, r.dob]), [
+      ['rec-7-org', 'lydia', 'mccarthy', 'mckillop circuit', '4670', '1975-12-20'],
+      ['rec-7-dup-0', 'lydia', 'mccarty', 'mckillop circuit', '4670', null],
+    ]);
+    assert.deepEqual(rows[0].extra, { street_number: '6', address_2: 'telemon orchards', soc_sec_id: '1835068' });
+    const rejects = await new CustomerImportStore(database.db).rejects(session.id, { limit: 10, offset: 0 });
+    assert.deepEqual(rejects.items.map((r) => [r.line, r.scope, r.sourceKey, r.columnName]), [[3, 'value', 'rec-7-dup-0', 'date_of_birth']]);
   });
 
   it('rejects every row of a file whose header does not fit the mapping, saying why', async function () {
