@@ -17,13 +17,14 @@ import { CancelledFailure } from '@temporalio/common';
 import { parse } from 'csv-parse';
 import { to as copyTo } from 'pg-copy-streams';
 import type { CustomerConfig } from '../config';
-import { loadRulesFile } from '../config/customers';
+import { loadMappings, loadRulesFile } from '../config/customers';
 import type { Logger } from '../config/logger';
 import { copyInTransaction, copyInto, withConnection, type CopyValue } from '../db/customers/copy';
 import type { Db } from '../db/knex';
 import { assignCustomers, type ClusterResult } from '../domain/customers/clusters';
-import { Matcher, recordKeys, stepNames, type Link, type MatchRecord } from '../domain/customers/matcher';
+import { Matcher, recordKeys, stepNames, type ExtraValues, type Link, type MatchRecord } from '../domain/customers/matcher';
 import { mergeProfile, type MemberRecord, type Profile } from '../domain/customers/profile';
+import { MappingError } from '../domain/customers/mapping';
 import { RulesError, compileRules, type CompiledRules } from '../domain/customers/rules';
 import {
   UNIFICATION_FAILURES,
@@ -131,9 +132,9 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   async function beginUnificationPass(input: BeginPassInput): Promise<{ passId: string; rulesHash: string }> {
     let rules: CompiledRules;
     try {
-      rules = await loadRulesFile(rulesFile());
+      rules = await loadRulesFile(rulesFile(), loadMappings(customers.mappingsDir).values());
     } catch (error) {
-      if (error instanceof RulesError) throw ApplicationFailure.nonRetryable(error.message, UNIFICATION_FAILURES.invalidRules);
+      if (error instanceof RulesError || error instanceof MappingError) throw ApplicationFailure.nonRetryable(error.message, UNIFICATION_FAILURES.invalidRules);
       throw error;
     }
     await db('customer_unification_passes')
@@ -168,7 +169,7 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
         .limit(BATCH)
         .select(
           'r.id', 'r.row_hash', 'r.first_name', 'r.last_name', 'r.full_name', 'r.email', 'r.phone', 'r.gender', 'r.postal_code', 'r.street',
-          'r.city', 'r.state', 'r.country', 'r.reward_points',
+          'r.city', 'r.state', 'r.country', 'r.reward_points', 'r.extra',
           db.raw("to_char(r.date_of_birth, 'YYYY-MM-DD') as date_of_birth"), db.raw("to_char(r.created_on, 'YYYY-MM-DD') as created_on"),
         );
       if (rows.length === 0) break;
@@ -177,7 +178,7 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
         phone: r.phone as string, gender: r.gender as string, postalCode: r.postal_code as string, street: r.street as string, city: r.city as string,
         state: r.state as string, country: r.country as string, dateOfBirth: r.date_of_birth as string, createdOn: r.created_on as string,
         rewardPoints: r.reward_points as number,
-      }, rules), `${r.row_hash}:${signature}`]);
+      }, rules, r.extra as ExtraValues), `${r.row_hash}:${signature}`]);
       await copyInTransaction(db, {
         before: [['create temporary table customer_record_keys_in (record_id bigint, keys jsonb, basis text) on commit drop', []]],
         table: 'customer_record_keys_in',

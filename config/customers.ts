@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MappingError, parseMapping, type SourceMapping } from '../domain/customers/mapping';
-import { RulesError, compileRules, type CompiledRules } from '../domain/customers/rules';
+import { RulesError, compileRules, unknownExtraColumns, type CompiledRules } from '../domain/customers/rules';
 import { PROJECT_ROOT } from './index';
 // The build copies the default mapping and rules files into dist/ because this module imports them.
 import './customerFiles';
@@ -34,12 +34,20 @@ export function loadMappings(dir: string = DEFAULT_MAPPINGS_DIR): Map<string, So
   return out;
 }
 
-export async function loadRulesFile(file: string): Promise<CompiledRules> {
+/** The rules file, compiled; given the mappings, also refused when a rule names an extra column no person mapping keeps. */
+export async function loadRulesFile(file: string, mappings?: Iterable<SourceMapping>): Promise<CompiledRules> {
   let json: unknown;
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (error) {
     throw new RulesError(`${file}: ${(error as Error).message}`);
   }
-  return compileRules(json, file);
+  const rules = await compileRules(json, file);
+  if (mappings) {
+    const unknown = unknownExtraColumns(rules.config, mappings);
+    if (unknown.length) {
+      throw new RulesError(`${file}: ${unknown.map((u) => `rule "${u.rule}" compares extra:${u.column}, a column no person mapping keeps under "extra"`).join('; ')}`);
+    }
+  }
+  return rules;
 }

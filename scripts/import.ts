@@ -102,6 +102,7 @@ function printSummary(files: FileSummary[], ms: number): void {
     if (f.headerError) console.log(`  ${f.fileName}: wrong header: ${f.headerError}`);
     const reasons = Object.entries(f.rejectReasons).map(([reason, n]) => `${reason} ${fmt(n)}`).join(', ');
     if (reasons) console.log(`  ${f.fileName}: rejected rows: ${reasons}`);
+    if (f.valuesRejected) console.log(`  ${f.fileName}: ${fmt(f.valuesRejected)} values that did not parse were left empty (their rows loaded)`);
   }
 }
 
@@ -153,7 +154,7 @@ async function main(): Promise<void> {
       throw error;
     }
     printSummary(summaries, Date.now() - started);
-    if (summaries.some((s) => s.rowsRejected > 0)) console.log(`  every rejected row, with its line and reason: GET /imports/${session.id}`);
+    if (summaries.some((s) => s.rowsRejected > 0 || s.valuesRejected > 0)) console.log(`  every rejected row, with its line and reason: GET /imports/${session.id}`);
 
     if (!values['no-unify']) {
       const address = config.temporalAddress ?? `127.0.0.1:${config.temporalDevPort}`;

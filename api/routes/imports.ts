@@ -23,17 +23,20 @@ import { requestUnification, type UnificationTicket } from '../unificationClient
 const fileSchema = z.object({
   source: z.string(), fileName: z.string(), mapping: z.string(), header: z.array(z.string()).nullable(), headerError: z.string().nullable(),
   bytes: z.number().int(), sha256: z.string().nullable(), rowsRead: z.number().int(), rowsLoaded: z.number().int(), rowsInserted: z.number().int(),
-  rowsUpdated: z.number().int(), rowsUnchanged: z.number().int(), rowsRejected: z.number().int(), ms: z.number().int(),
+  rowsUpdated: z.number().int(), rowsUnchanged: z.number().int(), rowsRejected: z.number().int(),
+  valuesRejected: z.number().int().describe('Values left out of loaded rows because they did not parse (the rows loaded with those attributes empty)'), ms: z.number().int(),
 });
 
 const rejectSchema = z.object({
-  source: z.string(), fileName: z.string(), line: z.number().int(), reason: z.string(), columnName: z.string().nullable(), message: z.string(), raw: z.string().nullable(),
+  source: z.string(), fileName: z.string(), line: z.number().int(),
+  scope: z.enum(['row', 'value']).describe('`row`: the row was not loaded; `value`: the row loaded with this column\'s attribute empty'),
+  sourceKey: z.string().nullable(), reason: z.string(), columnName: z.string().nullable(), message: z.string(), raw: z.string().nullable(),
 });
 
 const importSchema = z.object({
   id: z.uuid(), origin: z.enum(['cli', 'api']), createdBy: z.string().nullable(), status: z.enum(['loading', 'loaded', 'failed']),
   rowsRead: z.number().int(), rowsLoaded: z.number().int(), rowsInserted: z.number().int(), rowsUpdated: z.number().int(),
-  rowsUnchanged: z.number().int(), rowsRejected: z.number().int(), error: z.string().nullable(),
+  rowsUnchanged: z.number().int(), rowsRejected: z.number().int(), valuesRejected: z.number().int(), error: z.string().nullable(),
   unificationWorkflowId: z.string().nullable(), unificationRunId: z.string().nullable(), unificationRequestId: z.string().nullable(),
   startedAt: isoDateTime(), finishedAt: isoDateTime().nullable(), files: z.array(fileSchema),
 });
@@ -49,6 +52,7 @@ const postQuery = z.object({
 const rejectsQuery = z.object({
   source: z.string().optional(),
   reason: z.string().optional().describe('malformed_row, wrong_column_count, wrong_header, missing_key, invalid_value, missing_value, invalid_encoding, duplicate_key'),
+  scope: z.enum(['row', 'value']).optional().describe('Only rejected rows, or only values left out of loaded rows'),
   ...paging,
 });
 
@@ -198,13 +202,13 @@ export function importRoutes({ db, temporal, taskQueue, log, customers }: Import
     }),
     route({
       method: 'get', path: '/imports/:id', tag: 'Customer imports', summary: 'An import: totals, files and rejected rows',
-      description: 'Rejected rows come with their file, line number, reason code, column and raw text (personal data: managers and admins only); page through them with `limit`/`offset`, filter by `source` or `reason`.',
+      description: 'Rejected rows come with their file, line number, reason code, column and raw text (personal data: managers and admins only); so do values that did not parse in a row that loaded without them (`scope: value`; only a missing or duplicate key, a purchase without a valid date or total, or a broken row rejects the row). Page through them with `limit`/`offset`, filter by `source`, `reason` or `scope`.',
       roles: SUPERVISORS, params, query: rejectsQuery,
       responses: { 200: { description: 'The import', schema: importViewSchema }, 404: { description: 'No such import' } },
       async handler({ params: { id }, query }) {
         const found = await imports.require(id);
-        const { limit, offset, source, reason } = query;
-        const { items, total } = await imports.rejects(id, { limit, offset }, { source, reason });
+        const { limit, offset, source, reason, scope } = query;
+        const { items, total } = await imports.rejects(id, { limit, offset }, { source, reason, scope });
         return { status: 200, body: { ...found, rejects: { data: items, page: { limit, offset, total } } } };
       },
     }),

@@ -3,8 +3,9 @@
  *
  * One import is one database transaction on one dedicated connection, so a failed or refused
  * import changes nothing. Each file streams through: line-end normalisation → csv-parse → the
- * mapping (types parsed, row rejected or accepted) → `COPY` into a temporary staging table that
- * holds accepted rows and rejected rows alike. Set-based SQL then rejects duplicate keys (the
+ * mapping (types parsed, row rejected or accepted, a value that does not parse left out of its
+ * row) → `COPY` into a temporary staging table that holds accepted rows, rejected rows and
+ * rejected values alike. Set-based SQL then rejects duplicate keys (the
  * first occurrence wins), files the rejected rows, and upserts the accepted ones by source key,
  * touching a stored row only when its content hash changed — so re-importing a file changes
  * nothing and a newer file updates exactly what differs. Memory stays flat whatever the file size.
@@ -33,6 +34,8 @@ export interface FileSummary {
   rowsUpdated: number;
   rowsUnchanged: number;
   rowsRejected: number;
+  /** Values left out of loaded rows because they did not parse (each reported with its line and column). */
+  valuesRejected: number;
   rejectReasons: Record<string, number>;
   ms: number;
   /** Where the time went: streaming into the stage, the duplicate check, filing rejects, the upsert. */
@@ -97,9 +100,13 @@ function acceptedLine(line: number, row: PersonRow | PurchaseRow, raw: string): 
   return `${fields.map(copyField).join('\t')}\n`;
 }
 
-function rejectedLine(kind: 'person' | 'purchase', line: number, sourceKey: string | null, reason: RejectReason, column: string | null, message: string, raw: string): string {
+/**
+ * A stage line that is a report, not a row to load: `x` a rejected row, `v` a value left out of
+ * the accepted row of the same line.
+ */
+function rejectedLine(kind: 'person' | 'purchase', line: number, sourceKey: string | null, reason: RejectReason, column: string | null, message: string, raw: string, mark: 'x' | 'v' = 'x'): string {
   const width = (kind === 'person' ? PERSON_STAGE : PURCHASE_STAGE).length;
-  const fields = [line, 'x', sourceKey, null, reason, column, message, raw.length > MAX_RAW ? `${raw.slice(0, MAX_RAW)}…` : raw, ...Array<null>(width).fill(null)];
+  const fields = [line, mark, sourceKey, null, reason, column, message, raw.length > MAX_RAW ? `${raw.slice(0, MAX_RAW)}…` : raw, ...Array<null>(width).fill(null)];
   return `${fields.map(copyField).join('\t')}\n`;
 }
 
@@ -164,6 +171,7 @@ export interface ImportTotals {
   rowsUpdated: number;
   rowsUnchanged: number;
   rowsRejected: number;
+  valuesRejected: number;
 }
 
 export interface BeginImport {
@@ -260,6 +268,9 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
           return done();
         }
         emit(acceptedLine(line, result.row, raw), this);
+        for (const v of result.row.rejectedValues) {
+          emit(rejectedLine(kind, line, result.row.sourceKey, v.reason, v.column, v.message, raw, 'v'), this);
+        }
         done();
       },
       flush(done) {
@@ -311,16 +322,20 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
         select source_key, min(line) as first_line from ${stage} where kind = 'r' group by source_key having count(*) > 1
       ) d
       where s.kind = 'r' and s.source_key = d.source_key and s.line <> d.first_line`, [mapping.key]);
+    // A row rejected as a duplicate is reported once, as a row: the values it would have lost go with it.
+    await client.query(`delete from ${stage} v using ${stage} x where v.kind = 'v' and x.kind = 'x' and v.line = x.line`);
     // Temporary tables get no statistics of their own: without them the planner guesses the joins below badly.
     await client.query(`analyze ${stage}`);
     const deduped = Date.now();
     await client.query(`
-      insert into customer_import_rejects (import_id, source, file_name, line, reason, column_name, message, raw)
-      select $1, $2, $3, line, reason, column_name, message, raw from ${stage} where kind = 'x' order by line`, [id, mapping.source, fileName]);
+      insert into customer_import_rejects (import_id, source, file_name, line, reason, column_name, message, raw, scope, source_key)
+      select $1, $2, $3, line, reason, column_name, message, raw, case kind when 'x' then 'row' else 'value' end, source_key
+      from ${stage} where kind in ('x', 'v') order by line, kind desc, column_name`, [id, mapping.source, fileName]);
     const reasons = await client.query<{ reason: string; n: number }>(`select reason, count(*)::int as n from ${stage} where kind = 'x' group by reason`);
-    const counted = await client.query<{ accepted: number; rejected: number }>(
-      `select count(*) filter (where kind = 'r')::int as accepted, count(*) filter (where kind = 'x')::int as rejected from ${stage}`);
-    const { accepted, rejected } = counted.rows[0];
+    const counted = await client.query<{ accepted: number; rejected: number; bad_values: number }>(
+      `select count(*) filter (where kind = 'r')::int as accepted, count(*) filter (where kind = 'x')::int as rejected,
+         count(*) filter (where kind = 'v')::int as bad_values from ${stage}`);
+    const { accepted, rejected, bad_values: valuesRejected } = counted.rows[0];
 
     const filed = Date.now();
     const [lock, update, insert] = kind === 'person'
@@ -333,16 +348,16 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
     const summary: FileSummary = {
       source: mapping.source, fileName, mapping: mapping.source, bytes, sha256: sha.digest('hex'), headerError,
       rowsRead, rowsLoaded: accepted, rowsInserted: written.inserted, rowsUpdated: written.updated,
-      rowsUnchanged: accepted - written.inserted - written.updated, rowsRejected: rejected,
+      rowsUnchanged: accepted - written.inserted - written.updated, rowsRejected: rejected, valuesRejected,
       rejectReasons: Object.fromEntries(reasons.rows.map((r) => [r.reason, r.n])),
       ms: Date.now() - started,
       timings: { stream: streamed - started, duplicates: deduped - streamed, rejects: filed - deduped, upsert: Date.now() - filed },
     };
     await client.query(
-      `insert into customer_import_files (import_id, source, file_name, mapping, header, header_error, bytes, sha256, rows_read, rows_loaded, rows_inserted, rows_updated, rows_unchanged, rows_rejected, ms)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      `insert into customer_import_files (import_id, source, file_name, mapping, header, header_error, bytes, sha256, rows_read, rows_loaded, rows_inserted, rows_updated, rows_unchanged, rows_rejected, values_rejected, ms)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
       [id, summary.source, fileName, summary.mapping, JSON.stringify((layout as BoundLayout | null)?.header ?? null), headerError, bytes, summary.sha256,
-        rowsRead, accepted, written.inserted, written.updated, summary.rowsUnchanged, rejected, summary.ms],
+        rowsRead, accepted, written.inserted, written.updated, summary.rowsUnchanged, rejected, valuesRejected, summary.ms],
     );
     files.push(summary);
     log.debug({ importId: id, ...summary }, 'customer file loaded');
@@ -354,6 +369,7 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
     return {
       rowsRead: sum('rowsRead'), rowsLoaded: sum('rowsLoaded'), rowsInserted: sum('rowsInserted'),
       rowsUpdated: sum('rowsUpdated'), rowsUnchanged: sum('rowsUnchanged'), rowsRejected: sum('rowsRejected'),
+      valuesRejected: sum('valuesRejected'),
     };
   }
 
@@ -365,8 +381,8 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
       try {
         await client.query(
           `update customer_imports set status = 'loaded', finished_at = now(), rows_read = $2, rows_loaded = $3, rows_inserted = $4,
-             rows_updated = $5, rows_unchanged = $6, rows_rejected = $7 where id = $1`,
-          [id, t.rowsRead, t.rowsLoaded, t.rowsInserted, t.rowsUpdated, t.rowsUnchanged, t.rowsRejected],
+             rows_updated = $5, rows_unchanged = $6, rows_rejected = $7, values_rejected = $8 where id = $1`,
+          [id, t.rowsRead, t.rowsLoaded, t.rowsInserted, t.rowsUpdated, t.rowsUnchanged, t.rowsRejected, t.valuesRejected],
         );
         await client.query('commit');
       } finally {

@@ -1,6 +1,6 @@
 /**
  * Customer imports as people read them: the totals, each file's summary and the rejected rows
- * (file, line, reason, the raw text). The write path is the streaming importer
+ * and values (file, line, column, reason, the raw text). The write path is the streaming importer
  * (db/customers/importer.ts); this store only reads and links an import to the
  * unification it triggered.
  */
@@ -23,6 +23,7 @@ export interface CustomerImportFile {
   rowsUpdated: number;
   rowsUnchanged: number;
   rowsRejected: number;
+  valuesRejected: number;
   ms: number;
 }
 
@@ -37,6 +38,7 @@ export interface CustomerImport {
   rowsUpdated: number;
   rowsUnchanged: number;
   rowsRejected: number;
+  valuesRejected: number;
   error: string | null;
   unificationWorkflowId: string | null;
   unificationRunId: string | null;
@@ -50,6 +52,9 @@ export interface RejectedRow {
   source: string;
   fileName: string;
   line: number;
+  /** `row`: the row was not loaded; `value`: the row loaded with this column's attribute empty. */
+  scope: 'row' | 'value';
+  sourceKey: string | null;
   reason: string;
   columnName: string | null;
   message: string;
@@ -78,16 +83,17 @@ export class CustomerImportStore {
     return found;
   }
 
-  async rejects(id: string, page: Page, filter: { source?: string; reason?: string } = {}): Promise<{ items: RejectedRow[]; total: number }> {
+  async rejects(id: string, page: Page, filter: { source?: string; reason?: string; scope?: 'row' | 'value' } = {}): Promise<{ items: RejectedRow[]; total: number }> {
     const where = (q: Knex.QueryBuilder) => {
       q.where({ import_id: id });
       if (filter.source) q.where('source', filter.source);
       if (filter.reason) q.where('reason', filter.reason);
+      if (filter.scope) q.where('scope', filter.scope);
       return q;
     };
     const [rows, [{ count }]] = await Promise.all([
-      where(this.db('customer_import_rejects')).select('source', 'file_name', 'line', 'reason', 'column_name', 'message', 'raw')
-        .orderBy([{ column: 'source' }, { column: 'line' }]).limit(page.limit).offset(page.offset),
+      where(this.db('customer_import_rejects')).select('source', 'file_name', 'line', 'scope', 'source_key', 'reason', 'column_name', 'message', 'raw')
+        .orderBy([{ column: 'source' }, { column: 'line' }, { column: 'id' }]).limit(page.limit).offset(page.offset),
       where(this.db('customer_import_rejects')).count<{ count: number }[]>({ count: '*' }),
     ]);
     return { items: rows.map((r: Record<string, unknown>) => fromRow<RejectedRow>(r)), total: Number(count) };

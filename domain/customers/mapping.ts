@@ -177,12 +177,23 @@ export function bindHeader(mapping: SourceMapping, header: string[]): { ok: true
   return { ok: true, layout: { mapping, header, keyIndex, attributes, extras, links, customer, missingOptional } };
 }
 
+/**
+ * A value left out of a loaded row because it did not parse: the row loads with the attribute
+ * empty, and the value is reported beside the rejected rows.
+ */
+export interface RejectedValue {
+  column: string;
+  reason: 'invalid_value';
+  message: string;
+}
+
 export interface PersonRow {
   kind: 'person';
   sourceKey: string;
   values: Partial<Record<PersonAttribute, string | number | null>>;
   links: Record<string, string>;
   extra: Record<string, string | number | boolean>;
+  rejectedValues: RejectedValue[];
 }
 
 export interface PurchaseRow {
@@ -192,6 +203,7 @@ export interface PurchaseRow {
   customerSource: string | null;
   customerKey: string | null;
   extra: Record<string, string | number | boolean>;
+  rejectedValues: RejectedValue[];
 }
 
 export type RowResult =
@@ -225,16 +237,30 @@ export function parseRow(layout: BoundLayout, fields: string[]): RowResult {
   if (!sourceKey) return { ok: false, reason: 'missing_key', column: mapping.key, message: `${mapping.key} is empty` };
   if (sourceKey.length > MAX_KEY_LENGTH) return { ok: false, reason: 'invalid_value', column: mapping.key, message: `${mapping.key} is longer than ${MAX_KEY_LENGTH} characters` };
 
+  // Only what the row cannot be without (its key, a purchase's date and total) rejects the row;
+  // any other value that does not parse is left empty and reported, so one impossible birth date
+  // does not lose the person.
+  const required: readonly string[] = mapping.kind === 'purchase' ? REQUIRED_PURCHASE_ATTRIBUTES : [];
+  const rejectedValues: RejectedValue[] = [];
   const values: Record<string, string | number | null> = {};
   for (const a of layout.attributes) {
     const parsed = parseValue(a.type, fields[a.index], a.formats);
-    if (!parsed.ok) return { ok: false, reason: 'invalid_value', column: a.column, message: `${a.column}: ${parsed.message}` };
+    if (!parsed.ok) {
+      const message = `${a.column}: ${parsed.message}`;
+      if (required.includes(a.attribute)) return { ok: false, reason: 'invalid_value', column: a.column, message };
+      rejectedValues.push({ column: a.column, reason: 'invalid_value', message });
+      values[a.attribute] = null;
+      continue;
+    }
     values[a.attribute] = parsed.value as string | number | null;
   }
   const extra: Record<string, string | number | boolean> = {};
   for (const e of layout.extras) {
     const parsed = parseValue(e.type, fields[e.index], e.formats);
-    if (!parsed.ok) return { ok: false, reason: 'invalid_value', column: e.column, message: `${e.column}: ${parsed.message}` };
+    if (!parsed.ok) {
+      rejectedValues.push({ column: e.column, reason: 'invalid_value', message: `${e.column}: ${parsed.message}` });
+      continue;
+    }
     if (parsed.value !== null) extra[e.column] = parsed.value;
   }
 
@@ -248,7 +274,7 @@ export function parseRow(layout: BoundLayout, fields: string[]): RowResult {
     const customerKey = layout.customer ? fields[layout.customer.index].trim() || null : null;
     return {
       ok: true,
-      row: { kind: 'purchase', sourceKey, values, customerSource: customerKey ? layout.customer!.source : null, customerKey, extra },
+      row: { kind: 'purchase', sourceKey, values, customerSource: customerKey ? layout.customer!.source : null, customerKey, extra, rejectedValues },
     };
   }
   const links: Record<string, string> = {};
@@ -256,5 +282,5 @@ export function parseRow(layout: BoundLayout, fields: string[]): RowResult {
     const key = fields[l.index].trim();
     if (key) links[l.source] = key;
   }
-  return { ok: true, row: { kind: 'person', sourceKey, values, links, extra } };
+  return { ok: true, row: { kind: 'person', sourceKey, values, links, extra, rejectedValues } };
 }

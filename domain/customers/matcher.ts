@@ -11,7 +11,7 @@ import { jaroWinkler } from '@skyra/jaro-winkler';
 import { distance as levenshtein } from 'fastest-levenshtein';
 import StaticDisjointSet from 'mnemonist/static-disjoint-set';
 import { normalize } from './normalize';
-import { keyId, thresholdOf, type CompiledRules, type Condition, type MatchRule, type RulesConfig } from './rules';
+import { extraColumnOf, keyId, thresholdOf, type CompiledRules, type Condition, type MatchRule, type RulesConfig } from './rules';
 
 /** A person record as the map phase leaves it: normalised values by key id. */
 export interface MatchRecord {
@@ -53,12 +53,16 @@ export interface MatchProgress {
 /** The record's standard attributes, as the map phase reads them. */
 export type PersonValues = Partial<Record<string, string | number | null>>;
 
+/** The extra columns a mapping keeps for the record, by column name. */
+export type ExtraValues = Record<string, string | number | boolean | null | undefined>;
+
 /** The normalised values the rules read, for one record (the map phase's output). */
-export function recordKeys(values: PersonValues, rules: CompiledRules): Record<string, string | null> {
+export function recordKeys(values: PersonValues, rules: CompiledRules, extra: ExtraValues = {}): Record<string, string | null> {
   const name = [values.firstName, values.lastName].filter((v) => v !== null && v !== undefined && String(v).trim() !== '').join(' ') || (values.fullName ?? null);
   const out: Record<string, string | null> = {};
   for (const key of rules.keys) {
-    const raw = key.attribute === 'name' ? name : values[key.attribute];
+    const column = extraColumnOf(key.attribute);
+    const raw = column !== null ? extra[column] : key.attribute === 'name' ? name : values[key.attribute];
     out[key.id] = normalize(raw === null || raw === undefined ? null : String(raw), key.normalize);
   }
   return out;

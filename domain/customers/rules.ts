@@ -8,12 +8,29 @@
  */
 import crypto from 'node:crypto';
 import { z } from 'zod';
-import { PERSON_ATTRIBUTES } from './mapping';
+import { PERSON_ATTRIBUTES, type SourceMapping } from './mapping';
 import { NORMALIZATIONS, loadNormalizers, type Normalization } from './normalize';
 
-/** Attributes a condition can compare: the standard person model plus `name`, the full name built from first + last (or FullName when they are missing). */
+/** Standard attributes a condition can compare: the person model plus `name`, the full name built from first + last (or FullName when they are missing). */
 export const MATCH_ATTRIBUTES = [...Object.keys(PERSON_ATTRIBUTES), 'name'] as const;
 export type MatchAttribute = (typeof MATCH_ATTRIBUTES)[number];
+
+/**
+ * A condition may also compare an extra column a mapping keeps (a national id, a customer
+ * number): `extra:<column>`, the column as the mapping names it under `extra`. Records of
+ * sources whose mappings keep no such column have no value for it.
+ */
+export const EXTRA_PREFIX = 'extra:';
+
+/** The extra column an attribute names, or null for a standard attribute. */
+export function extraColumnOf(attribute: string): string | null {
+  return attribute.startsWith(EXTRA_PREFIX) ? attribute.slice(EXTRA_PREFIX.length) : null;
+}
+
+const matchAttribute = z.union([
+  z.enum(MATCH_ATTRIBUTES as unknown as [string, ...string[]]),
+  z.string().regex(/^extra:\S(.*\S)?$/, 'extra:<column kept by a mapping>'),
+], { error: () => `a standard attribute (${MATCH_ATTRIBUTES.join(', ')}) or extra:<column kept by a mapping>` });
 
 export const PRECISIONS = ['exact', 'high', 'medium', 'low'] as const;
 export type Precision = (typeof PRECISIONS)[number];
@@ -22,7 +39,7 @@ export type Precision = (typeof PRECISIONS)[number];
 export const DEFAULT_THRESHOLDS: Record<Exclude<Precision, 'exact'>, number> = { high: 0.92, medium: 0.85, low: 0.75 };
 
 const conditionSchema = z.strictObject({
-  attribute: z.enum(MATCH_ATTRIBUTES as unknown as [string, ...string[]]),
+  attribute: matchAttribute,
   normalize: z.array(z.enum(NORMALIZATIONS)).default([]),
   precision: z.enum(PRECISIONS).optional(),
   /** A similarity between 0 and 1 instead of a named precision. */
@@ -33,7 +50,7 @@ const conditionSchema = z.strictObject({
 }).refine((c) => (c.precision === undefined) !== (c.threshold === undefined), { message: 'give either precision or threshold' });
 
 const blockSchema = z.strictObject({
-  attribute: z.enum(MATCH_ATTRIBUTES as unknown as [string, ...string[]]),
+  attribute: matchAttribute,
   normalize: z.array(z.enum(NORMALIZATIONS)).default([]),
   /** Only the first N characters form the key. */
   prefix: z.number().int().min(1).optional(),
@@ -140,6 +157,24 @@ export async function compileRules(json: unknown, where = 'match rules'): Promis
   const keysSignature = crypto.createHash('sha256').update(`v1:${JSON.stringify(list)}`).digest('hex').slice(0, 16);
   const hash = crypto.createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
   return { config, keys: list, keysSignature, hash };
+}
+
+/**
+ * The extra columns the rules name that no person mapping keeps: almost always a typo, which
+ * would otherwise make the rule silently match nothing.
+ */
+export function unknownExtraColumns(config: RulesConfig, mappings: Iterable<SourceMapping>): Array<{ rule: string; column: string }> {
+  const kept = new Set<string>();
+  for (const m of mappings) if (m.kind === 'person') for (const column of Object.keys(m.extra)) kept.add(column);
+  const out: Array<{ rule: string; column: string }> = [];
+  for (const rule of config.rules) {
+    if (rule.type !== 'match' || !rule.enabled) continue;
+    for (const { attribute } of [...rule.conditions, ...(rule.block ?? [])]) {
+      const column = extraColumnOf(attribute);
+      if (column !== null && !kept.has(column) && !out.some((o) => o.rule === rule.name && o.column === column)) out.push({ rule: rule.name, column });
+    }
+  }
+  return out;
 }
 
 export function thresholdOf(config: RulesConfig, condition: Condition): number {

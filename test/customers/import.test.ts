@@ -4,7 +4,9 @@
  * and upsert by source key.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { Readable } from 'node:stream';
+import { loadMappingFile } from '../../config/customers';
 import { beginImport } from '../../db/customers/importer';
 import { parseDate, parseInteger, parseMoney } from '../../domain/customers/values';
 import { CustomerImportStore } from '../../db/stores/customerImports';
@@ -97,11 +99,11 @@ describe('customer import', function () {
     const lines = [
       CONTACT_HEADER,
       contact('C1'), // 2: fine
-      contact('C2', { dob: '2/30/1990' }), // 3: impossible date
+      contact('C2', { dob: '2/30/1990' }), // 3: impossible date: the person loads without it
       `C3,Only,Three`, // 4: too few columns
       contact('', { first: 'Nobody' }), // 5: no key
       contact('C1', { first: 'Again' }), // 6: duplicate of line 2
-      contact('C4', { email: 'not-an-email' }), // 7: bad e-mail
+      contact('C4', { email: 'not-an-email' }), // 7: bad e-mail: the person loads without it
       contact('C5', { first: '"Multi\nline"' }), // 8-9: a quoted newline is fine
       contact('C6', { first: 'Bad\uFFFDbyte' }), // 10: invalid UTF-8 (decoded as U+FFFD)
       `C7,"Unclosed,Moss,Abbie Moss`, // 11: the quote never closes: the rest of the file is one broken record
@@ -109,22 +111,109 @@ describe('customer import', function () {
     const result = await importCsv(database.db, { contacts: lines.join('\n') });
     const summary = result.files.contacts;
     assert.equal(summary.rowsRead, 9);
-    assert.equal(summary.rowsLoaded, 2);
-    assert.equal(summary.rowsRejected, 7);
+    assert.equal(summary.rowsLoaded, 4);
+    assert.equal(summary.rowsRejected, 5);
+    assert.equal(summary.valuesRejected, 2);
     const rejects = await new CustomerImportStore(database.db).rejects(result.id, { limit: 50, offset: 0 });
-    assert.deepEqual(rejects.items.map((r) => [r.fileName, r.line, r.reason, r.columnName]), [
-      ['contacts.csv', 3, 'invalid_value', 'DateOfBirth'],
-      ['contacts.csv', 4, 'wrong_column_count', null],
-      ['contacts.csv', 5, 'missing_key', 'ContactId'],
-      ['contacts.csv', 6, 'duplicate_key', 'ContactId'],
-      ['contacts.csv', 7, 'invalid_value', 'EMail'],
-      ['contacts.csv', 10, 'invalid_encoding', 'FirstName'],
-      ['contacts.csv', 11, 'malformed_row', null],
+    assert.deepEqual(rejects.items.map((r) => [r.fileName, r.line, r.scope, r.reason, r.columnName]), [
+      ['contacts.csv', 3, 'value', 'invalid_value', 'DateOfBirth'],
+      ['contacts.csv', 4, 'row', 'wrong_column_count', null],
+      ['contacts.csv', 5, 'row', 'missing_key', 'ContactId'],
+      ['contacts.csv', 6, 'row', 'duplicate_key', 'ContactId'],
+      ['contacts.csv', 7, 'value', 'invalid_value', 'EMail'],
+      ['contacts.csv', 10, 'row', 'invalid_encoding', 'FirstName'],
+      ['contacts.csv', 11, 'row', 'malformed_row', null],
     ]);
     assert.match(rejects.items[3].message, /first seen on line 2/);
     assert.ok(rejects.items.every((r) => r.raw), `each rejected row keeps its raw text: ${JSON.stringify(rejects.items.map((r) => r.raw))}`);
-    const loaded = await database.db('customer_source_records').orderBy('source_key').select('source_key', 'first_name');
-    assert.deepEqual(loaded.map((r) => [r.source_key, r.first_name]), [['C1', 'Abbie'], ['C5', 'Multi\nline']]);
+    const loaded = await database.db('customer_source_records').orderBy('source_key').select('source_key', 'first_name', 'date_of_birth', 'email');
+    assert.deepEqual(loaded.map((r) => [r.source_key, r.first_name]), [['C1', 'Abbie'], ['C2', 'Abbie'], ['C4', 'Abbie'], ['C5', 'Multi\nline']]);
+    assert.equal(loaded[1].date_of_birth, null);
+    assert.equal(loaded[2].email, null);
+  });
+
+  it('a bad optional value rejects the value, not the person: the record loads with it empty and the value is reported with line, column and reason', async function () {
+    const lines = [
+      CONTACT_HEADER,
+      contact('C1', { dob: '1990-02-30' }), // 2: an impossible day in an optional column
+      contact('C2'), // 3: fine
+      contact('C2', { dob: '1990-02-31' }), // 4: a duplicate key: the row is rejected, its bad value not reported twice
+      contact('C3', { dob: 'someday' }).replace('256414.11', 'lots'), // 5: a bad date and a bad extra in one row
+    ];
+    const result = await importCsv(database.db, { contacts: lines.join('\n') });
+    const summary = result.files.contacts;
+    assert.deepEqual([summary.rowsRead, summary.rowsLoaded, summary.rowsRejected, summary.valuesRejected], [4, 3, 1, 3]);
+    assert.deepEqual(summary.rejectReasons, { duplicate_key: 1 }, 'reasons count rejected rows only');
+    const rows = await database.db('customer_source_records').orderBy('source_key').select('source_key', 'first_name', 'last_name', 'date_of_birth', 'email', 'extra', 'line');
+    assert.deepEqual(rows.map((r) => [r.source_key, r.first_name, r.last_name, r.email, r.line]), [
+      ['C1', 'Abbie', 'Moss', 'abbie_moss@example.com', 2],
+      ['C2', 'Abbie', 'Moss', 'abbie_moss@example.com', 3],
+      ['C3', 'Abbie', 'Moss', 'abbie_moss@example.com', 5],
+    ]);
+    assert.equal(rows[0].date_of_birth, null);
+    assert.equal(rows[2].date_of_birth, null);
+    assert.equal(rows[2].extra.Income, undefined, 'the bad extra is left out');
+    assert.equal(rows[2].extra.Occupation, 'Software Engineer', 'the other extras stay');
+
+    const store = new CustomerImportStore(database.db);
+    const values = await store.rejects(result.id, { limit: 50, offset: 0 }, { scope: 'value' });
+    assert.deepEqual(values.items.map((r) => [r.fileName, r.line, r.sourceKey, r.reason, r.columnName]), [
+      ['contacts.csv', 2, 'C1', 'invalid_value', 'DateOfBirth'],
+      ['contacts.csv', 5, 'C3', 'invalid_value', 'DateOfBirth'],
+      ['contacts.csv', 5, 'C3', 'invalid_value', 'Income'],
+    ]);
+    assert.match(values.items[0].message, /DateOfBirth/);
+    assert.match(values.items[0].raw!, /^C1,Abbie,Moss,Abbie Moss,1990-02-30,/);
+    const rowsOut = await store.rejects(result.id, { limit: 50, offset: 0 }, { scope: 'row' });
+    assert.deepEqual(rowsOut.items.map((r) => [r.line, r.reason]), [[4, 'duplicate_key']]);
+    const stored = await store.require(result.id);
+    assert.deepEqual([stored.rowsLoaded, stored.rowsRejected, stored.valuesRejected, stored.files[0].valuesRejected], [3, 1, 3, 3]);
+
+    const again = await importCsv(database.db, { contacts: lines.join('\n') });
+    assert.equal(again.files.contacts.rowsUnchanged, 3, 're-importing the file changes nothing');
+  });
+
+  it('a purchase without a valid date or total is rejected whole; a bad optional value of a purchase is left out', async function () {
+    const header = 'LoyaltyId,PurchaseId,ProductId,PurchasedOn,TotalPrice,RewardPointsAdded,ActivityTypeDisplay,Subject';
+    const text = [
+      header,
+      'LOYID_1,PID_1,P-100,2018-01-24,389.97,many,POS Purchase,Bought', // 2: bad points: loads without them
+      'LOYID_1,PID_2,P-100,2018-02-30,389.97,38,POS Purchase,Bought', // 3: impossible date: rejected
+      'LOYID_1,PID_3,P-100,2018-01-24,abc,38,POS Purchase,Bought', // 4: bad total: rejected
+    ].join('\n');
+    const result = await importCsv(database.db, { pos_purchases: text });
+    const summary = result.files.pos_purchases;
+    assert.deepEqual([summary.rowsLoaded, summary.rowsRejected, summary.valuesRejected], [1, 2, 1]);
+    const rejects = await new CustomerImportStore(database.db).rejects(result.id, { limit: 50, offset: 0 });
+    assert.deepEqual(rejects.items.map((r) => [r.line, r.scope, r.reason, r.columnName]), [
+      [2, 'value', 'invalid_value', 'RewardPointsAdded'],
+      [3, 'row', 'invalid_value', 'PurchasedOn'],
+      [4, 'row', 'invalid_value', 'TotalPrice'],
+    ]);
+    const sale = await database.db('customer_purchases').where({ purchase_id: 'PID_1' }).first();
+    assert.deepEqual([sale.total_cents, sale.points_added], [38_997, null]);
+  });
+
+  it('loads a new layout with only a mapping file: the FEBRL example of the docs, its corrupted birth date left empty', async function () {
+    const mapping = loadMappingFile(path.join(__dirname, '..', '..', 'docs', 'examples', 'febrl', 'mapping.json'));
+    const text = [
+      'rec_id, given_name, surname, street_number, address_1, address_2, suburb, postcode, state, date_of_birth, soc_sec_id',
+      'rec-7-org, lydia, mccarthy, 6, mckillop circuit, telemon orchards, corio, 4670, nsw, 19751220, 1835068',
+      'rec-7-dup-0, lydia, mccarty, 6, mckillop circuit, , cori, 4670, nsw, 19751292, 1835068',
+    ].join('\n');
+    const session = await beginImport(database.db, testLog, { origin: 'cli' });
+    const summary = await session.loadFile({ mapping, fileName: 'dataset3.csv', stream: Readable.from([text]) });
+    await session.commit();
+    assert.deepEqual([summary.rowsLoaded, summary.rowsRejected, summary.valuesRejected], [2, 0, 1]);
+    const rows = await database.db('customer_source_records').where({ source: 'febrl' }).orderBy('line')
+      .select('source_key', 'first_name', 'last_name', 'street', 'postal_code', database.db.raw("to_char(date_of_birth, 'YYYY-MM-DD') as dob"), 'extra');
+    assert.deepEqual(rows.map((r) => [r.source_key, r.first_name, r.last_name, r.street, r.postal_code, r.dob]), [
+      ['rec-7-org', 'lydia', 'mccarthy', 'mckillop circuit', '4670', '1975-12-20'],
+      ['rec-7-dup-0', 'lydia', 'mccarty', 'mckillop circuit', '4670', null],
+    ]);
+    assert.deepEqual(rows[0].extra, { street_number: '6', address_2: 'telemon orchards', soc_sec_id: '1835068' });
+    const rejects = await new CustomerImportStore(database.db).rejects(session.id, { limit: 10, offset: 0 });
+    assert.deepEqual(rejects.items.map((r) => [r.line, r.scope, r.sourceKey, r.columnName]), [[3, 'value', 'rec-7-dup-0', 'date_of_birth']]);
   });
 
   it('rejects every row of a file whose header does not fit the mapping, saying why', async function () {

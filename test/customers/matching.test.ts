@@ -3,11 +3,15 @@
  * deduplication inside a source, overrides, merge by source priority and stable CustomerIds.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadMappings, loadRulesFile } from '../../config/customers';
 import { assignCustomers } from '../../domain/customers/clusters';
 import { matchAll, recordKeys, type MatchRecord } from '../../domain/customers/matcher';
 import { loadNormalizers, normalize } from '../../domain/customers/normalize';
 import { mergeProfile, type MemberRecord } from '../../domain/customers/profile';
-import { compileRules, type CompiledRules } from '../../domain/customers/rules';
+import { RulesError, compileRules, type CompiledRules } from '../../domain/customers/rules';
 
 const NAME = ['unicode', 'case', 'punctuation', 'whitespace', 'nameOrder'] as const;
 
@@ -151,6 +155,54 @@ describe('customer matching engine', function () {
       const pairs = result.links.map((l) => `${l.a}-${l.b}:${l.rule}`).sort();
       assert.deepEqual(pairs, ['1-2:source_link', '4-5:always_match']);
       assert.equal(result.stats[2].refusedByOverride, 2, 'C2 would have joined C1 directly and through L1');
+    });
+  });
+
+  describe('extra columns in rules', function () {
+    const nationalIdRule = {
+      deduplicate: ['contacts'],
+      rules: [{
+        name: 'national_id_and_name',
+        conditions: [
+          { attribute: 'extra:NationalId', normalize: ['digits'], precision: 'exact' },
+          { attribute: 'name', normalize: [...NAME], precision: 'low' },
+        ],
+      }],
+    };
+
+    it('a rule may compare an extra column a mapping keeps (a national id), blocking on it like a standard attribute', async function () {
+      const rules = await compileRules(nationalIdRule);
+      assert.deepEqual(rules.keys.map((k) => k.id), ['extra:NationalId|digits', 'name|unicode,case,nameOrder,punctuation,whitespace']);
+      const people: Array<[string, string, Person, Record<string, string | number | boolean>]> = [
+        ['contacts', 'A', { firstName: 'Abbie', lastName: 'Moss', email: 'abbie@example.com' }, { NationalId: '123-45-6789' }],
+        ['loyalty', 'B', { firstName: 'Abby', lastName: 'Moss', email: 'am@work.example' }, { NationalId: '123456789' }],
+        ['loyalty', 'C', { firstName: 'Abbie', lastName: 'Moss' }, { NationalId: '987-65-4321' }],
+        ['loyalty', 'D', { firstName: 'Abbie', lastName: 'Moss' }, {}],
+        ['contacts', 'E', { firstName: 'Ken', lastName: 'Beraun' }, { NationalId: '123-45-6789' }],
+      ];
+      const recs = people.map(([source, key, values, extra], i) => ({ id: i + 1, source, sourceKey: key, keys: recordKeys(values, rules, extra), links: {} }));
+      assert.equal(recs[0].keys['extra:NationalId|digits'], '123456789');
+      assert.equal(recs[3].keys['extra:NationalId|digits'], null, 'a record without the column has no value for it');
+      const result = await matchAll(recs, rules);
+      assert.deepEqual(result.links.map((l) => [l.a, l.b, l.rule]), [[1, 2, 'national_id_and_name']], 'same id and a similar name: A and B only (not the namesakes C, D, nor E with the same id)');
+      const step = result.stats.find((s) => s.rule === 'national_id_and_name')!;
+      assert.deepEqual([step.blocks, step.largestBlock], [1, 3], 'one block: the records holding 123456789');
+    });
+
+    it('refuses a rules file naming an extra column no person mapping keeps, and a malformed one', async function () {
+      const file = path.join(os.tmpdir(), `rules-extra-${process.pid}.json`);
+      const write = (column: string) => fs.writeFileSync(file, JSON.stringify({ ...nationalIdRule, rules: [{ ...nationalIdRule.rules[0], conditions: [{ attribute: `extra:${column}`, precision: 'exact' }] }] }));
+      try {
+        write('Income');
+        const rules = await loadRulesFile(file, loadMappings().values());
+        assert.equal(rules.keys[0].id, 'extra:Income', 'the contacts mapping keeps Income');
+        write('Incom');
+        await assert.rejects(loadRulesFile(file, loadMappings().values()), (e: Error) => e instanceof RulesError && /rule "national_id_and_name" compares extra:Incom, a column no person mapping keeps/.test(e.message));
+        await assert.rejects(compileRules({ rules: [{ name: 'bad', conditions: [{ attribute: 'nationalId', precision: 'exact' }] }] }), RulesError);
+        await assert.rejects(compileRules({ rules: [{ name: 'bad', conditions: [{ attribute: 'extra:', precision: 'exact' }] }] }), RulesError);
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
     });
   });
 
