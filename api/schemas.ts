@@ -49,6 +49,17 @@ export const quantity = () => z.number().int().min(1).max(MAX_QUANTITY);
 export const isoDateTime = () => z.iso.datetime({ offset: true });
 /** A calendar date, `YYYY-MM-DD`. */
 export const isoDate = () => z.iso.date();
+
+/**
+ * An email address as the document's `format: email` means it (RFC 5321 limits, which zod's
+ * pattern does not check): at most 254 characters, at most 64 before the `@`, and a domain whose
+ * labels are at most 63 characters and neither start nor end with a hyphen.
+ */
+export const emailAddress = () =>
+  z.email().max(254).refine((value) => {
+    const at = value.lastIndexOf('@');
+    return at <= 64 && value.slice(at + 1).split('.').every((label) => label.length <= 63 && !label.startsWith('-') && !label.endsWith('-'));
+  }, { message: 'not a deliverable email address (at most 64 characters before the @, domain labels at most 63)', params: { code: 'invalid_email' } });
 export const text = (max = 200) => z.string().trim().min(1).max(max);
 export const optionalText = (max = 200) => z.string().trim().max(max).nullable().optional().transform((v) => (v === '' ? null : v));
 

@@ -11,13 +11,13 @@ import { ForbiddenError } from '../errors';
 import { activitySchema } from '../views/timeline';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { idParams, isoDateTime, optionalText, text } from '../schemas';
+import { emailAddress, idParams, isoDateTime, optionalText, text } from '../schemas';
 
 /** Who attends an appointment: a user, a contact, or anyone by email. */
 const attendeeInput = z.union([
   z.strictObject({ userId: z.uuid() }),
   z.strictObject({ contactId: z.uuid() }),
-  z.strictObject({ email: z.email().max(254), name: optionalText(200) }),
+  z.strictObject({ email: emailAddress(), name: optionalText(200) }),
 ]);
 const attendeesInput = z.array(attendeeInput).max(100).optional().describe('Appointments only: users (`userId`), contacts (`contactId`) or anyone (`email`, `name`)');
 

@@ -11,12 +11,12 @@ import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth'
 import { contactSchema } from '../views/contacts';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { definedOnly, emailAddress, idParams, optionalText, pageOf, paging, text } from '../schemas';
 
 const contactFields = {
   firstName: optionalText(100),
   lastName: text(100),
-  email: z.email().max(254).nullable().optional(),
+  email: emailAddress().nullable().optional(),
   mobilePhone: optionalText(50),
   businessPhone: optionalText(50),
   parentAccountId: z.uuid().nullable().optional().describe('The account the person belongs to; none for a consumer'),

@@ -8,14 +8,14 @@ import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth'
 import { leadSchema } from '../views/leads';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { cents, definedOnly, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { cents, definedOnly, emailAddress, idParams, optionalText, pageOf, paging, text } from '../schemas';
 import { stopNurtureForClosedLead } from '../processes/nurture';
 
 const leadFields = {
   topic: text(200).describe('What the lead is interested in, e.g. a product'),
   firstName: optionalText(100),
   lastName: text(100),
-  email: z.email().max(254).nullable().optional(),
+  email: emailAddress().nullable().optional(),
   mobilePhone: optionalText(50),
   businessPhone: optionalText(50),
   companyName: optionalText(200),

@@ -1,5 +1,6 @@
 /** What the service accepts at its edge: storable text, and money within bounds whose sums stay exact. */
 import assert from 'node:assert/strict';
+import { emailAddress } from '../../api/schemas';
 import { MAX_AMOUNT_CENTS, MAX_LINE_CENTS, MAX_LINES, MAX_QUANTITY, MAX_UNIT_PRICE_CENTS, dollars, lineMoneyFault } from '../../domain/money';
 import { findBadText, textFault } from '../../domain/text';
 
@@ -45,4 +46,23 @@ describe('money bounds', function () {
     assert.equal(dollars(MAX_AMOUNT_CENTS), '$10,000,000,000.00');
     assert.equal(dollars(5), '$0.05');
   });
+});
+
+describe('email addresses', function () {
+  // What the fuzzer's JSON Schema validator calls an email (format: email) is what the API takes.
+  const table: Array<[string, boolean]> = [
+    ['rep@contoso.com', true],
+    [`${'a'.repeat(64)}@contoso.com`, true],
+    [`${'a'.repeat(65)}@contoso.com`, false],
+    [`a@${'b'.repeat(63)}.com`, true],
+    [`a@${'b'.repeat(64)}.com`, false],
+    ['a@b-.com', false],
+    ["o'brien+sales@contoso.com", true],
+    [`${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.com`, false], // 260 characters
+  ];
+  for (const [address, accepted] of table) {
+    it(`${accepted ? 'takes' : 'refuses'} ${address.length > 40 ? `${address.slice(0, 12)}… (${address.length} characters)` : address}`, function () {
+      assert.equal(emailAddress().safeParse(address).success, accepted);
+    });
+  }
 });
