@@ -15,6 +15,7 @@ import { uniqueEmail } from '../helpers/fixtures';
 import type { Reply } from '../helpers/http';
 import { today } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
+import type { AuditRecord, Page } from '../helpers/apiTypes';
 
 /** Business tables: each row belongs to a record (entity type, and the column naming it). */
 const TRACKED: Array<[table: string, entity: string, column: string]> = [
@@ -159,7 +160,7 @@ describe('audit completeness: a lead’s way to a paid invoice, every change aud
     }
 
     // The trail is for managers and admins.
-    const trail = await manager.get(`/audit?entity=invoice&id=${ids.invoice}`);
+    const trail = await manager.get<Page<AuditRecord>>(`/audit?entity=invoice&id=${ids.invoice}`);
     expectStatus(trail, 200);
     assert.deepEqual(trail.body.data.map((e: any) => [e.action, e.actor.type, e.actor.id]), [
       ['invoice.paid', 'user', stack.users.manager.id],
@@ -168,7 +169,7 @@ describe('audit completeness: a lead’s way to a paid invoice, every change aud
       ['invoice.created', 'user', stack.users.rep.id],
     ], 'newest first, each with its actor');
     assert.equal(trail.body.data[0].actor.name, 'Morgan Manager');
-    assert.deepEqual([trail.body.data[0].before.status, trail.body.data[0].after.status], ['partially_paid', 'paid']);
+    assert.deepEqual([(trail.body.data[0].before as { status: string }).status, (trail.body.data[0].after as { status: string }).status], ['partially_paid', 'paid']);
     expectStatus(await rep.get(`/audit?entity=invoice&id=${ids.invoice}`), 403, 'forbidden');
     expectStatus(await stack.as.admin.get(`/audit?entity=order&id=${ids.order}`), 200);
     expectStatus(await manager.get(`/audit?entity=spaceship&id=${ids.invoice}`), 400, 'validation_failed');

@@ -29,6 +29,7 @@ import { apiRequest } from '../helpers/http';
 import { invoicedOrder, today, wonOrder } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
 import { operationId } from '../../api/workflowCalls';
+import type { Account, Contact, DealUpdated, Nurture, QuoteDetail } from '../helpers/apiTypes';
 
 type Caller = 'none' | 'malformed' | 'badToken' | 'owner' | 'otherRep' | 'tech' | 'manager' | 'admin';
 const CALLERS: readonly Caller[] = ['none', 'malformed', 'badToken', 'owner', 'otherRep', 'tech', 'manager', 'admin'];
@@ -108,7 +109,7 @@ describe('authorization matrix: every operation × every kind of caller, from on
       const { id } = await createLead(db, stack.users.rep.id);
       expectStatus(await stack.as.rep.post(`/leads/${id}/nurture`), 202);
       const call = await eventually(async () => (await db('activities').where({ regarding_type: 'lead', regarding_id: id, type: 'phone_call' }).first('id')) as { id: string } | undefined, 'the intro call');
-      await eventually(async () => (await stack.as.rep.get(`/leads/${id}/nurture`)).body.nextStepAt, 'the wait for the information email');
+      await eventually(async () => (await stack.as.rep.get<Nurture>(`/leads/${id}/nurture`)).body.nextStepAt, 'the wait for the information email');
       return { id, workflowIds: [nurtureWorkflowId(id)], extra: { introCallId: call.id } };
     },
     pausedLead: async (): Promise<Target> => {
@@ -122,13 +123,13 @@ describe('authorization matrix: every operation × every kind of caller, from on
     },
     dealWithLine: async (): Promise<Target> => {
       const target = await rec.deal();
-      const line = await stack.as.rep.post(`/deals/${target.id}/lines`, { productId: world.productId, quantity: 2 });
+      const line = await stack.as.rep.post<DealUpdated>(`/deals/${target.id}/lines`, { productId: world.productId, quantity: 2 });
       expectStatus(line, 201);
-      return { ...target, lineId: line.body.createdId };
+      return { ...target, lineId: line.body.createdId! };
     },
     draftQuote: async (): Promise<Target> => {
       const deal = await rec.dealWithLine();
-      const quote = await stack.as.rep.post(`/deals/${deal.id}/quotes`);
+      const quote = await stack.as.rep.post<QuoteDetail>(`/deals/${deal.id}/quotes`);
       expectStatus(quote, 201);
       return { id: quote.body.id, lineId: quote.body.lines[0].id, workflowIds: deal.workflowIds };
     },
@@ -159,12 +160,12 @@ describe('authorization matrix: every operation × every kind of caller, from on
       return { id: invoiceId, workflowIds: [orderWorkflowId(orderId)] };
     },
     account: async (): Promise<Target> => {
-      const account = await stack.as.rep.post('/accounts', { name: unique('Contoso Test Account') });
+      const account = await stack.as.rep.post<Account>('/accounts', { name: unique('Contoso Test Account') });
       expectStatus(account, 201);
       return { id: account.body.id };
     },
     contact: async (): Promise<Target> => {
-      const contact = await stack.as.rep.post('/contacts', { lastName: unique('Moss'), email: uniqueEmail('contact') });
+      const contact = await stack.as.rep.post<Contact>('/contacts', { lastName: unique('Moss'), email: uniqueEmail('contact') });
       expectStatus(contact, 201);
       return { id: contact.body.id };
     },

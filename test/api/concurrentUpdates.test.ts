@@ -12,6 +12,7 @@ import { dealAt } from '../helpers/deals';
 import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { invoicedOrder, orderEverywhere, orderState, today } from '../helpers/orders';
 import { inPool, settled } from '../helpers/bursts';
+import type { DealUpdated } from '../helpers/apiTypes';
 
 const ROUNDS = Number(process.env.CONCURRENT_ROUNDS ?? 2);
 const REQUESTS = 30;
@@ -108,7 +109,7 @@ describe('concurrent requests at one deal or invoice (dev server, real worker, P
 
     // The workflow would write its own move 3 (propose → develop): Postgres holds another one, so it
     // takes Postgres's position and judges the request from Close, where it is still valid.
-    const back = await stack.as.rep.post(`/deals/${dealId}/advance`, { to: 'develop' });
+    const back = await stack.as.rep.post<DealUpdated>(`/deals/${dealId}/advance`, { to: 'develop' });
     expectStatus(back, 200);
     assert.deepEqual([back.body.process.stage, back.body.process.moveSeq], ['develop', 4]);
     let now = await dealEverywhere(dealId);

@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Reply } from '../helpers/http';
+import type { Process } from '../helpers/apiTypes';
 import { DEAL_STAGES, TECH_CHECK_THRESHOLD_CENTS, dealWorkflowId, getDealStateQuery } from '../../workflows/dealLifecycle.contract';
 import { inPool } from '../helpers/bursts';
 import { productId, qualifiedDeal } from '../helpers/deals';
@@ -158,8 +159,8 @@ describe('the Tech Check gate under random API call sequences (dev server, real 
       stats.byStatus[reply.status] = (stats.byStatus[reply.status] ?? 0) + 1;
       assert.ok(EXPECTED_STATUSES.has(reply.status), `${context}: unexpected ${reply.status} ${JSON.stringify(reply.body)}`);
       s = await snapshot(dealId);
-      if (reply.status < 300 && reply.body?.process) {
-        const { process } = reply.body;
+      if (reply.status < 300 && (reply.body as { process?: Process } | undefined)?.process) {
+        const { process } = reply.body as { process: Process };
         assert.deepEqual([process.stage, process.status, process.moveSeq], [s.deal.stage, s.deal.status, s.deal.move_seq], `${context}: the workflow's answer is what Postgres holds`);
       }
       assertInvariant(s, context);
@@ -178,7 +179,7 @@ describe('the Tech Check gate under random API call sequences (dev server, real 
     stats.sequences += 1;
   }
 
-  async function perform(cmd: Command, dealId: string, s: Snapshot, as: Record<Role, ApiClient>): Promise<Reply | null> {
+  async function perform(cmd: Command, dealId: string, s: Snapshot, as: Record<Role, ApiClient>): Promise<Reply<unknown> | null> {
     const { rep } = as;
     const pickOf = <T>(items: T[], n: number): T | undefined => (items.length ? items[n % items.length] : undefined);
     const drafts = s.quotes.filter((q) => q.status === 'draft').reverse();

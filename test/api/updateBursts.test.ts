@@ -27,6 +27,7 @@ import { startStack, type TestStack } from '../helpers/stack';
 import type { Reply } from '../helpers/http';
 import { orderState, today, wonOrder } from '../helpers/orders';
 import { inPool, settled } from '../helpers/bursts';
+import type { InvoiceIssued } from '../helpers/apiTypes';
 
 const RUNS = Number(process.env.UPDATE_BURST_RUNS ?? 6);
 const PARALLEL = Number(process.env.UPDATE_BURST_PARALLEL ?? 3);
@@ -216,7 +217,7 @@ describe('random concurrent bursts of every Update kind at deals and orders (dev
     const { orderId } = await wonOrder(stack, ORDER_VALUE_CENTS);
     if (start.fulfilled !== 'none') await rep.post(`/orders/${orderId}/fulfill`, { status: start.fulfilled, fulfilledOn: today() });
     if (start.fulfilled !== 'none' && start.invoiced) {
-      const invoice = await rep.post(`/orders/${orderId}/invoices`);
+      const invoice = await rep.post<InvoiceIssued>(`/orders/${orderId}/invoices`);
       if (start.paidCents) await rep.post(`/invoices/${invoice.body.id}/pay`, { status: 'partial', paidOn: today(), amountCents: start.paidCents });
     }
     const invoices = await stack.db('invoices').where({ order_id: orderId }).orderBy('created_at').select('id', 'total_cents', 'paid_cents');

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { getOrderStateQuery, orderWorkflowId, type OrderState } from '../../workflows/orderToCash.contract';
 import { dealAt } from './deals';
 import { expectStatus, type TestStack } from './stack';
+import type { InvoiceIssued, OrderWon } from './apiTypes';
 
 export interface WonOrder {
   dealId: string;
@@ -20,7 +21,7 @@ export const today = (): string => new Date().toISOString().slice(0, 10);
 /** A deal worth `valueCents` in Close, its quote won through the API: the new order. */
 export async function wonOrder(stack: TestStack, valueCents = 1_500_000, body: Record<string, unknown> = {}): Promise<WonOrder> {
   const { dealId, quoteId } = await dealAt(stack, 'close', valueCents);
-  const won = await stack.as.rep.post(`/quotes/${quoteId}/win`, body);
+  const won = await stack.as.rep.post<OrderWon>(`/quotes/${quoteId}/win`, body);
   expectStatus(won, 201);
   return { dealId, quoteId, orderId: won.body.id, order: won.body };
 }
@@ -29,7 +30,7 @@ export async function wonOrder(stack: TestStack, valueCents = 1_500_000, body: R
 export async function invoicedOrder(stack: TestStack, valueCents = 1_500_000, invoiceBody: Record<string, unknown> = {}): Promise<WonOrder & { invoiceId: string; invoice: any }> {
   const won = await wonOrder(stack, valueCents);
   expectStatus(await stack.as.rep.post(`/orders/${won.orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
-  const invoice = await stack.as.rep.post(`/orders/${won.orderId}/invoices`, invoiceBody);
+  const invoice = await stack.as.rep.post<InvoiceIssued>(`/orders/${won.orderId}/invoices`, invoiceBody);
   expectStatus(invoice, 201);
   return { ...won, invoiceId: invoice.body.id, invoice: invoice.body };
 }
