@@ -10,6 +10,7 @@ import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { uniqueEmail } from '../helpers/fixtures';
 import type { Reply } from '../helpers/http';
 import type { Account, AccountDetail, Contact, ContactDetail, DealDetail, Page, Problem } from '../helpers/apiTypes';
+import type { AccountRow, AuditRow } from '../helpers/rows';
 
 const WRITTEN = ['accounts', 'contacts', 'audit_log'];
 
@@ -57,14 +58,14 @@ describe('accounts and contacts through the API (dev server, real worker, Postgr
       expectStatus(created, 201);
       assert.deepEqual([created.body.accountType, created.body.ownerId, created.body.parentAccountId, created.body.city], ['partner', stack.users.rep.id, null, 'Seattle']);
       const listed = await rep.get<Page<Account>>(`/accounts?q=${encodeURIComponent(name.toUpperCase())}`);
-      assert.deepEqual(listed.body.data.map((a: any) => a.id), [created.body.id], 'found by name, whatever the case');
+      assert.deepEqual(listed.body.data.map((a) => a.id), [created.body.id], 'found by name, whatever the case');
       const changed = await rep.patch<AccountDetail>(`/accounts/${created.body.id}`, { phone: '555-0199', street: '1 Main St' });
       expectStatus(changed, 200);
       assert.deepEqual([changed.body.phone, changed.body.street, changed.body.city], ['555-0199', '1 Main St', 'Seattle']);
       expectStatus(await rep.del(`/accounts/${created.body.id}`), 204);
       expectStatus(await rep.get(`/accounts/${created.body.id}`), 404, 'account_not_found');
       const audit = await stack.db('audit_log').where({ entity_type: 'account', entity_id: created.body.id }).orderBy('id');
-      assert.deepEqual(audit.map((a: any) => [a.action, a.actor_id, a.before !== null, a.after !== null]), [
+      assert.deepEqual(audit.map((a: AuditRow) => [a.action, a.actor_id, a.before !== null, a.after !== null]), [
         ['account.created', stack.users.rep.id, false, true], ['account.updated', stack.users.rep.id, true, true], ['account.deleted', stack.users.rep.id, true, false],
       ]);
     });
@@ -102,7 +103,7 @@ describe('accounts and contacts through the API (dev server, real worker, Postgr
         ]);
         assert.deepEqual([ab.status, ba.status].sort(), [200, 409], 'exactly one of two racing changes wins');
         const rows = await stack.db('accounts').whereIn('id', [a.id, b.id]).select('id', 'parent_account_id');
-        assert.equal(rows.filter((r: any) => r.parent_account_id).length, 1, 'no cycle was stored');
+        assert.equal(rows.filter((r: AccountRow) => r.parent_account_id).length, 1, 'no cycle was stored');
       }
     });
 
@@ -124,18 +125,18 @@ describe('accounts and contacts through the API (dev server, real worker, Postgr
 
       const top = (await stack.as.rep.get<AccountDetail>(`/accounts/${group.id}`)).body;
       assert.deepEqual(top.ancestors, []);
-      assert.deepEqual(top.children.map((c: any) => c.id), [east.id]);
+      assert.deepEqual(top.children.map((c) => c.id), [east.id]);
       assert.equal(top.rollup.accountCount, 3);
       assert.deepEqual(top.rollup.own, { openDealCount: 1, openDealValueCents: 1_000_000, wonDealCount: 0, wonRevenueCents: 0 });
       assert.deepEqual(top.rollup.hierarchy, { openDealCount: 3, openDealValueCents: 1_300_000, wonDealCount: 1, wonRevenueCents: 390_000 });
-      assert.deepEqual(top.openDeals.map((d: any) => [d.id, d.accountId]), [[groupDeal, group.id], [eastDeal, east.id], [consumerDeal, east.id]], 'most valuable first, each with its account');
+      assert.deepEqual(top.openDeals.map((d) => [d.id, d.accountId]), [[groupDeal, group.id], [eastDeal, east.id], [consumerDeal, east.id]], 'most valuable first, each with its account');
 
       const middle = (await stack.as.rep.get<AccountDetail>(`/accounts/${east.id}`)).body;
-      assert.deepEqual(middle.ancestors.map((a: any) => a.id), [group.id]);
-      assert.ok(middle.contacts.some((c: any) => c.id === consumer), 'the person is among its contacts');
+      assert.deepEqual(middle.ancestors.map((a) => a.id), [group.id]);
+      assert.ok(middle.contacts.some((c) => c.id === consumer), 'the person is among its contacts');
       assert.deepEqual(middle.rollup.hierarchy, { openDealCount: 2, openDealValueCents: 300_000, wonDealCount: 1, wonRevenueCents: 390_000 });
       const bottom = (await stack.as.rep.get<AccountDetail>(`/accounts/${retail.id}`)).body;
-      assert.deepEqual(bottom.ancestors.map((a: any) => a.id), [east.id, group.id], 'nearest first');
+      assert.deepEqual(bottom.ancestors.map((a) => a.id), [east.id, group.id], 'nearest first');
       assert.equal(bottom.rollup.accountCount, 1);
     });
 
@@ -184,8 +185,8 @@ describe('accounts and contacts through the API (dev server, real worker, Postgr
       const duplicate = await refusedWithoutWriting(() => stack.as.rep.post('/contacts', { lastName: 'Abercrombie', email: email.toUpperCase() }), 409, 'contact_email_exists');
       assert.equal(duplicate.body.contactId, consumer.id);
       const standalone = (await stack.as.rep.get<Page<Contact>>(`/contacts?standalone=true&email=${encodeURIComponent(email)}`)).body.data;
-      assert.deepEqual(standalone.map((c: any) => c.id), [consumer.id]);
-      assert.deepEqual((await stack.as.rep.get<Page<Contact>>(`/contacts?accountId=${account.id}`)).body.data.map((c: any) => c.id), [employee.id]);
+      assert.deepEqual(standalone.map((c) => c.id), [consumer.id]);
+      assert.deepEqual((await stack.as.rep.get<Page<Contact>>(`/contacts?accountId=${account.id}`)).body.data.map((c) => c.id), [employee.id]);
       await refusedWithoutWriting(() => stack.as.rep.post('/contacts', { firstName: 'No', email: uniqueEmail() }), 400, 'validation_failed');
       await refusedWithoutWriting(() => stack.as.rep.patch(`/contacts/${employee.id}`, { email: email.toUpperCase() }), 409, 'contact_email_exists');
       const changed = await stack.as.rep.patch<ContactDetail>(`/contacts/${employee.id}`, { lastName: 'Birk-Hansen', parentAccountId: null });
@@ -202,7 +203,7 @@ describe('accounts and contacts through the API (dev server, real worker, Postgr
       const deal = (await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body;
       assert.deepEqual([deal.contactId, deal.accountId], [contact.id, account.id]);
       const detail = (await stack.as.rep.get<ContactDetail>(`/contacts/${contact.id}`)).body;
-      assert.deepEqual(detail.deals.map((d: any) => d.id), [dealId]);
+      assert.deepEqual(detail.deals.map((d) => d.id), [dealId]);
     });
   });
 });

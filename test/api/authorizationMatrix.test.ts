@@ -29,7 +29,7 @@ import { apiRequest } from '../helpers/http';
 import { invoicedOrder, today, wonOrder } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
 import { operationId } from '../../api/workflowCalls';
-import type { Account, Contact, DealUpdated, Nurture, QuoteDetail } from '../helpers/apiTypes';
+import type { Account, Contact, DealUpdated, Nurture, Problem, QuoteDetail } from '../helpers/apiTypes';
 
 type Caller = 'none' | 'malformed' | 'badToken' | 'owner' | 'otherRep' | 'tech' | 'manager' | 'admin';
 const CALLERS: readonly Caller[] = ['none', 'malformed', 'badToken', 'owner', 'otherRep', 'tech', 'manager', 'admin'];
@@ -370,7 +370,7 @@ describe('authorization matrix: every operation × every kind of caller, from on
     return target.query ? `${path}?${target.query}` : path;
   }
 
-  async function send(op: string, caller: Caller, c: Case, target: Target): Promise<{ status: number; body: any; type: string }> {
+  async function send(op: string, caller: Caller, c: Case, target: Target): Promise<{ status: number; body: unknown; type: string }> {
     const method = op.slice(0, op.indexOf(' '));
     const headers = headersOf(caller);
     let body: FormData | string | undefined;
@@ -521,8 +521,8 @@ describe('authorization matrix: every operation × every kind of caller, from on
     const get = (caller: Caller, path: string) => send(`GET ${path}`, caller, {} as Case, {});
     for (const caller of ['owner', 'tech'] as const) {
       const [known, missing] = [await get(caller, `/imports/${world.importId}`), await get(caller, `/imports/${unknown}`)];
-      assert.deepEqual([known.status, known.body.code], [403, 'forbidden']);
-      assert.deepEqual([missing.status, missing.body.code], [403, 'forbidden'], 'an unknown import is refused alike: the answer tells nothing');
+      assert.deepEqual([known.status, (known.body as Problem).code], [403, 'forbidden']);
+      assert.deepEqual([missing.status, (missing.body as Problem).code], [403, 'forbidden'], 'an unknown import is refused alike: the answer tells nothing');
     }
     assert.equal((await get('manager', `/imports/${unknown}`)).status, 404);
     const patchMissing = await send('PATCH /activities/{id}', 'tech', { expect: anyone(200), target: none(), body: () => ({ status: 'completed' }) }, { id: unknown });
@@ -543,7 +543,7 @@ describe('authorization matrix: every operation × every kind of caller, from on
             const reply = await send(op, caller, c, target);
             assert.equal(reply.status, status, `${label(op, c)} as ${caller}: expected ${status} ${code}, got ${reply.status} ${JSON.stringify(reply.body)}`);
             assert.match(reply.type, /^application\/problem\+json/, `${label(op, c)} as ${caller}: problem+json`);
-            assert.equal(reply.body.code, code, `${label(op, c)} as ${caller}: the code`);
+            assert.equal((reply.body as Problem).code, code, `${label(op, c)} as ${caller}: the code`);
             const after = await fingerprint();
             assert.deepEqual(changedBetween(tables, after), [], `${label(op, c)} as ${caller}: refused, yet these tables changed`);
             assert.deepEqual(await historyLengths(target.workflowIds), histories, `${label(op, c)} as ${caller}: refused, yet the workflow moved`);

@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Reply } from '../helpers/http';
 import type { Process } from '../helpers/apiTypes';
+import type { DealStage } from '../../domain/deal';
 import { DEAL_STAGES, TECH_CHECK_THRESHOLD_CENTS, dealWorkflowId, getDealStateQuery } from '../../workflows/dealLifecycle.contract';
 import { inPool } from '../helpers/bursts';
 import { productId, qualifiedDeal } from '../helpers/deals';
@@ -78,12 +79,12 @@ const sequence = fc.array(command, { minLength: 3, maxLength: 30 });
 
 /** Rows as Postgres's JSON renders them (snake_case; money as JSON numbers). */
 interface Snapshot {
-  deal: Record<string, any>;
-  lines: Array<Record<string, any>>;
-  quotes: Array<Record<string, any>>;
-  quoteLines: Array<Record<string, any>>;
-  checks: Array<Record<string, any>>;
-  orders: Array<Record<string, any>>;
+  deal: { stage: DealStage; status: string; value_cents: number; estimated_value_cents: number | null; move_seq: number };
+  lines: Array<Record<string, unknown>>;
+  quotes: Array<Record<string, unknown>>;
+  quoteLines: Array<Record<string, unknown>>;
+  checks: Array<Record<string, unknown>>;
+  orders: Array<Record<string, unknown>>;
 }
 
 interface Stats {

@@ -105,7 +105,7 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       expectStatus(won, 200);
       assert.equal(won.body.status, 'won');
       assert.equal(won.body.actualRevenueCents, AT_THRESHOLD, 'actual revenue defaults to the active quote total');
-      assert.deepEqual(won.body.moves.map((m: any) => m.to), ['develop', 'propose', 'close', 'won']);
+      assert.deepEqual(won.body.moves.map((m) => m.to), ['develop', 'propose', 'close', 'won']);
     });
 
     it('a deal of $20,000.01 must pass through Tech Check: Propose → Close is refused (tech_check_required)', async function () {
@@ -115,7 +115,7 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       assert.equal(deal.body.techCheck.reason, 'value_above_threshold');
       assert.equal(deal.body.techCheck.judgedValueCents, ABOVE_THRESHOLD);
       assert.deepEqual(deal.body.allowedMoves, ['qualify', 'develop', 'tech_check', 'lost']);
-      assert.deepEqual(deal.body.blockedMoves.map((b: any) => [b.to, b.code]), [['close', 'tech_check_required'], ['won', 'close_stage_required']]);
+      assert.deepEqual(deal.body.blockedMoves.map((b) => [b.to, b.code]), [['close', 'tech_check_required'], ['won', 'close_stage_required']]);
       await refusedWithoutWriting(() => advance(dealId, 'close'), 409, 'tech_check_required', dealId);
       expectStatus(await advance(dealId, 'tech_check'), 200);
     });
@@ -174,7 +174,7 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       expectStatus(lost, 200);
       assert.equal(lost.body.status, 'lost');
       assert.equal(lost.body.closeReason, 'Chose a competitor');
-      assert.deepEqual(lost.body.moves.map((m: any) => [m.from, m.to, m.reason]), [['qualify', 'lost', 'Chose a competitor']]);
+      assert.deepEqual(lost.body.moves.map((m) => [m.from, m.to, m.reason]), [['qualify', 'lost', 'Chose a competitor']]);
 
       const { dealId: inTechCheck } = await dealAt(stack, 'tech_check', ABOVE_THRESHOLD);
       expectStatus(await stack.as.rep.post(`/deals/${inTechCheck}/close`, { outcome: 'lost', reason: 'No budget' }), 200);
@@ -221,11 +221,11 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
   describe('value and products', function () {
     it('the catalog has doorbells, thermostats, security systems, sensors, cameras and monitoring plans with list prices', async function () {
       const { body } = await stack.as.rep.get<List<Product>>('/products');
-      const categories = new Set(body.data.map((p: any) => p.category));
+      const categories = new Set(body.data.map((p) => p.category));
       assert.deepEqual([...categories].sort(), ['camera', 'doorbell', 'monitoring_plan', 'security_system', 'sensor', 'thermostat']);
-      assert.ok(body.data.every((p: any) => Number.isInteger(p.listPriceCents) && p.listPriceCents > 0));
+      assert.ok(body.data.every((p) => Number.isInteger(p.listPriceCents) && p.listPriceCents > 0));
       const cameras = await stack.as.rep.get<List<Product>>('/products?category=camera');
-      assert.ok(cameras.body.data.length > 0 && cameras.body.data.every((p: any) => p.category === 'camera'));
+      assert.ok(cameras.body.data.length > 0 && cameras.body.data.every((p) => p.category === 'camera'));
       assert.deepEqual((await stack.as.rep.get(`/products/${cameras.body.data[0].id}`)).body, cameras.body.data[0]);
     });
 
@@ -290,7 +290,7 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       assert.match(draft.body.quoteNumber, /^Q-\d+$/);
       assert.equal(draft.body.contactId, deal.contactId);
       assert.equal(draft.body.accountId, deal.accountId);
-      assert.deepEqual(draft.body.lines.map((l: any) => [l.productId, l.quantity, l.unitPriceCents, l.discountCents]), [[doorbellId, 4, 19_900, 1_000]]);
+      assert.deepEqual(draft.body.lines.map((l) => [l.productId, l.quantity, l.unitPriceCents, l.discountCents]), [[doorbellId, 4, 19_900, 1_000]]);
       assert.equal(draft.body.totalCents, 4 * 19_900 - 1_000);
 
       const edited = await stack.as.rep.patch<QuoteDetail>(`/quotes/${draft.body.id}`, { name: 'Doorbells for the lobby', validUntil: '2027-01-31' });
@@ -319,7 +319,7 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       const old = (await stack.as.rep.get<QuoteDetail>(`/quotes/${quoteId}`)).body;
       assert.equal(revised.body.quoteNumber, old.quoteNumber, 'revisions share the quote number');
       assert.deepEqual([old.status, old.statusReason], ['closed', 'revised']);
-      assert.deepEqual(revised.body.lines.map((l: any) => l.amountCents), old.lines.map((l: any) => l.amountCents));
+      assert.deepEqual(revised.body.lines.map((l) => l.amountCents), old.lines.map((l) => l.amountCents));
       expectStatus(await stack.as.rep.patch(`/quotes/${revised.body.id}`, { description: 'Second offer' }), 200);
       await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${quoteId}/revise`), 409, 'quote_not_active', dealId);
       await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${revised.body.id}/revise`), 409, 'quote_not_active', dealId);
@@ -400,9 +400,9 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       assert.equal(deal.techCheck.passedCheckId, recorded.body.id);
       assert.deepEqual((await stack.as.tech_consultant.get<List<TechCheck>>(`/deals/${dealId}/tech-checks`)).body.data, deal.techChecks);
       const quote = (await stack.as.rep.get<QuoteDetail>(`/quotes/${quoteId}`)).body;
-      assert.deepEqual(quote.techChecks.map((c: any) => c.id), [recorded.body.id], 'the check is kept with the quote it reviewed');
+      assert.deepEqual(quote.techChecks.map((c) => c.id), [recorded.body.id], 'the check is kept with the quote it reviewed');
       const timeline = (await stack.as.rep.get<Timeline>(`/deals/${dealId}/timeline`)).body.data;
-      const note = timeline.find((a: any) => a.id === recorded.body.activityId);
+      const note = timeline.find((a) => a.id === recorded.body.activityId);
       assert.ok(note, 'the check is on the deal’s timeline');
       assert.deepEqual([note.type, note.status, note.ownerId, note.body], ['note', 'completed', stack.users.tech_consultant.id, 'Everything is in order: wiring plan and site survey checked.']);
       assert.match(note.subject, /Tech Check passed/);
@@ -463,14 +463,14 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       const high = await dealAt(stack, 'tech_check', ABOVE_THRESHOLD);
       const byStage = await stack.as.manager.get<Page<Deal>>(`/deals?stage=tech_check&minValueCents=${ABOVE_THRESHOLD}&maxValueCents=${ABOVE_THRESHOLD}`);
       expectStatus(byStage, 200);
-      assert.ok(byStage.body.data.some((d: any) => d.id === high.dealId));
-      assert.ok(byStage.body.data.every((d: any) => d.stage === 'tech_check' && d.valueCents === ABOVE_THRESHOLD));
+      assert.ok(byStage.body.data.some((d) => d.id === high.dealId));
+      assert.ok(byStage.body.data.every((d) => d.stage === 'tech_check' && d.valueCents === ABOVE_THRESHOLD));
       const range = await stack.as.manager.get<Page<Deal>>(`/deals?minValueCents=${AT_THRESHOLD}&maxValueCents=${AT_THRESHOLD}&stage=propose,close`);
-      assert.ok(range.body.data.some((d: any) => d.id === low.dealId));
-      assert.ok(!range.body.data.some((d: any) => d.id === high.dealId));
+      assert.ok(range.body.data.some((d) => d.id === low.dealId));
+      assert.ok(!range.body.data.some((d) => d.id === high.dealId));
       const theirs = await stack.as.manager.get<Page<Deal>>(`/deals?ownerId=${stack.users.otherRep.id}`);
-      assert.ok(theirs.body.data.every((d: any) => d.ownerId === stack.users.otherRep.id));
-      assert.ok(!theirs.body.data.some((d: any) => d.id === high.dealId));
+      assert.ok(theirs.body.data.every((d) => d.ownerId === stack.users.otherRep.id));
+      assert.ok(!theirs.body.data.some((d) => d.id === high.dealId));
       const paged = await stack.as.manager.get<Page<Deal>>('/deals?limit=2&offset=1&status=open');
       assert.equal(paged.body.data.length, 2);
       assert.deepEqual([paged.body.page.limit, paged.body.page.offset], [2, 1]);

@@ -105,12 +105,12 @@ describe('qualifying a lead (dev server, real worker, Postgres)', function () {
     const task = await stack.as.rep.post('/activities', { type: 'task', regarding: { type: 'deal', id: dealId }, subject: 'Plan the site survey' });
     expectStatus(task, 201);
     const timeline = (await stack.as.rep.get<Timeline>(`/deals/${dealId}/timeline`)).body.data;
-    const from = timeline.map((a: any) => [a.regardingType, a.subject]);
+    const from = timeline.map((a) => [a.regardingType, a.subject]);
     assert.ok(from.some(([type, subject]: string[]) => type === 'lead' && subject === 'Asked for a site visit'), 'the lead’s note');
     assert.ok(from.some(([type, subject]: string[]) => type === 'lead' && /call/i.test(subject)), 'the lead’s intro call');
     assert.ok(from.some(([type, subject]: string[]) => type === 'deal' && subject === 'Plan the site survey'), 'the deal’s own task');
     const tasks = (await stack.as.rep.get<Timeline>(`/deals/${dealId}/timeline?type=task`)).body.data;
-    assert.deepEqual(tasks.map((a: any) => a.subject), ['Plan the site survey']);
+    assert.deepEqual(tasks.map((a) => a.subject), ['Plan the site survey']);
   });
 
   it('refuses a disqualified lead (409 lead_closed), and only the lead’s owner or a manager qualifies it (403)', async function () {

@@ -61,8 +61,8 @@ describe('order to cash through the API (dev server, real worker, Postgres)', fu
       assert.match(order.orderNumber, /^ORD-\d+$/);
       assert.deepEqual([order.status, order.phase, order.dealId, order.quoteId, order.ownerId], ['open', 'awaiting_fulfillment', dealId, quoteId, stack.users.rep.id]);
       assert.deepEqual(
-        order.lines.map((l: any) => [l.sku, l.quantity, l.unitPriceCents, l.discountCents, l.amountCents]),
-        draft.lines.map((l: any) => [l.sku, l.quantity, l.unitPriceCents, l.discountCents, l.amountCents]),
+        order.lines.map((l) => [l.sku, l.quantity, l.unitPriceCents, l.discountCents, l.amountCents]),
+        draft.lines.map((l) => [l.sku, l.quantity, l.unitPriceCents, l.discountCents, l.amountCents]),
         'the quote’s products and prices are copied',
       );
       assert.equal(order.totalCents, draft.totalCents);
@@ -73,7 +73,7 @@ describe('order to cash through the API (dev server, real worker, Postgres)', fu
       assert.equal(quote.status, 'won');
       const deal = (await rep.get<DealDetail>(`/deals/${dealId}`)).body;
       assert.deepEqual([deal.stage, deal.status, deal.wonQuoteId, deal.activeQuoteId], ['close', 'open', quoteId, null]);
-      assert.deepEqual(deal.orders.map((o: any) => o.id), [order.id]);
+      assert.deepEqual(deal.orders.map((o) => o.id), [order.id]);
       assert.equal(won.body.deal.stage, 'close', 'the deal workflow answered');
 
       // The deal can still be won afterwards, on the quote the customer accepted.
@@ -162,7 +162,7 @@ describe('order to cash through the API (dev server, real worker, Postgres)', fu
       const complete = await stack.as.rep.post<OrderChanged>(`/orders/${orderId}/fulfill`, { status: 'complete', fulfilledOn: '2026-01-19' });
       expectStatus(complete, 200);
       assert.deepEqual([complete.body.status, complete.body.fulfilledOn], ['fulfilled', '2026-01-19']);
-      assert.deepEqual(complete.body.fulfillments.map((f: any) => [f.seq, f.kind, f.fulfilledOn, f.recordedBy]), [
+      assert.deepEqual(complete.body.fulfillments.map((f) => [f.seq, f.kind, f.fulfilledOn, f.recordedBy]), [
         [1, 'partial', '2026-01-05', stack.users.rep.id], [2, 'complete', '2026-01-19', stack.users.rep.id],
       ]);
       await refusedWithoutWriting(() => stack.as.rep.post(`/orders/${orderId}/fulfill`, { status: 'partial', fulfilledOn: today() }), 409, 'order_already_fulfilled');
@@ -228,7 +228,7 @@ describe('order to cash through the API (dev server, real worker, Postgres)', fu
         [invoice.orderId, invoice.contactId, invoice.accountId, invoice.ownerId, invoice.totalCents, invoice.paidCents, invoice.balanceCents, invoice.status],
         [orderId, order.contactId, order.accountId, order.ownerId, 987_654, 0, 987_654, 'open'],
       );
-      assert.deepEqual(invoice.lines.map((l: any) => [l.sku, l.quantity, l.unitPriceCents]), order.lines.map((l: any) => [l.sku, l.quantity, l.unitPriceCents]));
+      assert.deepEqual(invoice.lines.map((l) => [l.sku, l.quantity, l.unitPriceCents]), order.lines.map((l) => [l.sku, l.quantity, l.unitPriceCents]));
       assert.equal(invoice.issuedOn, today());
       assert.equal(invoice.paymentTermsDays, 30);
       assert.equal(Date.parse(invoice.dueOn) - Date.parse(invoice.issuedOn), 30 * 86_400_000, 'net 30');
@@ -243,7 +243,7 @@ describe('order to cash through the API (dev server, real worker, Postgres)', fu
       assert.notEqual(reissued.body.invoiceNumber, invoice.invoiceNumber, 'a canceled invoice’s number is never reused');
       assert.equal(Date.parse(reissued.body.dueOn) - Date.parse(reissued.body.issuedOn), 14 * 86_400_000);
       assert.equal(reissued.body.name, 'Reissued with PO 4711');
-      assert.deepEqual((await stack.as.rep.get<List<Invoice>>(`/orders/${orderId}/invoices`)).body.data.map((i: any) => i.status), ['canceled', 'open']);
+      assert.deepEqual((await stack.as.rep.get<List<Invoice>>(`/orders/${orderId}/invoices`)).body.data.map((i) => i.status), ['canceled', 'open']);
     });
 
     it('concurrent invoice creation yields distinct numbers: twelve orders at once, and five racing requests on one order make one invoice', async function () {
@@ -314,15 +314,15 @@ describe('order to cash through the API (dev server, real worker, Postgres)', fu
       const last = await pay(invoiceId, 'complete', 500_000, stack.as.manager);
       expectStatus(last, 200);
       assert.deepEqual([last.body.status, last.body.paidCents, last.body.balanceCents, last.body.paidOn, last.body.process.phase], ['paid', 1_000_000, 0, today(), 'completed']);
-      assert.deepEqual(last.body.payments.map((p: any) => [p.seq, p.kind, p.amountCents, p.recordedBy]), [
+      assert.deepEqual(last.body.payments.map((p) => [p.seq, p.kind, p.amountCents, p.recordedBy]), [
         [1, 'partial', 300_000, stack.users.rep.id], [2, 'partial', 200_000, stack.users.rep.id], [3, 'complete', 500_000, stack.users.manager.id],
       ]);
       const final = await stack.env.client.workflow.getHandle(orderWorkflowId(orderId)).result();
       assert.deepEqual([final.phase, final.facts.status, final.facts.invoices[0].status], ['completed', 'fulfilled', 'paid']);
       assert.equal((await stack.as.rep.get<OrderDetail>(`/orders/${orderId}`)).body.phase, 'completed');
       assert.deepEqual((await stack.as.rep.get<InvoiceDetail>(`/invoices/${invoiceId}`)).body.payments, last.body.payments);
-      assert.deepEqual((await stack.as.rep.get<Page<Invoice>>(`/invoices?orderId=${orderId}&status=paid`)).body.data.map((i: any) => [i.id, i.balanceCents]), [[invoiceId, 0]]);
-      assert.deepEqual((await stack.as.rep.get<Page<Order>>(`/orders?dealId=${dealId}&status=fulfilled`)).body.data.map((o: any) => o.id), [orderId]);
+      assert.deepEqual((await stack.as.rep.get<Page<Invoice>>(`/invoices?orderId=${orderId}&status=paid`)).body.data.map((i) => [i.id, i.balanceCents]), [[invoiceId, 0]]);
+      assert.deepEqual((await stack.as.rep.get<Page<Order>>(`/orders?dealId=${dealId}&status=fulfilled`)).body.data.map((o) => o.id), [orderId]);
     });
 
     it('refuses to pay a canceled invoice (invoice_canceled) or a paid one (invoice_paid), and an amount that does not match the kind (422 payment_amount_mismatch)', async function () {

@@ -7,12 +7,13 @@ import { getOrderStateQuery, orderWorkflowId, type OrderState } from '../../work
 import { dealAt } from './deals';
 import { expectStatus, type TestStack } from './stack';
 import type { InvoiceIssued, OrderWon } from './apiTypes';
+import type { InvoiceRow } from './rows';
 
 export interface WonOrder {
   dealId: string;
   quoteId: string;
   orderId: string;
-  order: any;
+  order: OrderWon;
 }
 
 /** Today's date (UTC), as the API takes dates. */
@@ -27,7 +28,7 @@ export async function wonOrder(stack: TestStack, valueCents = 1_500_000, body: R
 }
 
 /** A won order, fulfilled completely and invoiced: the invoice. */
-export async function invoicedOrder(stack: TestStack, valueCents = 1_500_000, invoiceBody: Record<string, unknown> = {}): Promise<WonOrder & { invoiceId: string; invoice: any }> {
+export async function invoicedOrder(stack: TestStack, valueCents = 1_500_000, invoiceBody: Record<string, unknown> = {}): Promise<WonOrder & { invoiceId: string; invoice: InvoiceIssued }> {
   const won = await wonOrder(stack, valueCents);
   expectStatus(await stack.as.rep.post(`/orders/${won.orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
   const invoice = await stack.as.rep.post<InvoiceIssued>(`/orders/${won.orderId}/invoices`, invoiceBody);
@@ -46,7 +47,7 @@ export async function orderEverywhere(stack: TestStack, orderId: string): Promis
   const state = await orderState(stack, orderId);
   assert.equal(state.orderId, orderId);
   return {
-    db: [row.status, invoices.map((i: any) => [i.id, i.status, i.paid_cents])],
+    db: [row.status, invoices.map((i: Pick<InvoiceRow, 'id' | 'status' | 'paid_cents'>) => [i.id, i.status, i.paid_cents])],
     workflow: [state.facts.status, state.facts.invoices.map((i) => [i.id, i.status, i.paidCents])],
   };
 }

@@ -70,7 +70,7 @@ describe('deal workflow (time-skipping server, real worker, Postgres)', function
     assert.match(manager.subject, /^Tech Check overdue/);
 
     const timeline = (await stack.as.rep.get<Timeline>(`/deals/${dealId}/timeline?type=task`)).body.data;
-    assert.deepEqual(timeline.map((a: any) => a.id).sort(), [consultants.id, manager.id].sort(), 'both are on the deal’s timeline');
+    assert.deepEqual(timeline.map((a) => a.id).sort(), [consultants.id, manager.id].sort(), 'both are on the deal’s timeline');
 
     const timers = timerMs((await handle.fetchHistory()).events!);
     // Timers run from the moment of entry, so they are a few milliseconds short of the full delay.

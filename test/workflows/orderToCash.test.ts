@@ -61,7 +61,7 @@ describe('order workflow (time-skipping server, real worker, Postgres)', functio
     assert.equal((await handle.describe()).typedSearchAttributes.get(PaymentOverdueKey), true);
 
     const timeline = (await stack.as.rep.get<Timeline>(`/orders/${orderId}/timeline?status=open&type=task`)).body.data;
-    assert.deepEqual(timeline.map((a: any) => [a.id, a.via, a.regardingType]), [[task.id, 'invoice', 'invoice']], 'on the order’s timeline, from its invoice');
+    assert.deepEqual(timeline.map((a) => [a.id, a.via, a.regardingType]), [[task.id, 'invoice', 'invoice']], 'on the order’s timeline, from its invoice');
 
     const paid = await pay(invoiceId, 'complete', 1_000_000);
     expectStatus(paid, 200);
