@@ -1,5 +1,5 @@
 /**
- * Rows the tests read straight from Postgres with knex (which types them as any): the columns they
+ * Rows the tests read straight from Postgres with knex (which leaves them untyped): the columns they
  * use, as node-postgres returns them (bigint and numeric as numbers: db/knex.ts; jsonb parsed).
  */
 
