@@ -16,7 +16,7 @@ const auditQuery = z.object({
   ...paging,
 });
 
-const auditRecordSchema = z.object({
+export const auditRecordSchema = z.object({
   id: z.number().int(),
   at: isoDateTime(),
   actor: z.object({ type: z.enum(['user', 'workflow', 'system']), id: z.string().describe('A user id, or a workflow id'), name: z.string().nullable() }),

@@ -28,7 +28,7 @@ const patchBody = createBody
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
 
-const contactDetailSchema = contactSchema.extend({
+export const contactDetailSchema = contactSchema.extend({
   parentAccount: z.object({ id: z.uuid(), name: z.string() }).nullable(),
   primaryContactOf: z.array(z.object({ id: z.uuid(), name: z.string() })).describe('Accounts this person is the primary contact of'),
   deals: z.array(z.object({ id: z.uuid(), name: z.string(), stage: z.enum(DEAL_STAGES), status: z.enum(DEAL_STATUSES), valueCents: z.number().int(), accountId: z.uuid().nullable() })).describe('Deals naming this person as the customer contact, newest first'),

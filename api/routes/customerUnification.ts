@@ -14,14 +14,14 @@ import { isoDateTime } from '../schemas';
 import { passOf, requestUnification } from '../unificationClient';
 import { workflowCalls } from '../workflowCalls';
 
-const passSchema = z.object({
+export const passSchema = z.object({
   id: z.uuid(), workflowId: z.string(), workflowRunId: z.string(), pass: z.number().int(), requestIds: z.array(z.string()),
   status: z.enum(['running', 'completed', 'failed']), phase: z.string().nullable(), progress: z.record(z.string(), z.unknown()),
   stats: z.record(z.string(), z.unknown()), rulesHash: z.string().nullable(), error: z.string().nullable(),
   startedAt: isoDateTime(), publishedAt: isoDateTime().nullable(), finishedAt: isoDateTime().nullable(),
 });
 
-const ticketSchema = z.object({ workflowId: z.string(), runId: z.string(), requestId: z.string() });
+export const ticketSchema = z.object({ workflowId: z.string(), runId: z.string(), requestId: z.string() });
 
 export interface UnificationRoutesDeps {
   db: Db;

@@ -65,7 +65,7 @@ const crmSchema = z.object({
     idempotencyKey: z.string().nullable().describe('Written by a workflow step: `<workflowId>/<runId>/<step>`'),
   })),
 });
-const customerViewSchema = z.object({
+export const customerViewSchema = z.object({
   ...profileFields,
   records: z.array(sourceRecordSchema),
   purchases: z.array(purchaseSchema).describe(`Newest first, at most ${MAX_PURCHASES_SHOWN}; the totals cover all`),

@@ -6,7 +6,7 @@ import { route, type RouteSpec } from '../http';
 
 const CHECK_TIMEOUT_MS = 3_000;
 
-const healthSchema = z.object({
+export const healthSchema = z.object({
   status: z.enum(['ok', 'unavailable']),
   checks: z.object({ postgres: z.enum(['ok', 'unavailable']), temporal: z.enum(['ok', 'unavailable']) }),
 });

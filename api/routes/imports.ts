@@ -33,7 +33,7 @@ const rejectSchema = z.object({
   sourceKey: z.string().nullable(), reason: z.string(), columnName: z.string().nullable(), message: z.string(), raw: z.string().nullable(),
 });
 
-const importSchema = z.object({
+export const importSchema = z.object({
   id: z.uuid(), origin: z.enum(['cli', 'api']), createdBy: z.string().nullable(), status: z.enum(['loading', 'loaded', 'failed']),
   rowsRead: z.number().int(), rowsLoaded: z.number().int(), rowsInserted: z.number().int(), rowsUpdated: z.number().int(),
   rowsUnchanged: z.number().int(), rowsRejected: z.number().int(), valuesRejected: z.number().int(), error: z.string().nullable(),
@@ -41,7 +41,7 @@ const importSchema = z.object({
   startedAt: isoDateTime(), finishedAt: isoDateTime().nullable(), files: z.array(fileSchema),
 });
 
-const importViewSchema = importSchema.extend({
+export const importViewSchema = importSchema.extend({
   rejects: z.object({ data: z.array(rejectSchema), page: z.object({ limit: z.number(), offset: z.number(), total: z.number() }) }),
 });
 

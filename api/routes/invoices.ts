@@ -40,7 +40,7 @@ const listQuery = z.object({
   ...paging,
 });
 
-const invoiceChangedSchema = invoiceDetailSchema.extend({ process: orderProcessSchema });
+export const invoiceChangedSchema = invoiceDetailSchema.extend({ process: orderProcessSchema });
 
 export interface InvoiceRoutesDeps {
   db: Db;

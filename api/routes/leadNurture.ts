@@ -39,7 +39,7 @@ const stepSchema = z.object({
   activityId: z.uuid().nullable(),
 });
 
-const nurtureSchema = z.object({
+export const nurtureSchema = z.object({
   workflowId: z.string(),
   runId: z.string(),
   leadId: z.uuid(),
@@ -60,7 +60,7 @@ const nurtureSchema = z.object({
   endedAt: isoDateTime().nullable(),
 });
 
-const enrolledSchema = z.object({ workflowId: z.string(), runId: z.string(), leadId: z.uuid(), status: z.literal('running') });
+export const enrolledSchema = z.object({ workflowId: z.string(), runId: z.string(), leadId: z.uuid(), status: z.literal('running') });
 
 export interface NurtureRoutesDeps {
   db: Db;

@@ -18,7 +18,7 @@ import { idParams, optionalText } from '../schemas';
 import { dealProcess } from '../processes/deals';
 import { stopNurtureForClosedLead } from '../processes/nurture';
 
-const qualifiedSchema = z.object({
+export const qualifiedSchema = z.object({
   leadId: z.uuid(),
   dealId: z.uuid(),
   contactId: z.uuid(),

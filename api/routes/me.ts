@@ -10,7 +10,7 @@ import { route, type RouteSpec } from '../http';
 import { isoDateTime, pageOf } from '../schemas';
 import { activitySchema, timelineQuery, toTimelineFilter } from '../views/timeline';
 
-const meSchema = z.object({
+export const meSchema = z.object({
   id: z.uuid(),
   name: z.string(),
   email: z.string().nullable(),

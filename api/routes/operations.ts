@@ -16,7 +16,7 @@ import { route, type RouteSpec } from '../http';
 import { operationOwner } from '../idempotency';
 import { RETRY_AFTER_SECONDS, parseOperationId, workflowCalls } from '../workflowCalls';
 
-const operationSchema = z.object({
+export const operationSchema = z.object({
   id: z.string(),
   status: z.enum(['pending', 'succeeded', 'failed', 'not_applied']).describe('`pending`: ask again after `Retry-After`; the others are final'),
   resource: z.string().describe('Where the record the change concerns can be read'),

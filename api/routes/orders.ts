@@ -71,7 +71,7 @@ const listQuery = z.object({
   ...paging,
 });
 
-const orderChangedSchema = orderDetailSchema.extend({ process: orderProcessSchema });
+export const orderChangedSchema = orderDetailSchema.extend({ process: orderProcessSchema });
 
 export interface OrderRoutesDeps {
   db: Db;

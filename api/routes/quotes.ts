@@ -39,7 +39,7 @@ const closeBody = z.strictObject({
   closeDeal: z.boolean().optional().describe('Also close the deal as lost (reason `quote_<reason>`)'),
 });
 
-const quoteChangedSchema = quoteDetailSchema.extend({ process: processSchema });
+export const quoteChangedSchema = quoteDetailSchema.extend({ process: processSchema });
 
 export interface QuoteRoutesDeps {
   db: Db;

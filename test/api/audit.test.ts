@@ -15,6 +15,8 @@ import { uniqueEmail } from '../helpers/fixtures';
 import type { Reply } from '../helpers/http';
 import { today } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
+import type { AuditRecord, Contact, InvoiceIssued, Lead, OrderWon, Page, Qualified, QuoteDetail } from '../helpers/apiTypes';
+import type { AuditRow } from '../helpers/rows';
 
 /** Business tables: each row belongs to a record (entity type, and the column naming it). */
 const TRACKED: Array<[table: string, entity: string, column: string]> = [
@@ -78,14 +80,14 @@ describe('audit completeness: a lead’s way to a paid invoice, every change aud
       assert.ok(e.before !== null || e.after !== null, `${what}: ${e.action} records the change`);
       audited.push(e.action);
     }
-    const entriesFor = (entity: string) => entries.filter((e: any) => `${e.entity_type}/${e.entity_id}` === entity);
+    const entriesFor = (entity: string) => entries.filter((e: AuditRow) => `${e.entity_type}/${e.entity_id}` === entity);
     for (const [key, now] of after.rows) {
       const was = before.rows.get(key);
       if (was && was.hash === now.hash) continue;
       const found = entriesFor(now.entity);
       assert.ok(found.length > 0, `${what}: ${key} changed but ${now.entity} has no audit row`);
-      if (now.primary && was) assert.ok(found.some((e: any) => e.before !== null && e.after !== null), `${what}: ${now.entity} changed: an audit row holds it before and after`);
-      if (now.primary && !was) assert.ok(found.some((e: any) => e.after !== null), `${what}: ${now.entity} was created: an audit row holds it`);
+      if (now.primary && was) assert.ok(found.some((e: AuditRow) => e.before !== null && e.after !== null), `${what}: ${now.entity} changed: an audit row holds it before and after`);
+      if (now.primary && !was) assert.ok(found.some((e: AuditRow) => e.after !== null), `${what}: ${now.entity} was created: an audit row holds it`);
     }
     for (const [key, was] of before.rows) {
       if (!after.rows.has(key)) assert.ok(entriesFor(was.entity).length > 0, `${what}: ${key} was deleted without an audit row`);
@@ -96,7 +98,7 @@ describe('audit completeness: a lead’s way to a paid invoice, every change aud
     }
   }
 
-  const ok = async (reply: Promise<Reply>, status = 200): Promise<any> => {
+  const ok = async <T>(reply: Promise<Reply<T>>, status = 200): Promise<T> => {
     const r = await reply;
     expectStatus(r, status);
     return r.body;
@@ -108,16 +110,16 @@ describe('audit completeness: a lead’s way to a paid invoice, every change aud
     const ids: Record<string, string> = {};
 
     await step('a rep creates a lead', user('rep'), async () => {
-      ids.lead = (await ok(rep.post('/leads', { topic: 'Cameras for 6 warehouses', firstName: 'Jo', lastName: 'Berry', email: uniqueEmail('jo'), companyName: `Adatum ${Date.now()}`, customerType: 'corporate', estimatedValueCents: 2_400_000 }), 201)).id;
+      ids.lead = (await ok(rep.post<Lead>('/leads', { topic: 'Cameras for 6 warehouses', firstName: 'Jo', lastName: 'Berry', email: uniqueEmail('jo'), companyName: `Adatum ${Date.now()}`, customerType: 'corporate', estimatedValueCents: 2_400_000 }), 201)).id;
     });
     await step('the rep notes a call on the lead', user('rep'), () => ok(rep.post('/activities', { type: 'note', regarding: { type: 'lead', id: ids.lead }, subject: 'Wants a quote by Friday' }), 201));
     await step('the rep qualifies the lead', user('rep'), async () => {
-      const q = await ok(rep.post(`/leads/${ids.lead}/qualify`), 201);
+      const q = await ok(rep.post<Qualified>(`/leads/${ids.lead}/qualify`), 201);
       Object.assign(ids, { deal: q.dealId, account: q.accountId, contact: q.contactId });
     });
     await step('a manager completes the account', user('manager'), () => ok(manager.patch(`/accounts/${ids.account}`, { website: 'https://adatum.example', phone: '555-0142' })));
     await step('the rep adds a second contact to the account', user('rep'), async () => {
-      ids.buyer = (await ok(rep.post('/contacts', { firstName: 'Lee', lastName: 'Buyer', email: uniqueEmail('lee'), parentAccountId: ids.account }), 201)).id;
+      ids.buyer = (await ok(rep.post<Contact>('/contacts', { firstName: 'Lee', lastName: 'Buyer', email: uniqueEmail('lee'), parentAccountId: ids.account }), 201)).id;
     });
     await step('the rep names the products and moves the deal to Propose', user('rep'), async () => {
       await ok(rep.post(`/deals/${ids.deal}/lines`, { productId: await productId(stack.db, 'CM-300'), quantity: 3, unitPriceCents: 800_000 }), 201);
@@ -125,7 +127,7 @@ describe('audit completeness: a lead’s way to a paid invoice, every change aud
       await ok(rep.post(`/deals/${ids.deal}/advance`, { to: 'propose' }));
     });
     await step('the rep quotes', user('rep'), async () => {
-      ids.quote = (await ok(rep.post(`/deals/${ids.deal}/quotes`), 201)).id;
+      ids.quote = (await ok(rep.post<QuoteDetail>(`/deals/${ids.deal}/quotes`), 201)).id;
       await ok(rep.post(`/quotes/${ids.quote}/activate`));
     });
     await step('the rep moves the $24,000.00 deal to Tech Check', user('rep'), () => ok(rep.post(`/deals/${ids.deal}/advance`, { to: 'tech_check' })));
@@ -136,14 +138,14 @@ describe('audit completeness: a lead’s way to a paid invoice, every change aud
     await step('a technical consultant records the check', user('tech_consultant'), () => ok(tc.post(`/deals/${ids.deal}/tech-checks`, techCheckBody(ids.quote, 'passed', 'Cabling and mounts checked; all in order.')), 201));
     await step('the rep moves the deal to Close', user('rep'), () => ok(rep.post(`/deals/${ids.deal}/advance`, { to: 'close' })));
     await step('the rep wins the quote and closes the deal', user('rep'), async () => {
-      ids.order = (await ok(rep.post(`/quotes/${ids.quote}/win`, { closeDeal: true }), 201)).id;
+      ids.order = (await ok(rep.post<OrderWon>(`/quotes/${ids.quote}/win`, { closeDeal: true }), 201)).id;
     });
     await step('the rep books the installation with the buyer', user('rep'), () =>
       ok(rep.post('/activities', { type: 'appointment', regarding: { type: 'order', id: ids.order }, subject: 'Installation', dueAt: new Date(Date.now() + 7 * 86_400_000).toISOString(), attendees: [{ contactId: ids.buyer }, { userId: stack.users.tech_consultant.id }] }), 201));
     await step('the rep records a partial fulfillment', user('rep'), () => ok(rep.post(`/orders/${ids.order}/fulfill`, { status: 'partial', fulfilledOn: today() })));
     await step('the manager records the complete fulfillment', user('manager'), () => ok(manager.post(`/orders/${ids.order}/fulfill`, { status: 'complete', fulfilledOn: today() })));
     await step('the rep invoices the order', user('rep'), async () => {
-      ids.invoice = (await ok(rep.post(`/orders/${ids.order}/invoices`), 201)).id;
+      ids.invoice = (await ok(rep.post<InvoiceIssued>(`/orders/${ids.order}/invoices`), 201)).id;
     });
     await step('past the due date the order workflow leaves an overdue task for the owner', { type: 'workflow', id: orderWorkflowId(ids.order) }, async () => {
       await stack.env.sleep('31 days');
@@ -159,16 +161,16 @@ describe('audit completeness: a lead’s way to a paid invoice, every change aud
     }
 
     // The trail is for managers and admins.
-    const trail = await manager.get(`/audit?entity=invoice&id=${ids.invoice}`);
+    const trail = await manager.get<Page<AuditRecord>>(`/audit?entity=invoice&id=${ids.invoice}`);
     expectStatus(trail, 200);
-    assert.deepEqual(trail.body.data.map((e: any) => [e.action, e.actor.type, e.actor.id]), [
+    assert.deepEqual(trail.body.data.map((e) => [e.action, e.actor.type, e.actor.id]), [
       ['invoice.paid', 'user', stack.users.manager.id],
       ['invoice.partially_paid', 'user', stack.users.rep.id],
       ['invoice.overdue', 'workflow', orderWorkflowId(ids.order)],
       ['invoice.created', 'user', stack.users.rep.id],
     ], 'newest first, each with its actor');
     assert.equal(trail.body.data[0].actor.name, 'Morgan Manager');
-    assert.deepEqual([trail.body.data[0].before.status, trail.body.data[0].after.status], ['partially_paid', 'paid']);
+    assert.deepEqual([(trail.body.data[0].before as { status: string }).status, (trail.body.data[0].after as { status: string }).status], ['partially_paid', 'paid']);
     expectStatus(await rep.get(`/audit?entity=invoice&id=${ids.invoice}`), 403, 'forbidden');
     expectStatus(await stack.as.admin.get(`/audit?entity=order&id=${ids.order}`), 200);
     expectStatus(await manager.get(`/audit?entity=spaceship&id=${ids.invoice}`), 400, 'validation_failed');

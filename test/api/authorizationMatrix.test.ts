@@ -29,6 +29,7 @@ import { apiRequest } from '../helpers/http';
 import { invoicedOrder, today, wonOrder } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
 import { operationId } from '../../api/workflowCalls';
+import type { Account, Contact, DealUpdated, Nurture, Problem, QuoteDetail } from '../helpers/apiTypes';
 
 type Caller = 'none' | 'malformed' | 'badToken' | 'owner' | 'otherRep' | 'tech' | 'manager' | 'admin';
 const CALLERS: readonly Caller[] = ['none', 'malformed', 'badToken', 'owner', 'otherRep', 'tech', 'manager', 'admin'];
@@ -108,7 +109,7 @@ describe('authorization matrix: every operation × every kind of caller, from on
       const { id } = await createLead(db, stack.users.rep.id);
       expectStatus(await stack.as.rep.post(`/leads/${id}/nurture`), 202);
       const call = await eventually(async () => (await db('activities').where({ regarding_type: 'lead', regarding_id: id, type: 'phone_call' }).first('id')) as { id: string } | undefined, 'the intro call');
-      await eventually(async () => (await stack.as.rep.get(`/leads/${id}/nurture`)).body.nextStepAt, 'the wait for the information email');
+      await eventually(async () => (await stack.as.rep.get<Nurture>(`/leads/${id}/nurture`)).body.nextStepAt, 'the wait for the information email');
       return { id, workflowIds: [nurtureWorkflowId(id)], extra: { introCallId: call.id } };
     },
     pausedLead: async (): Promise<Target> => {
@@ -122,13 +123,13 @@ describe('authorization matrix: every operation × every kind of caller, from on
     },
     dealWithLine: async (): Promise<Target> => {
       const target = await rec.deal();
-      const line = await stack.as.rep.post(`/deals/${target.id}/lines`, { productId: world.productId, quantity: 2 });
+      const line = await stack.as.rep.post<DealUpdated>(`/deals/${target.id}/lines`, { productId: world.productId, quantity: 2 });
       expectStatus(line, 201);
-      return { ...target, lineId: line.body.createdId };
+      return { ...target, lineId: line.body.createdId! };
     },
     draftQuote: async (): Promise<Target> => {
       const deal = await rec.dealWithLine();
-      const quote = await stack.as.rep.post(`/deals/${deal.id}/quotes`);
+      const quote = await stack.as.rep.post<QuoteDetail>(`/deals/${deal.id}/quotes`);
       expectStatus(quote, 201);
       return { id: quote.body.id, lineId: quote.body.lines[0].id, workflowIds: deal.workflowIds };
     },
@@ -159,12 +160,12 @@ describe('authorization matrix: every operation × every kind of caller, from on
       return { id: invoiceId, workflowIds: [orderWorkflowId(orderId)] };
     },
     account: async (): Promise<Target> => {
-      const account = await stack.as.rep.post('/accounts', { name: unique('Contoso Test Account') });
+      const account = await stack.as.rep.post<Account>('/accounts', { name: unique('Contoso Test Account') });
       expectStatus(account, 201);
       return { id: account.body.id };
     },
     contact: async (): Promise<Target> => {
-      const contact = await stack.as.rep.post('/contacts', { lastName: unique('Moss'), email: uniqueEmail('contact') });
+      const contact = await stack.as.rep.post<Contact>('/contacts', { lastName: unique('Moss'), email: uniqueEmail('contact') });
       expectStatus(contact, 201);
       return { id: contact.body.id };
     },
@@ -369,7 +370,7 @@ describe('authorization matrix: every operation × every kind of caller, from on
     return target.query ? `${path}?${target.query}` : path;
   }
 
-  async function send(op: string, caller: Caller, c: Case, target: Target): Promise<{ status: number; body: any; type: string }> {
+  async function send(op: string, caller: Caller, c: Case, target: Target): Promise<{ status: number; body: unknown; type: string }> {
     const method = op.slice(0, op.indexOf(' '));
     const headers = headersOf(caller);
     let body: FormData | string | undefined;
@@ -520,8 +521,8 @@ describe('authorization matrix: every operation × every kind of caller, from on
     const get = (caller: Caller, path: string) => send(`GET ${path}`, caller, {} as Case, {});
     for (const caller of ['owner', 'tech'] as const) {
       const [known, missing] = [await get(caller, `/imports/${world.importId}`), await get(caller, `/imports/${unknown}`)];
-      assert.deepEqual([known.status, known.body.code], [403, 'forbidden']);
-      assert.deepEqual([missing.status, missing.body.code], [403, 'forbidden'], 'an unknown import is refused alike: the answer tells nothing');
+      assert.deepEqual([known.status, (known.body as Problem).code], [403, 'forbidden']);
+      assert.deepEqual([missing.status, (missing.body as Problem).code], [403, 'forbidden'], 'an unknown import is refused alike: the answer tells nothing');
     }
     assert.equal((await get('manager', `/imports/${unknown}`)).status, 404);
     const patchMissing = await send('PATCH /activities/{id}', 'tech', { expect: anyone(200), target: none(), body: () => ({ status: 'completed' }) }, { id: unknown });
@@ -542,7 +543,7 @@ describe('authorization matrix: every operation × every kind of caller, from on
             const reply = await send(op, caller, c, target);
             assert.equal(reply.status, status, `${label(op, c)} as ${caller}: expected ${status} ${code}, got ${reply.status} ${JSON.stringify(reply.body)}`);
             assert.match(reply.type, /^application\/problem\+json/, `${label(op, c)} as ${caller}: problem+json`);
-            assert.equal(reply.body.code, code, `${label(op, c)} as ${caller}: the code`);
+            assert.equal((reply.body as Problem).code, code, `${label(op, c)} as ${caller}: the code`);
             const after = await fingerprint();
             assert.deepEqual(changedBetween(tables, after), [], `${label(op, c)} as ${caller}: refused, yet these tables changed`);
             assert.deepEqual(await historyLengths(target.workflowIds), histories, `${label(op, c)} as ${caller}: refused, yet the workflow moved`);

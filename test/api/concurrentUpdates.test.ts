@@ -12,6 +12,8 @@ import { dealAt } from '../helpers/deals';
 import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { invoicedOrder, orderEverywhere, orderState, today } from '../helpers/orders';
 import { inPool, settled } from '../helpers/bursts';
+import type { DealUpdated } from '../helpers/apiTypes';
+import type { DealStageMoveRow, InvoicePaymentRow } from '../helpers/rows';
 
 const ROUNDS = Number(process.env.CONCURRENT_ROUNDS ?? 2);
 const REQUESTS = 30;
@@ -44,12 +46,12 @@ describe('concurrent requests at one deal or invoice (dev server, real worker, P
       const moves = await stack.db('deal_stage_moves').where({ deal_id: dealId }).orderBy('seq').select('seq', 'from_stage', 'to_stage');
       const state = await stack.env.client.workflow.getHandle(dealWorkflowId(dealId)).query(getDealStateQuery);
       assert.deepEqual([state.stage, state.status, state.moveSeq], [row.stage, row.status, row.move_seq], `${context}: the workflow is where Postgres is`);
-      assert.deepEqual(moves.map((m: any) => m.seq), Array.from({ length: row.move_seq }, (_, i) => i + 1), `${context}: one move per number, none missing`);
+      assert.deepEqual(moves.map((m: Pick<DealStageMoveRow, 'seq' | 'from_stage' | 'to_stage'>) => m.seq), Array.from({ length: row.move_seq }, (_, i) => i + 1), `${context}: one move per number, none missing`);
       for (const [i, m] of moves.entries()) if (i > 0) assert.equal(m.from_stage, moves[i - 1].to_stage, `${context}: move ${m.seq} starts where move ${m.seq - 1} ended`);
       assert.equal(moves.at(-1).to_stage, row.stage, `${context}: the last move ends in the deal's stage`);
       const recent = state.recentMoves.map((m) => [m.seq, m.from, m.to]);
       assert.equal(new Set(recent.map(([seq]) => seq)).size, recent.length, `${context}: the workflow's recent moves have distinct numbers`);
-      assert.deepEqual(recent, moves.slice(-recent.length).map((m: any) => [m.seq, m.from_stage, m.to_stage]), `${context}: the workflow's recent moves are Postgres's`);
+      assert.deepEqual(recent, moves.slice(-recent.length).map((m: Pick<DealStageMoveRow, 'seq' | 'from_stage' | 'to_stage'>) => [m.seq, m.from_stage, m.to_stage]), `${context}: the workflow's recent moves are Postgres's`);
       assert.equal(statuses.filter((s) => s === 200).length, row.move_seq - before, `${context}: each 200 wrote one move, and each move answered one 200`);
 
       // The deal is alive: the next valid move succeeds.
@@ -71,7 +73,7 @@ describe('concurrent requests at one deal or invoice (dev server, real worker, P
       const context = `round ${round}, invoice ${invoiceId}`;
       const unexpected = replies.filter((r) => r.status !== 200 && r.status !== 409 && r.status !== 422);
       assert.deepEqual(unexpected.map((r) => [r.status, r.body]), [], `${context}: only 200, 409 and 422`);
-      const stored = (await stack.db('invoice_payments').where({ invoice_id: invoiceId }).select('amount_cents')).map((p: any) => Number(p.amount_cents)).sort((a, b) => a - b);
+      const stored = (await stack.db('invoice_payments').where({ invoice_id: invoiceId }).select('amount_cents')).map((p: Pick<InvoicePaymentRow, 'amount_cents'>) => Number(p.amount_cents)).sort((a, b) => a - b);
       const answered200 = amounts.filter((_, i) => replies[i].status === 200).sort((a, b) => a - b);
       assert.deepEqual(stored, answered200, `${context}: the payments stored are exactly those answered 200`);
       const invoice = await stack.db('invoices').where({ id: invoiceId }).first('paid_cents', 'total_cents');
@@ -92,7 +94,7 @@ describe('concurrent requests at one deal or invoice (dev server, real worker, P
     const moves = await stack.db('deal_stage_moves').where({ deal_id: dealId }).orderBy('seq').select('seq', 'from_stage', 'to_stage');
     const state = await stack.env.client.workflow.getHandle(dealWorkflowId(dealId)).query(getDealStateQuery);
     return {
-      db: [row.stage, row.status, row.move_seq, moves.slice(-state.recentMoves.length).map((m: any) => [m.seq, m.from_stage, m.to_stage])],
+      db: [row.stage, row.status, row.move_seq, moves.slice(-state.recentMoves.length).map((m: Pick<DealStageMoveRow, 'seq' | 'from_stage' | 'to_stage'>) => [m.seq, m.from_stage, m.to_stage])],
       workflow: [state.stage, state.status, state.moveSeq, state.recentMoves.map((m) => [m.seq, m.from, m.to])],
       state,
     };
@@ -108,7 +110,7 @@ describe('concurrent requests at one deal or invoice (dev server, real worker, P
 
     // The workflow would write its own move 3 (propose → develop): Postgres holds another one, so it
     // takes Postgres's position and judges the request from Close, where it is still valid.
-    const back = await stack.as.rep.post(`/deals/${dealId}/advance`, { to: 'develop' });
+    const back = await stack.as.rep.post<DealUpdated>(`/deals/${dealId}/advance`, { to: 'develop' });
     expectStatus(back, 200);
     assert.deepEqual([back.body.process.stage, back.body.process.moveSeq], ['develop', 4]);
     let now = await dealEverywhere(dealId);

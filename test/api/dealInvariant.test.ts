@@ -15,6 +15,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Reply } from '../helpers/http';
+import type { Process } from '../helpers/apiTypes';
+import type { DealStage } from '../../domain/deal';
 import { DEAL_STAGES, TECH_CHECK_THRESHOLD_CENTS, dealWorkflowId, getDealStateQuery } from '../../workflows/dealLifecycle.contract';
 import { inPool } from '../helpers/bursts';
 import { productId, qualifiedDeal } from '../helpers/deals';
@@ -77,12 +79,12 @@ const sequence = fc.array(command, { minLength: 3, maxLength: 30 });
 
 /** Rows as Postgres's JSON renders them (snake_case; money as JSON numbers). */
 interface Snapshot {
-  deal: Record<string, any>;
-  lines: Array<Record<string, any>>;
-  quotes: Array<Record<string, any>>;
-  quoteLines: Array<Record<string, any>>;
-  checks: Array<Record<string, any>>;
-  orders: Array<Record<string, any>>;
+  deal: { stage: DealStage; status: string; value_cents: number; estimated_value_cents: number | null; move_seq: number };
+  lines: Array<Record<string, unknown>>;
+  quotes: Array<Record<string, unknown>>;
+  quoteLines: Array<Record<string, unknown>>;
+  checks: Array<Record<string, unknown>>;
+  orders: Array<Record<string, unknown>>;
 }
 
 interface Stats {
@@ -158,8 +160,8 @@ describe('the Tech Check gate under random API call sequences (dev server, real 
       stats.byStatus[reply.status] = (stats.byStatus[reply.status] ?? 0) + 1;
       assert.ok(EXPECTED_STATUSES.has(reply.status), `${context}: unexpected ${reply.status} ${JSON.stringify(reply.body)}`);
       s = await snapshot(dealId);
-      if (reply.status < 300 && reply.body?.process) {
-        const { process } = reply.body;
+      if (reply.status < 300 && (reply.body as { process?: Process } | undefined)?.process) {
+        const { process } = reply.body as { process: Process };
         assert.deepEqual([process.stage, process.status, process.moveSeq], [s.deal.stage, s.deal.status, s.deal.move_seq], `${context}: the workflow's answer is what Postgres holds`);
       }
       assertInvariant(s, context);
@@ -178,7 +180,7 @@ describe('the Tech Check gate under random API call sequences (dev server, real 
     stats.sequences += 1;
   }
 
-  async function perform(cmd: Command, dealId: string, s: Snapshot, as: Record<Role, ApiClient>): Promise<Reply | null> {
+  async function perform(cmd: Command, dealId: string, s: Snapshot, as: Record<Role, ApiClient>): Promise<Reply<unknown> | null> {
     const { rep } = as;
     const pickOf = <T>(items: T[], n: number): T | undefined => (items.length ? items[n % items.length] : undefined);
     const drafts = s.quotes.filter((q) => q.status === 'draft').reverse();

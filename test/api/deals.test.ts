@@ -10,6 +10,7 @@ import type { Reply } from '../helpers/http';
 import { dealAt, productId, qualifiedDeal, stageEverywhere, techCheckBody } from '../helpers/deals';
 import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
+import type { Deal, DealDetail, DealUpdated, List, Page, Problem, Product, Quote, QuoteChanged, QuoteDetail, TechCheck, TechCheckRecorded, Timeline } from '../helpers/apiTypes';
 
 const AT_THRESHOLD = 2_000_000;
 const ABOVE_THRESHOLD = 2_000_001;
@@ -31,7 +32,7 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
   });
 
   /** Runs `call`, which must be refused with `status`/`code`, and checks nothing was written. */
-  async function refusedWithoutWriting(call: () => Promise<Reply>, status: number, code: string, dealId?: string): Promise<void> {
+  async function refusedWithoutWriting(call: () => Promise<Reply<unknown>>, status: number, code: string, dealId?: string): Promise<void> {
     const before = await countRows(stack.db, WRITTEN);
     const deal = dealId ? await stack.db('deals').where({ id: dealId }).first() : null;
     const reply = await call();
@@ -41,12 +42,12 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
     if (dealId) assert.deepEqual(await stack.db('deals').where({ id: dealId }).first(), deal, 'the deal row is unchanged');
   }
 
-  const advance = (dealId: string, to: string, as = stack.as.rep) => as.post(`/deals/${dealId}/advance`, { to });
+  const advance = (dealId: string, to: string, as = stack.as.rep) => as.post<DealUpdated>(`/deals/${dealId}/advance`, { to });
 
   describe('stage rules', function () {
     it('a new deal starts in qualify; each move is recorded with from, to, by and at, in the database and the workflow alike', async function () {
       const dealId = await qualifiedDeal(stack);
-      const fresh = await stack.as.rep.get(`/deals/${dealId}`);
+      const fresh = await stack.as.rep.get<DealDetail>(`/deals/${dealId}`);
       assert.equal(fresh.body.stage, 'qualify');
       assert.equal(fresh.body.status, 'open');
       assert.equal(fresh.body.workflowId, `deal-${dealId}`);
@@ -79,7 +80,7 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       expectStatus(await advance(dealId, 'develop'), 200);
       expectStatus(await advance(dealId, 'propose'), 200);
       await refusedWithoutWriting(() => advance(dealId, 'close'), 409, 'active_quote_required', dealId);
-      const draft = await stack.as.rep.post(`/deals/${dealId}/quotes`);
+      const draft = await stack.as.rep.post<QuoteDetail>(`/deals/${dealId}/quotes`);
       await refusedWithoutWriting(() => advance(dealId, 'close'), 409, 'active_quote_required', dealId);
       expectStatus(await stack.as.rep.post(`/quotes/${draft.body.id}/activate`), 200);
       expectStatus(await advance(dealId, 'close'), 200);
@@ -95,26 +96,26 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
 
     it('a deal of exactly $20,000.00 needs no Tech Check: it goes from Propose to Close and is won', async function () {
       const { dealId } = await dealAt(stack, 'propose', AT_THRESHOLD);
-      const deal = await stack.as.rep.get(`/deals/${dealId}`);
+      const deal = await stack.as.rep.get<DealDetail>(`/deals/${dealId}`);
       assert.equal(deal.body.techCheck.required, false);
       assert.equal(deal.body.techCheck.reason, 'value_at_or_below_threshold');
       await refusedWithoutWriting(() => advance(dealId, 'tech_check'), 409, 'tech_check_not_required', dealId);
       expectStatus(await advance(dealId, 'close'), 200);
-      const won = await stack.as.rep.post(`/deals/${dealId}/close`, { outcome: 'won' });
+      const won = await stack.as.rep.post<DealUpdated>(`/deals/${dealId}/close`, { outcome: 'won' });
       expectStatus(won, 200);
       assert.equal(won.body.status, 'won');
       assert.equal(won.body.actualRevenueCents, AT_THRESHOLD, 'actual revenue defaults to the active quote total');
-      assert.deepEqual(won.body.moves.map((m: any) => m.to), ['develop', 'propose', 'close', 'won']);
+      assert.deepEqual(won.body.moves.map((m) => m.to), ['develop', 'propose', 'close', 'won']);
     });
 
     it('a deal of $20,000.01 must pass through Tech Check: Propose → Close is refused (tech_check_required)', async function () {
       const { dealId } = await dealAt(stack, 'propose', ABOVE_THRESHOLD);
-      const deal = await stack.as.rep.get(`/deals/${dealId}`);
+      const deal = await stack.as.rep.get<DealDetail>(`/deals/${dealId}`);
       assert.equal(deal.body.techCheck.required, true);
       assert.equal(deal.body.techCheck.reason, 'value_above_threshold');
       assert.equal(deal.body.techCheck.judgedValueCents, ABOVE_THRESHOLD);
       assert.deepEqual(deal.body.allowedMoves, ['qualify', 'develop', 'tech_check', 'lost']);
-      assert.deepEqual(deal.body.blockedMoves.map((b: any) => [b.to, b.code]), [['close', 'tech_check_required'], ['won', 'close_stage_required']]);
+      assert.deepEqual(deal.body.blockedMoves.map((b) => [b.to, b.code]), [['close', 'tech_check_required'], ['won', 'close_stage_required']]);
       await refusedWithoutWriting(() => advance(dealId, 'close'), 409, 'tech_check_required', dealId);
       expectStatus(await advance(dealId, 'tech_check'), 200);
     });
@@ -138,12 +139,12 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
 
     it('a value that rises above the threshold in Close sends the deal back to Tech Check', async function () {
       const { dealId } = await dealAt(stack, 'close', AT_THRESHOLD);
-      const raised = await stack.as.rep.post(`/deals/${dealId}/lines`, { productId: doorbellId, quantity: 1, unitPriceCents: 1 });
+      const raised = await stack.as.rep.post<DealUpdated>(`/deals/${dealId}/lines`, { productId: doorbellId, quantity: 1, unitPriceCents: 1 });
       expectStatus(raised, 201);
       assert.equal(raised.body.valueCents, ABOVE_THRESHOLD);
       assert.equal(raised.body.stage, 'tech_check');
       assert.equal(raised.body.process.stage, 'tech_check');
-      const sendBack = raised.body.moves.at(-1);
+      const sendBack = raised.body.moves.at(-1)!;
       assert.deepEqual([sendBack.from, sendBack.to, sendBack.reason, sendBack.by], ['close', 'tech_check', 'tech_check_required', stack.users.rep.id]);
       await refusedWithoutWriting(() => stack.as.rep.post(`/deals/${dealId}/close`, { outcome: 'won' }), 409, 'close_stage_required', dealId);
       await refusedWithoutWriting(() => advance(dealId, 'close'), 409, 'tech_check_required', dealId);
@@ -152,13 +153,13 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
 
     it('a value that falls back to the threshold lets the deal leave Tech Check without a check', async function () {
       const { dealId } = await dealAt(stack, 'tech_check', ABOVE_THRESHOLD);
-      const quote = (await stack.as.rep.get(`/deals/${dealId}`)).body.quotes[0];
-      const revised = await stack.as.rep.post(`/quotes/${quote.id}/revise`);
+      const quote = (await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body.quotes[0];
+      const revised = await stack.as.rep.post<QuoteChanged>(`/quotes/${quote.id}/revise`);
       expectStatus(revised, 201);
       const line = revised.body.lines[0];
       expectStatus(await stack.as.rep.patch(`/quotes/${revised.body.id}/lines/${line.id}`, { unitPriceCents: AT_THRESHOLD }), 200);
       expectStatus(await stack.as.rep.post(`/quotes/${revised.body.id}/activate`), 200);
-      const dealLine = (await stack.as.rep.get(`/deals/${dealId}`)).body.lines[0];
+      const dealLine = (await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body.lines[0];
       expectStatus(await stack.as.rep.patch(`/deals/${dealId}/lines/${dealLine.id}`, { unitPriceCents: AT_THRESHOLD }), 200);
       expectStatus(await advance(dealId, 'close'), 200);
     });
@@ -166,14 +167,14 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
     it('closes as lost from any stage with a reason; without one it is a 400 naming the field', async function () {
       const dealId = await qualifiedDeal(stack);
       await refusedWithoutWriting(() => stack.as.rep.post(`/deals/${dealId}/close`, { outcome: 'lost' }), 400, 'validation_failed', dealId);
-      const noReason = await stack.as.rep.post(`/deals/${dealId}/close`, { outcome: 'lost' });
+      const noReason = await stack.as.rep.post<Problem>(`/deals/${dealId}/close`, { outcome: 'lost' });
       assert.equal(noReason.body.field, 'reason');
-      assert.equal(noReason.body.errors[0].code, 'required');
-      const lost = await stack.as.rep.post(`/deals/${dealId}/close`, { outcome: 'lost', reason: 'Chose a competitor' });
+      assert.equal(noReason.body.errors![0].code, 'required');
+      const lost = await stack.as.rep.post<DealUpdated>(`/deals/${dealId}/close`, { outcome: 'lost', reason: 'Chose a competitor' });
       expectStatus(lost, 200);
       assert.equal(lost.body.status, 'lost');
       assert.equal(lost.body.closeReason, 'Chose a competitor');
-      assert.deepEqual(lost.body.moves.map((m: any) => [m.from, m.to, m.reason]), [['qualify', 'lost', 'Chose a competitor']]);
+      assert.deepEqual(lost.body.moves.map((m) => [m.from, m.to, m.reason]), [['qualify', 'lost', 'Chose a competitor']]);
 
       const { dealId: inTechCheck } = await dealAt(stack, 'tech_check', ABOVE_THRESHOLD);
       expectStatus(await stack.as.rep.post(`/deals/${inTechCheck}/close`, { outcome: 'lost', reason: 'No budget' }), 200);
@@ -199,7 +200,7 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       assert.equal(moved.body.moves[0].by, stack.users.manager.id, 'the move is attributed to the manager who made it');
 
       await refusedWithoutWriting(() => stack.as.rep.patch(`/deals/${dealId}`, { ownerId: stack.users.otherRep.id }), 403, 'owner_reassign_forbidden', dealId);
-      const reassigned = await stack.as.manager.patch(`/deals/${dealId}`, { ownerId: stack.users.otherRep.id });
+      const reassigned = await stack.as.manager.patch<DealUpdated>(`/deals/${dealId}`, { ownerId: stack.users.otherRep.id });
       expectStatus(reassigned, 200);
       assert.equal(reassigned.body.ownerId, stack.users.otherRep.id);
       expectStatus(await advance(dealId, 'propose', stack.as.otherRep), 409, 'products_required');
@@ -208,46 +209,46 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
 
     it('a retried quote creation with the same Idempotency-Key creates one draft', async function () {
       const dealId = await qualifiedDeal(stack);
-      const first = await stack.as.rep.post(`/deals/${dealId}/quotes`, {}, { 'Idempotency-Key': `quote-${dealId}` });
-      const retry = await stack.as.rep.post(`/deals/${dealId}/quotes`, {}, { 'Idempotency-Key': `quote-${dealId}` });
+      const first = await stack.as.rep.post<QuoteDetail>(`/deals/${dealId}/quotes`, {}, { 'Idempotency-Key': `quote-${dealId}` });
+      const retry = await stack.as.rep.post<QuoteDetail>(`/deals/${dealId}/quotes`, {}, { 'Idempotency-Key': `quote-${dealId}` });
       expectStatus(retry, 201);
       assert.equal(retry.body.id, first.body.id);
       assert.equal(retry.headers.get('idempotent-replayed'), 'true');
-      assert.equal((await stack.as.rep.get(`/deals/${dealId}/quotes`)).body.data.length, 1);
+      assert.equal((await stack.as.rep.get<List<Quote>>(`/deals/${dealId}/quotes`)).body.data.length, 1);
     });
   });
 
   describe('value and products', function () {
     it('the catalog has doorbells, thermostats, security systems, sensors, cameras and monitoring plans with list prices', async function () {
-      const { body } = await stack.as.rep.get('/products');
-      const categories = new Set(body.data.map((p: any) => p.category));
+      const { body } = await stack.as.rep.get<List<Product>>('/products');
+      const categories = new Set(body.data.map((p) => p.category));
       assert.deepEqual([...categories].sort(), ['camera', 'doorbell', 'monitoring_plan', 'security_system', 'sensor', 'thermostat']);
-      assert.ok(body.data.every((p: any) => Number.isInteger(p.listPriceCents) && p.listPriceCents > 0));
-      const cameras = await stack.as.rep.get('/products?category=camera');
-      assert.ok(cameras.body.data.length > 0 && cameras.body.data.every((p: any) => p.category === 'camera'));
+      assert.ok(body.data.every((p) => Number.isInteger(p.listPriceCents) && p.listPriceCents > 0));
+      const cameras = await stack.as.rep.get<List<Product>>('/products?category=camera');
+      assert.ok(cameras.body.data.length > 0 && cameras.body.data.every((p) => p.category === 'camera'));
       assert.deepEqual((await stack.as.rep.get(`/products/${cameras.body.data[0].id}`)).body, cameras.body.data[0]);
     });
 
     it("a deal's value is the rep's estimate while it has no lines, then the sum of its lines (quantity × unit price − discount)", async function () {
       const dealId = await qualifiedDeal(stack, { estimatedValueCents: 1_234_500 });
-      assert.equal((await stack.as.rep.get(`/deals/${dealId}`)).body.valueCents, 1_234_500, 'the lead’s estimate carries over');
-      const estimated = await stack.as.rep.patch(`/deals/${dealId}`, { estimatedValueCents: 3_000_000 });
+      assert.equal((await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body.valueCents, 1_234_500, 'the lead’s estimate carries over');
+      const estimated = await stack.as.rep.patch<DealUpdated>(`/deals/${dealId}`, { estimatedValueCents: 3_000_000 });
       expectStatus(estimated, 200);
       assert.equal(estimated.body.valueCents, 3_000_000);
       assert.equal(estimated.body.techCheck.required, true, 'the estimate counts for the Tech Check rule while there are no lines');
 
-      const first = await stack.as.rep.post(`/deals/${dealId}/lines`, { productId: doorbellId, quantity: 3 });
+      const first = await stack.as.rep.post<DealUpdated>(`/deals/${dealId}/lines`, { productId: doorbellId, quantity: 3 });
       expectStatus(first, 201);
       assert.equal(first.body.valueCents, 3 * 19_900, 'list price by default');
-      const second = await stack.as.rep.post(`/deals/${dealId}/lines`, { productId: systemId, quantity: 2, unitPriceCents: 200_000, discountCents: 50_000 });
+      const second = await stack.as.rep.post<DealUpdated>(`/deals/${dealId}/lines`, { productId: systemId, quantity: 2, unitPriceCents: 200_000, discountCents: 50_000 });
       assert.equal(second.body.valueCents, 3 * 19_900 + 2 * 200_000 - 50_000);
       assert.equal(second.body.lines[1].amountCents, 350_000);
       assert.equal(second.body.createdId, second.body.lines[1].id);
       await refusedWithoutWriting(() => stack.as.rep.patch(`/deals/${dealId}`, { estimatedValueCents: 5 }), 409, 'value_from_products', dealId);
 
-      const changed = await stack.as.rep.patch(`/deals/${dealId}/lines/${first.body.createdId}`, { quantity: 1 });
+      const changed = await stack.as.rep.patch<DealUpdated>(`/deals/${dealId}/lines/${first.body.createdId}`, { quantity: 1 });
       assert.equal(changed.body.valueCents, 19_900 + 350_000);
-      const removed = await stack.as.rep.del(`/deals/${dealId}/lines/${first.body.createdId}`);
+      const removed = await stack.as.rep.del<DealUpdated>(`/deals/${dealId}/lines/${first.body.createdId}`);
       expectStatus(removed, 200);
       assert.equal(removed.body.valueCents, 350_000);
       assert.equal(removed.body.lines.length, 1);
@@ -264,10 +265,10 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
         [{ productId: doorbellId, quantity: 1, priceCents: 5 }, 'priceCents', 'unknown_field'],
       ] as const) {
         await refusedWithoutWriting(async () => {
-          const reply = await stack.as.rep.post(`/deals/${dealId}/lines`, body);
+          const reply = await stack.as.rep.post<Problem>(`/deals/${dealId}/lines`, body);
           assert.equal(reply.body.field, field, JSON.stringify(reply.body));
           // (Wrong types are reported as `required` by the shared validation mapper: not asserted here.)
-          if (code) assert.equal(reply.body.errors[0].code, code, JSON.stringify(reply.body));
+          if (code) assert.equal(reply.body.errors![0].code, code, JSON.stringify(reply.body));
           return reply;
         }, 400, 'validation_failed', dealId);
       }
@@ -281,24 +282,24 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
     it('a quote starts as a draft prefilled with the deal’s customer and lines; drafts are editable, an active quote is read-only', async function () {
       const dealId = await qualifiedDeal(stack);
       await stack.as.rep.post(`/deals/${dealId}/lines`, { productId: doorbellId, quantity: 4, discountCents: 1_000 });
-      const deal = (await stack.as.rep.get(`/deals/${dealId}`)).body;
-      const draft = await stack.as.rep.post(`/deals/${dealId}/quotes`);
+      const deal = (await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body;
+      const draft = await stack.as.rep.post<QuoteDetail>(`/deals/${dealId}/quotes`);
       expectStatus(draft, 201);
       assert.equal(draft.body.status, 'draft');
       assert.equal(draft.body.revision, 1);
       assert.match(draft.body.quoteNumber, /^Q-\d+$/);
       assert.equal(draft.body.contactId, deal.contactId);
       assert.equal(draft.body.accountId, deal.accountId);
-      assert.deepEqual(draft.body.lines.map((l: any) => [l.productId, l.quantity, l.unitPriceCents, l.discountCents]), [[doorbellId, 4, 19_900, 1_000]]);
+      assert.deepEqual(draft.body.lines.map((l) => [l.productId, l.quantity, l.unitPriceCents, l.discountCents]), [[doorbellId, 4, 19_900, 1_000]]);
       assert.equal(draft.body.totalCents, 4 * 19_900 - 1_000);
 
-      const edited = await stack.as.rep.patch(`/quotes/${draft.body.id}`, { name: 'Doorbells for the lobby', validUntil: '2027-01-31' });
+      const edited = await stack.as.rep.patch<QuoteDetail>(`/quotes/${draft.body.id}`, { name: 'Doorbells for the lobby', validUntil: '2027-01-31' });
       expectStatus(edited, 200);
       assert.equal(edited.body.validUntil, '2027-01-31');
-      const added = await stack.as.rep.post(`/quotes/${draft.body.id}/lines`, { productId: systemId, quantity: 1 });
+      const added = await stack.as.rep.post<QuoteDetail>(`/quotes/${draft.body.id}/lines`, { productId: systemId, quantity: 1 });
       assert.equal(added.body.totalCents, 4 * 19_900 - 1_000 + 249_900);
 
-      const active = await stack.as.rep.post(`/quotes/${draft.body.id}/activate`);
+      const active = await stack.as.rep.post<QuoteChanged>(`/quotes/${draft.body.id}/activate`);
       expectStatus(active, 200);
       assert.equal(active.body.status, 'active');
       assert.ok(active.body.activatedAt);
@@ -310,50 +311,50 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
 
     it('revising makes an editable copy with revision + 1 and closes the old one as revised', async function () {
       const { dealId, quoteId } = await dealAt(stack, 'propose', AT_THRESHOLD);
-      const revised = await stack.as.rep.post(`/quotes/${quoteId}/revise`);
+      const revised = await stack.as.rep.post<QuoteChanged>(`/quotes/${quoteId}/revise`);
       expectStatus(revised, 201);
       assert.equal(revised.body.status, 'draft');
       assert.equal(revised.body.revision, 2);
       assert.equal(revised.body.revisedFromId, quoteId);
-      const old = (await stack.as.rep.get(`/quotes/${quoteId}`)).body;
+      const old = (await stack.as.rep.get<QuoteDetail>(`/quotes/${quoteId}`)).body;
       assert.equal(revised.body.quoteNumber, old.quoteNumber, 'revisions share the quote number');
       assert.deepEqual([old.status, old.statusReason], ['closed', 'revised']);
-      assert.deepEqual(revised.body.lines.map((l: any) => l.amountCents), old.lines.map((l: any) => l.amountCents));
+      assert.deepEqual(revised.body.lines.map((l) => l.amountCents), old.lines.map((l) => l.amountCents));
       expectStatus(await stack.as.rep.patch(`/quotes/${revised.body.id}`, { description: 'Second offer' }), 200);
       await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${quoteId}/revise`), 409, 'quote_not_active', dealId);
       await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${revised.body.id}/revise`), 409, 'quote_not_active', dealId);
-      const deal = (await stack.as.rep.get(`/deals/${dealId}`)).body;
+      const deal = (await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body;
       assert.equal(deal.activeQuoteId, null);
     });
 
     it('a deal has at most one active quote (active_quote_exists)', async function () {
       const { dealId } = await dealAt(stack, 'propose', AT_THRESHOLD);
-      const second = await stack.as.rep.post(`/deals/${dealId}/quotes`);
+      const second = await stack.as.rep.post<QuoteDetail>(`/deals/${dealId}/quotes`);
       await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${second.body.id}/activate`), 409, 'active_quote_exists', dealId);
       assert.equal(Number((await stack.db('quotes').where({ deal_id: dealId, status: 'active' }).count({ n: '*' }))[0].n), 1);
     });
 
     it('an empty draft cannot be activated (quote_lines_required)', async function () {
       const dealId = await qualifiedDeal(stack);
-      const draft = await stack.as.rep.post(`/deals/${dealId}/quotes`);
+      const draft = await stack.as.rep.post<QuoteDetail>(`/deals/${dealId}/quotes`);
       await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${draft.body.id}/activate`), 409, 'quote_lines_required', dealId);
     });
 
     it('closing a quote as lost with closeDeal closes the deal as lost too', async function () {
       const { dealId, quoteId } = await dealAt(stack, 'propose', AT_THRESHOLD);
-      const closed = await stack.as.rep.post(`/quotes/${quoteId}/close`, { reason: 'lost', description: 'Went with a competitor', closeDeal: true });
+      const closed = await stack.as.rep.post<QuoteChanged>(`/quotes/${quoteId}/close`, { reason: 'lost', description: 'Went with a competitor', closeDeal: true });
       expectStatus(closed, 200);
       assert.deepEqual([closed.body.status, closed.body.statusReason, closed.body.closeDescription], ['closed', 'lost', 'Went with a competitor']);
       assert.deepEqual(closed.body.process, { workflowId: `deal-${dealId}`, stage: 'propose', status: 'lost', moveSeq: 3 });
-      const deal = (await stack.as.rep.get(`/deals/${dealId}`)).body;
+      const deal = (await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body;
       assert.deepEqual([deal.status, deal.closeReason], ['lost', 'quote_lost']);
       await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${quoteId}/close`, { reason: 'canceled' }), 409, 'deal_closed', dealId);
     });
 
     it('closing a draft as canceled leaves the deal open', async function () {
       const dealId = await qualifiedDeal(stack);
-      const draft = await stack.as.rep.post(`/deals/${dealId}/quotes`);
-      const closed = await stack.as.rep.post(`/quotes/${draft.body.id}/close`, { reason: 'canceled' });
+      const draft = await stack.as.rep.post<QuoteDetail>(`/deals/${dealId}/quotes`);
+      const closed = await stack.as.rep.post<QuoteChanged>(`/quotes/${draft.body.id}/close`, { reason: 'canceled' });
       expectStatus(closed, 200);
       assert.equal(closed.body.process.status, 'open');
       await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${draft.body.id}/close`, { reason: 'lost' }), 409, 'quote_not_open', dealId);
@@ -373,13 +374,13 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       const { dealId, quoteId } = await dealAt(stack, 'tech_check', ABOVE_THRESHOLD);
       for (const notes of [undefined, '', '   ']) {
         await refusedWithoutWriting(async () => {
-          const reply = await stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, { ...techCheckBody(quoteId), notes });
+          const reply = await stack.as.tech_consultant.post<Problem>(`/deals/${dealId}/tech-checks`, { ...techCheckBody(quoteId), notes });
           assert.equal(reply.body.field, 'notes');
           return reply;
         }, 400, 'validation_failed', dealId);
       }
       await refusedWithoutWriting(async () => {
-        const reply = await stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, { ...techCheckBody(quoteId), completedAt: new Date(Date.now() + 86_400_000).toISOString() });
+        const reply = await stack.as.tech_consultant.post<Problem>(`/deals/${dealId}/tech-checks`, { ...techCheckBody(quoteId), completedAt: new Date(Date.now() + 86_400_000).toISOString() });
         assert.equal(reply.body.field, 'completedAt');
         return reply;
       }, 400, 'validation_failed', dealId);
@@ -388,20 +389,20 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
     it('is stored with the quote revision and its performer, shown on the deal and on its timeline', async function () {
       const { dealId, quoteId } = await dealAt(stack, 'tech_check', ABOVE_THRESHOLD);
       const completedAt = '2026-11-20T15:30:00.000Z';
-      const recorded = await stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, { quoteId, outcome: 'passed', completedAt, notes: 'Everything is in order: wiring plan and site survey checked.' });
+      const recorded = await stack.as.tech_consultant.post<TechCheckRecorded>(`/deals/${dealId}/tech-checks`, { quoteId, outcome: 'passed', completedAt, notes: 'Everything is in order: wiring plan and site survey checked.' });
       expectStatus(recorded, 201);
       assert.deepEqual(
         [recorded.body.quoteId, recorded.body.quoteRevision, recorded.body.quoteTotalCents, recorded.body.outcome, recorded.body.completedAt, recorded.body.performedBy],
         [quoteId, 1, ABOVE_THRESHOLD, 'passed', completedAt, stack.users.tech_consultant.id],
       );
-      const deal = (await stack.as.rep.get(`/deals/${dealId}`)).body;
+      const deal = (await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body;
       assert.equal(deal.techChecks.length, 1);
       assert.equal(deal.techCheck.passedCheckId, recorded.body.id);
-      assert.deepEqual((await stack.as.tech_consultant.get(`/deals/${dealId}/tech-checks`)).body.data, deal.techChecks);
-      const quote = (await stack.as.rep.get(`/quotes/${quoteId}`)).body;
-      assert.deepEqual(quote.techChecks.map((c: any) => c.id), [recorded.body.id], 'the check is kept with the quote it reviewed');
-      const timeline = (await stack.as.rep.get(`/deals/${dealId}/timeline`)).body.data;
-      const note = timeline.find((a: any) => a.id === recorded.body.activityId);
+      assert.deepEqual((await stack.as.tech_consultant.get<List<TechCheck>>(`/deals/${dealId}/tech-checks`)).body.data, deal.techChecks);
+      const quote = (await stack.as.rep.get<QuoteDetail>(`/quotes/${quoteId}`)).body;
+      assert.deepEqual(quote.techChecks.map((c) => c.id), [recorded.body.id], 'the check is kept with the quote it reviewed');
+      const timeline = (await stack.as.rep.get<Timeline>(`/deals/${dealId}/timeline`)).body.data;
+      const note = timeline.find((a) => a.id === recorded.body.activityId);
       assert.ok(note, 'the check is on the deal’s timeline');
       assert.deepEqual([note.type, note.status, note.ownerId, note.body], ['note', 'completed', stack.users.tech_consultant.id, 'Everything is in order: wiring plan and site survey checked.']);
       assert.match(note.subject, /Tech Check passed/);
@@ -409,12 +410,12 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
 
     it('a check must review the deal’s active quote (quote_not_active)', async function () {
       const { dealId, quoteId } = await dealAt(stack, 'tech_check', ABOVE_THRESHOLD);
-      const revised = await stack.as.rep.post(`/quotes/${quoteId}/revise`);
+      const revised = await stack.as.rep.post<QuoteChanged>(`/quotes/${quoteId}/revise`);
       await refusedWithoutWriting(() => stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, techCheckBody(quoteId)), 409, 'quote_not_active', dealId);
       await refusedWithoutWriting(() => stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, techCheckBody(revised.body.id)), 409, 'quote_not_active', dealId);
       const other = await dealAt(stack, 'tech_check', ABOVE_THRESHOLD);
       await refusedWithoutWriting(async () => {
-        const reply = await stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, techCheckBody(other.quoteId));
+        const reply = await stack.as.tech_consultant.post<Problem>(`/deals/${dealId}/tech-checks`, techCheckBody(other.quoteId));
         assert.equal(reply.body.field, 'quoteId');
         return reply;
       }, 400, 'validation_failed', dealId);
@@ -425,7 +426,7 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       expectStatus(await stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, techCheckBody(quoteId, 'failed', 'The PTZ cameras need a second power run.')), 201);
       await refusedWithoutWriting(() => advance(dealId, 'close'), 409, 'tech_check_required', dealId);
       await refusedWithoutWriting(() => stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, techCheckBody(quoteId, 'passed')), 409, 'tech_check_failed', dealId);
-      const revised = await stack.as.rep.post(`/quotes/${quoteId}/revise`);
+      const revised = await stack.as.rep.post<QuoteChanged>(`/quotes/${quoteId}/revise`);
       expectStatus(await stack.as.rep.post(`/quotes/${revised.body.id}/activate`), 200);
       await refusedWithoutWriting(() => advance(dealId, 'close'), 409, 'tech_check_required', dealId);
       expectStatus(await stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, techCheckBody(revised.body.id, 'passed')), 201);
@@ -434,12 +435,12 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
 
     it('a check of an older revision does not cover a later revision above the threshold: revising in Close sends the deal back', async function () {
       const { dealId, quoteId } = await dealAt(stack, 'close', ABOVE_THRESHOLD);
-      const revised = await stack.as.rep.post(`/quotes/${quoteId}/revise`);
+      const revised = await stack.as.rep.post<QuoteChanged>(`/quotes/${quoteId}/revise`);
       expectStatus(revised, 201);
       assert.equal(revised.body.process.stage, 'tech_check', 'without an active checked revision the deal is back in Tech Check');
       expectStatus(await stack.as.rep.post(`/quotes/${revised.body.id}/activate`), 200);
       await refusedWithoutWriting(() => advance(dealId, 'close'), 409, 'tech_check_required', dealId);
-      const deal = (await stack.as.rep.get(`/deals/${dealId}`)).body;
+      const deal = (await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body;
       assert.equal(deal.techCheck.passedCheckId, null);
       assert.equal(deal.techChecks.length, 1, 'the old revision keeps its check');
       expectStatus(await stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, techCheckBody(revised.body.id)), 201);
@@ -449,10 +450,10 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
 
     it('a failed check recorded while the deal is in Close sends it back to Tech Check', async function () {
       const { dealId, quoteId } = await dealAt(stack, 'close', ABOVE_THRESHOLD);
-      const failed = await stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, techCheckBody(quoteId, 'failed', 'Site survey found no network cabling.'));
+      const failed = await stack.as.tech_consultant.post<TechCheckRecorded>(`/deals/${dealId}/tech-checks`, techCheckBody(quoteId, 'failed', 'Site survey found no network cabling.'));
       expectStatus(failed, 201);
       assert.equal(failed.body.process.stage, 'tech_check');
-      assert.equal((await stack.as.rep.get(`/deals/${dealId}`)).body.stage, 'tech_check');
+      assert.equal((await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body.stage, 'tech_check');
     });
   });
 
@@ -460,23 +461,23 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
     it('GET /deals filters by stage, status, owner and value range, paged', async function () {
       const low = await dealAt(stack, 'propose', AT_THRESHOLD);
       const high = await dealAt(stack, 'tech_check', ABOVE_THRESHOLD);
-      const byStage = await stack.as.manager.get(`/deals?stage=tech_check&minValueCents=${ABOVE_THRESHOLD}&maxValueCents=${ABOVE_THRESHOLD}`);
+      const byStage = await stack.as.manager.get<Page<Deal>>(`/deals?stage=tech_check&minValueCents=${ABOVE_THRESHOLD}&maxValueCents=${ABOVE_THRESHOLD}`);
       expectStatus(byStage, 200);
-      assert.ok(byStage.body.data.some((d: any) => d.id === high.dealId));
-      assert.ok(byStage.body.data.every((d: any) => d.stage === 'tech_check' && d.valueCents === ABOVE_THRESHOLD));
-      const range = await stack.as.manager.get(`/deals?minValueCents=${AT_THRESHOLD}&maxValueCents=${AT_THRESHOLD}&stage=propose,close`);
-      assert.ok(range.body.data.some((d: any) => d.id === low.dealId));
-      assert.ok(!range.body.data.some((d: any) => d.id === high.dealId));
-      const theirs = await stack.as.manager.get(`/deals?ownerId=${stack.users.otherRep.id}`);
-      assert.ok(theirs.body.data.every((d: any) => d.ownerId === stack.users.otherRep.id));
-      assert.ok(!theirs.body.data.some((d: any) => d.id === high.dealId));
-      const paged = await stack.as.manager.get('/deals?limit=2&offset=1&status=open');
+      assert.ok(byStage.body.data.some((d) => d.id === high.dealId));
+      assert.ok(byStage.body.data.every((d) => d.stage === 'tech_check' && d.valueCents === ABOVE_THRESHOLD));
+      const range = await stack.as.manager.get<Page<Deal>>(`/deals?minValueCents=${AT_THRESHOLD}&maxValueCents=${AT_THRESHOLD}&stage=propose,close`);
+      assert.ok(range.body.data.some((d) => d.id === low.dealId));
+      assert.ok(!range.body.data.some((d) => d.id === high.dealId));
+      const theirs = await stack.as.manager.get<Page<Deal>>(`/deals?ownerId=${stack.users.otherRep.id}`);
+      assert.ok(theirs.body.data.every((d) => d.ownerId === stack.users.otherRep.id));
+      assert.ok(!theirs.body.data.some((d) => d.id === high.dealId));
+      const paged = await stack.as.manager.get<Page<Deal>>('/deals?limit=2&offset=1&status=open');
       assert.equal(paged.body.data.length, 2);
       assert.deepEqual([paged.body.page.limit, paged.body.page.offset], [2, 1]);
       assert.ok(paged.body.page.total >= 3);
       await refusedWithoutWriting(async () => {
-        const reply = await stack.as.manager.get('/deals?stage=negotiate');
-        assert.match(reply.body.field, /^stage/);
+        const reply = await stack.as.manager.get<Problem>('/deals?stage=negotiate');
+        assert.match(reply.body.field!, /^stage/);
         return reply;
       }, 400, 'validation_failed');
     });

@@ -9,6 +9,7 @@ import { countRows } from '../helpers/db';
 import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { createLead, uniqueEmail } from '../helpers/fixtures';
 import { eventually } from '../helpers/temporal';
+import type { DealDetail, Qualified, Timeline } from '../helpers/apiTypes';
 
 describe('qualifying a lead (dev server, real worker, Postgres)', function () {
   let stack: TestStack;
@@ -23,7 +24,7 @@ describe('qualifying a lead (dev server, real worker, Postgres)', function () {
 
   it('answers 201 with the contact, account and deal ids, closes the lead as qualified and starts deal-<dealId>', async function () {
     const lead = await createLead(stack.db, stack.users.rep.id, { companyName: 'Northwind Traders', topic: 'Cameras for 12 stores', estimatedValueCents: 4_200_000 });
-    const reply = await stack.as.rep.post(`/leads/${lead.id}/qualify`);
+    const reply = await stack.as.rep.post<Qualified>(`/leads/${lead.id}/qualify`);
     expectStatus(reply, 201);
     const { dealId, contactId, accountId, workflowId } = reply.body;
     assert.equal(workflowId, `deal-${dealId}`);
@@ -35,7 +36,7 @@ describe('qualifying a lead (dev server, real worker, Postgres)', function () {
     assert.deepEqual([contact.first_name, contact.last_name, contact.email, contact.parent_account_id, contact.owner_id], ['Abbie', 'Moss', lead.email, accountId, stack.users.rep.id]);
     const account = await stack.db('accounts').where({ id: accountId }).first();
     assert.deepEqual([account.name, account.normalized_name, account.city, account.owner_id], ['Northwind Traders', 'northwind traders', 'Fairfield', stack.users.rep.id]);
-    const deal = (await stack.as.rep.get(`/deals/${dealId}`)).body;
+    const deal = (await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body;
     assert.deepEqual([deal.name, deal.leadId, deal.contactId, deal.accountId, deal.ownerId, deal.stage, deal.status, deal.valueCents],
       ['Northwind Traders: Cameras for 12 stores', lead.id, contactId, accountId, stack.users.rep.id, 'qualify', 'open', 4_200_000]);
 
@@ -52,9 +53,9 @@ describe('qualifying a lead (dev server, real worker, Postgres)', function () {
     const email = uniqueEmail('buyer');
     const first = await createLead(stack.db, stack.users.rep.id, { companyName: 'Fabrikam, Inc.', email });
     const second = await createLead(stack.db, stack.users.rep.id, { companyName: '  FABRIKAM   inc ', email: email.toUpperCase(), topic: 'Thermostats' });
-    const a = (await stack.as.rep.post(`/leads/${first.id}/qualify`)).body;
+    const a = (await stack.as.rep.post<Qualified>(`/leads/${first.id}/qualify`)).body;
     const before = await countRows(stack.db, ['accounts', 'contacts']);
-    const b = await stack.as.rep.post(`/leads/${second.id}/qualify`);
+    const b = await stack.as.rep.post<Qualified>(`/leads/${second.id}/qualify`);
     expectStatus(b, 201);
     assert.equal(b.body.accountId, a.accountId);
     assert.equal(b.body.contactId, a.contactId);
@@ -64,16 +65,16 @@ describe('qualifying a lead (dev server, real worker, Postgres)', function () {
 
   it('a lead without a company becomes a contact and a deal, without an account', async function () {
     const lead = await createLead(stack.db, stack.users.rep.id, { companyName: null, customerType: 'consumer', topic: 'Smart doorbell' });
-    const reply = await stack.as.rep.post(`/leads/${lead.id}/qualify`, { dealName: 'Doorbell for Abbie' });
+    const reply = await stack.as.rep.post<Qualified>(`/leads/${lead.id}/qualify`, { dealName: 'Doorbell for Abbie' });
     expectStatus(reply, 201);
     assert.equal(reply.body.accountId, null);
-    const deal = (await stack.as.rep.get(`/deals/${reply.body.dealId}`)).body;
+    const deal = (await stack.as.rep.get<DealDetail>(`/deals/${reply.body.dealId}`)).body;
     assert.deepEqual([deal.name, deal.accountId], ['Doorbell for Abbie', null]);
   });
 
   it('repeating the call answers with the same ids and starts nothing new', async function () {
     const lead = await createLead(stack.db, stack.users.rep.id);
-    const first = await stack.as.rep.post(`/leads/${lead.id}/qualify`);
+    const first = await stack.as.rep.post<Qualified>(`/leads/${lead.id}/qualify`);
     const handle = stack.env.client.workflow.getHandle(dealWorkflowId(first.body.dealId));
     const { runId } = await handle.describe();
     const before = await countRows(stack.db, ['deals', 'contacts', 'accounts', 'audit_log']);
@@ -94,7 +95,7 @@ describe('qualifying a lead (dev server, real worker, Postgres)', function () {
     const note = await stack.as.rep.post('/activities', { type: 'note', regarding: { type: 'lead', id: lead.id }, subject: 'Asked for a site visit' });
     expectStatus(note, 201);
 
-    const { dealId } = (await stack.as.rep.post(`/leads/${lead.id}/qualify`)).body;
+    const { dealId } = (await stack.as.rep.post<Qualified>(`/leads/${lead.id}/qualify`)).body;
     const stopped = await eventually(async () => {
       const state = await nurture.query(getNurtureStateQuery);
       return state.status === 'stopped' && state;
@@ -103,13 +104,13 @@ describe('qualifying a lead (dev server, real worker, Postgres)', function () {
 
     const task = await stack.as.rep.post('/activities', { type: 'task', regarding: { type: 'deal', id: dealId }, subject: 'Plan the site survey' });
     expectStatus(task, 201);
-    const timeline = (await stack.as.rep.get(`/deals/${dealId}/timeline`)).body.data;
-    const from = timeline.map((a: any) => [a.regardingType, a.subject]);
+    const timeline = (await stack.as.rep.get<Timeline>(`/deals/${dealId}/timeline`)).body.data;
+    const from = timeline.map((a) => [a.regardingType, a.subject]);
     assert.ok(from.some(([type, subject]: string[]) => type === 'lead' && subject === 'Asked for a site visit'), 'the lead’s note');
     assert.ok(from.some(([type, subject]: string[]) => type === 'lead' && /call/i.test(subject)), 'the lead’s intro call');
     assert.ok(from.some(([type, subject]: string[]) => type === 'deal' && subject === 'Plan the site survey'), 'the deal’s own task');
-    const tasks = (await stack.as.rep.get(`/deals/${dealId}/timeline?type=task`)).body.data;
-    assert.deepEqual(tasks.map((a: any) => a.subject), ['Plan the site survey']);
+    const tasks = (await stack.as.rep.get<Timeline>(`/deals/${dealId}/timeline?type=task`)).body.data;
+    assert.deepEqual(tasks.map((a) => a.subject), ['Plan the site survey']);
   });
 
   it('refuses a disqualified lead (409 lead_closed), and only the lead’s owner or a manager qualifies it (403)', async function () {

@@ -14,6 +14,7 @@ import { dealAt, productId, qualifiedDeal, techCheckBody } from '../helpers/deal
 import { type ApiClient, expectStatus, startStack, type TestStack } from '../helpers/stack';
 import type { Reply } from '../helpers/http';
 import { today, wonOrder } from '../helpers/orders';
+import type { DealUpdated, InvoiceChanged, InvoiceIssued, OrderWon, TechCheckRecorded } from '../helpers/apiTypes';
 
 const WRITTEN = [
   'deals', 'deal_lines', 'deal_stage_moves', 'quotes', 'tech_checks', 'orders', 'order_fulfillments', 'invoices', 'invoice_payments',
@@ -37,7 +38,7 @@ describe('a retry whose first answer was lost gets the first outcome (dev server
    * Sends `send(key)`, expects `status`; forgets the stored answer; sends it again with the same
    * key: the same status and the same record, and no row written by the retry.
    */
-  async function retriedAfterLostAnswer(name: string, send: (headers: Record<string, string>) => Promise<Reply>, status: number): Promise<[Reply, Reply]> {
+  async function retriedAfterLostAnswer<T>(name: string, send: (headers: Record<string, string>) => Promise<Reply<T>>, status: number): Promise<[Reply<T>, Reply<T>]> {
     const key = `lost-${name}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
     const first = await send({ 'Idempotency-Key': key });
     expectStatus(first, status);
@@ -52,36 +53,36 @@ describe('a retry whose first answer was lost gets the first outcome (dev server
 
   it('winning a quote and closing the deal (its process ends): the same order, not deal_closed', async function () {
     const { quoteId } = await dealAt(stack, 'close', 1_500_000);
-    const [first, retry] = await retriedAfterLostAnswer('win', (h) => rep.post(`/quotes/${quoteId}/win`, { closeDeal: true }, h), 201);
+    const [first, retry] = await retriedAfterLostAnswer('win', (h) => rep.post<OrderWon>(`/quotes/${quoteId}/win`, { closeDeal: true }, h), 201);
     assert.equal(retry.body.id, first.body.id);
     assert.equal(retry.headers.get('location'), `/orders/${first.body.id}`);
   });
 
   it('closing a deal as lost (its process ends): the closed deal, not deal_closed', async function () {
     const dealId = await qualifiedDeal(stack);
-    const [, retry] = await retriedAfterLostAnswer('lose', (h) => rep.post(`/deals/${dealId}/close`, { outcome: 'lost', reason: 'no_budget' }, h), 200);
+    const [, retry] = await retriedAfterLostAnswer('lose', (h) => rep.post<DealUpdated>(`/deals/${dealId}/close`, { outcome: 'lost', reason: 'no_budget' }, h), 200);
     assert.equal(retry.body.status, 'lost');
   });
 
   it('a stage move, a line removal and a Tech Check: one move, one removal, one check', async function () {
     const dealId = await qualifiedDeal(stack);
     await retriedAfterLostAnswer('advance', (h) => rep.post(`/deals/${dealId}/advance`, { to: 'develop' }, h), 200);
-    const line = await rep.post(`/deals/${dealId}/lines`, { productId: await productId(stack.db, 'SS-300'), quantity: 1, unitPriceCents: 100_000 });
+    const line = await rep.post<DealUpdated>(`/deals/${dealId}/lines`, { productId: await productId(stack.db, 'SS-300'), quantity: 1, unitPriceCents: 100_000 });
     expectStatus(line, 201);
     await retriedAfterLostAnswer('remove-line', (h) => rep.del(`/deals/${dealId}/lines/${line.body.createdId}`, h), 200);
 
     const { dealId: bigDeal, quoteId } = await dealAt(stack, 'tech_check', 2_500_000);
-    const [first, retry] = await retriedAfterLostAnswer('tech-check', (h) => stack.as.tech_consultant.post(`/deals/${bigDeal}/tech-checks`, techCheckBody(quoteId), h), 201);
+    const [first, retry] = await retriedAfterLostAnswer('tech-check', (h) => stack.as.tech_consultant.post<TechCheckRecorded>(`/deals/${bigDeal}/tech-checks`, techCheckBody(quoteId), h), 201);
     assert.equal(retry.body.id, first.body.id);
   });
 
   it('fulfilling completely, invoicing and paying completely: one fulfillment, the same invoice, one payment', async function () {
     const { orderId } = await wonOrder(stack);
     await retriedAfterLostAnswer('fulfil', (h) => rep.post(`/orders/${orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }, h), 200);
-    const [invoice, invoiceRetry] = await retriedAfterLostAnswer('invoice', (h) => rep.post(`/orders/${orderId}/invoices`, {}, h), 201);
+    const [invoice, invoiceRetry] = await retriedAfterLostAnswer('invoice', (h) => rep.post<InvoiceIssued>(`/orders/${orderId}/invoices`, {}, h), 201);
     assert.equal(invoiceRetry.body.id, invoice.body.id);
     const [, paid] = await retriedAfterLostAnswer(
-      'pay', (h) => rep.post(`/invoices/${invoice.body.id}/pay`, { status: 'complete', paidOn: today(), amountCents: invoice.body.totalCents }, h), 200,
+      'pay', (h) => rep.post<InvoiceChanged>(`/invoices/${invoice.body.id}/pay`, { status: 'complete', paidOn: today(), amountCents: invoice.body.totalCents }, h), 200,
     );
     assert.equal(paid.body.status, 'paid');
     assert.equal((await stack.db('invoice_payments').where({ invoice_id: invoice.body.id })).length, 1);

@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createLead, createUsers, type TestUsers } from '../helpers/fixtures';
 import { client, startTestApi, type TestApi } from '../helpers/http';
+import type { Activity, Page } from '../helpers/apiTypes';
 
 describe('GET /me and /me/activities', function () {
   let database: TestDatabase;
@@ -39,7 +40,7 @@ describe('GET /me and /me/activities', function () {
     const other = await createLead(database.db, users.otherRep.id);
     const at = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOString();
     const task = async (who: ReturnType<typeof client>, leadId: string, subject: string, dueAt: string | null, ownerId?: string) => {
-      const reply = await who.post('/activities', { type: 'task', regarding: { type: 'lead', id: leadId }, subject, dueAt, ...(ownerId ? { ownerId } : {}) });
+      const reply = await who.post<Activity>('/activities', { type: 'task', regarding: { type: 'lead', id: leadId }, subject, dueAt, ...(ownerId ? { ownerId } : {}) });
       assert.equal(reply.status, 201, JSON.stringify(reply.body));
       return reply.body.id as string;
     };
@@ -52,16 +53,16 @@ describe('GET /me and /me/activities', function () {
     assert.equal((await rep.patch(`/activities/${done}`, { status: 'completed' })).status, 200);
     await task(rep, lead.id, 'For my colleague', at(3), users.otherRep.id);
 
-    const open = await rep.get('/me/activities?status=open');
+    const open = await rep.get<Page<Activity>>('/me/activities?status=open');
     assert.equal(open.status, 200);
     assert.deepEqual(open.body.data.map((a: { id: string }) => a.id), [overdue, soon, later, undated]);
     assert.deepEqual(open.body.data.map((a: { overdue: boolean }) => a.overdue), [true, false, false, false]);
     assert.equal(open.body.page.total, 4);
 
-    const today = await rep.get(`/me/activities?status=open,overdue&dueBefore=${encodeURIComponent(at(24))}`);
+    const today = await rep.get<Page<Activity>>(`/me/activities?status=open,overdue&dueBefore=${encodeURIComponent(at(24))}`);
     assert.deepEqual(today.body.data.map((a: { id: string }) => a.id), [overdue, soon]);
-    assert.deepEqual((await rep.get('/me/activities?status=overdue')).body.data.map((a: { id: string }) => a.id), [overdue]);
-    const all = await rep.get('/me/activities');
+    assert.deepEqual((await rep.get<Page<Activity>>('/me/activities?status=overdue')).body.data.map((a: { id: string }) => a.id), [overdue]);
+    const all = await rep.get<Page<Activity>>('/me/activities');
     assert.deepEqual(all.body.data.map((a: { id: string }) => a.id), [overdue, soon, later, undated, done], 'closed ones after the open ones');
     assert.equal((await rep.get('/me/activities?dueBefore=tomorrow')).status, 400);
   });

@@ -9,16 +9,30 @@ import { assertResponseMatchesContract } from '../helpers/contract';
 import { client, startTestApi, type TestApi } from '../helpers/http';
 import { devServerEnv, uniqueTaskQueue } from '../helpers/temporal';
 
+/** The parts of the OpenAPI document these tests read. */
+interface DocOperation {
+  parameters?: { name: string }[];
+  security?: unknown[];
+  requestBody?: { content: Record<string, { schema: { required?: string[]; additionalProperties?: boolean; properties?: Record<string, unknown> } }> };
+  responses: Record<string, { description: string; content?: Record<string, { schema: unknown }> }>;
+}
+// A type, not an interface: the validator takes it as a Record<string, unknown>.
+type OpenApiDoc = {
+  openapi: string;
+  info: { title: string; version: string; description: string };
+  paths: Record<string, Record<string, DocOperation>>;
+};
+
 describe('OpenAPI document and docs page', function () {
   let env: TestWorkflowEnvironment;
   let database: TestDatabase;
   let api: TestApi;
-  let doc: any;
+  let doc: OpenApiDoc;
 
   before(async function () {
     [env, database] = await Promise.all([devServerEnv(), createTestDatabase()]);
     api = await startTestApi(database.db, env.client, uniqueTaskQueue('docs'));
-    doc = (await client(api.url).get('/openapi.json')).body;
+    doc = (await client(api.url).get<OpenApiDoc>('/openapi.json')).body;
   });
 
   after(async function () {
@@ -48,25 +62,25 @@ describe('OpenAPI document and docs page', function () {
 
   it('describes request bodies from the validating schemas, errors as problem+json, and auth', function () {
     const createLead = doc.paths['/leads'].post;
-    const body = createLead.requestBody.content['application/json'].schema;
-    assert.deepEqual([...body.required].sort(), ['customerType', 'lastName', 'topic']);
+    const body = createLead.requestBody!.content['application/json'].schema;
+    assert.deepEqual([...body.required!].sort(), ['customerType', 'lastName', 'topic']);
     assert.equal(body.additionalProperties, false);
-    assert.ok(createLead.responses['400'].content['application/problem+json']);
+    assert.ok(createLead.responses['400'].content!['application/problem+json']);
     assert.ok(createLead.responses['401']);
     assert.ok(createLead.responses['403']);
-    assert.ok(doc.paths['/leads/{id}/nurture'].post.parameters.some((p: { name: string }) => p.name === 'Idempotency-Key'));
+    assert.ok(doc.paths['/leads/{id}/nurture'].post.parameters!.some((p) => p.name === 'Idempotency-Key'));
     assert.deepEqual(doc.paths['/health'].get.security, []);
-    assert.ok(doc.paths['/imports'].post.requestBody.content['multipart/form-data'].schema.properties.contacts, 'the upload names its file parts');
+    assert.ok(doc.paths['/imports'].post.requestBody!.content['multipart/form-data'].schema.properties!.contacts, 'the upload names its file parts');
   });
 
   it('documents a problem for every error any operation may answer, and lets response objects grow', function () {
     assert.match(doc.info.description, /clients must ignore fields they do not know/);
-    for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+    for (const [path, operations] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         const where = `${method.toUpperCase()} ${path}`;
         const statuses = ['500', '503', ...(operation.requestBody ? ['400', '413', '415'] : []), ...(path.includes('{') ? ['404'] : [])];
         for (const status of statuses) assert.ok(operation.responses[status]?.content, `${where} documents ${status}`);
-        for (const [status, response] of Object.entries(operation.responses as Record<string, any>)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
           if (Number(status) >= 400 && !(path === '/health' && status === '503')) {
             assert.deepEqual(response.content, { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } }, `${where} ${status} is a problem`);
           }

@@ -27,6 +27,8 @@ import { startStack, type TestStack } from '../helpers/stack';
 import type { Reply } from '../helpers/http';
 import { orderState, today, wonOrder } from '../helpers/orders';
 import { inPool, settled } from '../helpers/bursts';
+import type { InvoiceIssued } from '../helpers/apiTypes';
+import type { DealStageMoveRow, InvoicePaymentRow, QuoteRow } from '../helpers/rows';
 
 const RUNS = Number(process.env.UPDATE_BURST_RUNS ?? 6);
 const PARALLEL = Number(process.env.UPDATE_BURST_PARALLEL ?? 3);
@@ -152,8 +154,8 @@ describe('random concurrent bursts of every Update kind at deals and orders (dev
     const dealId = start.stage === 'qualify' ? await qualifiedDeal(stack) : (await dealAt(stack, start.stage, valueCents)).dealId;
     for (let i = 0; i < start.drafts; i++) await rep.post(`/deals/${dealId}/quotes`);
     const before = await dealRows(dealId);
-    const active = before.quotes.filter((q: any) => q.status === 'active');
-    const open = before.quotes.filter((q: any) => q.status === 'active' || q.status === 'draft');
+    const active = before.quotes.filter((q: QuoteRow) => q.status === 'active');
+    const open = before.quotes.filter((q: QuoteRow) => q.status === 'active' || q.status === 'draft');
     const requests = commands.map((cmd): (() => Promise<Reply>) | null => {
       switch (cmd.k) {
         case 'advance': return () => rep.post(`/deals/${dealId}/advance`, { to: cmd.to });
@@ -202,12 +204,12 @@ describe('random concurrent bursts of every Update kind at deals and orders (dev
     const state = await stack.env.client.workflow.getHandle(dealWorkflowId(dealId)).query(getDealStateQuery);
     assert.deepEqual([state.stage, state.status, state.moveSeq], [row.stage, row.status, row.move_seq], `${context}: the workflow's stage, status and move count are Postgres's`);
     assert.deepEqual(state.facts, await new DealStore(stack.db).facts(dealId), `${context}: the workflow's facts are Postgres's`);
-    assert.deepEqual(moves.map((m: any) => m.seq), Array.from({ length: row.move_seq }, (_, i) => i + 1), `${context}: moves numbered 1..n`);
+    assert.deepEqual(moves.map((m: DealStageMoveRow) => m.seq), Array.from({ length: row.move_seq }, (_, i) => i + 1), `${context}: moves numbered 1..n`);
     for (const [i, m] of moves.entries()) if (i > 0) assert.equal(m.from_stage, moves[i - 1].to_stage, `${context}: move ${m.seq} starts where move ${m.seq - 1} ended`);
     const recent = state.recentMoves.map((m) => [m.seq, m.from, m.to]);
-    assert.deepEqual(recent, moves.slice(-recent.length).map((m: any) => [m.seq, m.from_stage, m.to_stage]), `${context}: the workflow's recent moves are Postgres's`);
+    assert.deepEqual(recent, moves.slice(-recent.length).map((m: DealStageMoveRow) => [m.seq, m.from_stage, m.to_stage]), `${context}: the workflow's recent moves are Postgres's`);
     const movers = sent.filter(({ cmd }, i) => replies[i].status < 300 && (cmd.k === 'advance' || cmd.k === 'won' || cmd.k === 'lost' || ((cmd.k === 'closeQuote' || cmd.k === 'winQuote') && cmd.closeDeal)));
-    const written = moves.filter((m: any) => m.seq > before.moveSeq && m.reason !== 'tech_check_required');
+    const written = moves.filter((m: DealStageMoveRow) => m.seq > before.moveSeq && m.reason !== 'tech_check_required');
     assert.equal(written.length, movers.length, `${context}: each move the burst wrote answered one 2xx, and each 2xx move or close wrote one`);
   }
 
@@ -216,7 +218,7 @@ describe('random concurrent bursts of every Update kind at deals and orders (dev
     const { orderId } = await wonOrder(stack, ORDER_VALUE_CENTS);
     if (start.fulfilled !== 'none') await rep.post(`/orders/${orderId}/fulfill`, { status: start.fulfilled, fulfilledOn: today() });
     if (start.fulfilled !== 'none' && start.invoiced) {
-      const invoice = await rep.post(`/orders/${orderId}/invoices`);
+      const invoice = await rep.post<InvoiceIssued>(`/orders/${orderId}/invoices`);
       if (start.paidCents) await rep.post(`/invoices/${invoice.body.id}/pay`, { status: 'partial', paidOn: today(), amountCents: start.paidCents });
     }
     const invoices = await stack.db('invoices').where({ order_id: orderId }).orderBy('created_at').select('id', 'total_cents', 'paid_cents');
@@ -249,13 +251,13 @@ describe('random concurrent bursts of every Update kind at deals and orders (dev
     const after = await stack.db('invoices').where({ order_id: orderId }).select('id', 'paid_cents');
     const payments = await stack.db('invoice_payments').join('invoices', 'invoices.id', 'invoice_payments.invoice_id').where('invoices.order_id', orderId).orderBy('invoice_payments.id').select('invoice_payments.invoice_id', 'invoice_payments.kind', 'invoice_payments.amount_cents');
     for (const invoice of after) {
-      const sum = payments.filter((p: any) => p.invoice_id === invoice.id).reduce((total: number, p: any) => total + Number(p.amount_cents), 0);
+      const sum = payments.filter((p: InvoicePaymentRow) => p.invoice_id === invoice.id).reduce((total: number, p: InvoicePaymentRow) => total + Number(p.amount_cents), 0);
       assert.equal(Number(invoice.paid_cents), sum, `${context}: invoice ${invoice.id}'s paid amount is the sum of its payments`);
     }
     const paid = sent.filter(({ cmd }, n) => cmd.k === 'pay' && replies[n].status < 300);
     assert.equal(payments.length - paymentsBefore, paid.length, `${context}: one payment stored per 2xx payment answer`);
     const partialAnswered = sent.filter(({ cmd }, n) => cmd.k === 'pay' && cmd.amount === 'partial' && replies[n].status < 300).map(({ i }) => 300_000 + i).sort();
-    const partialStored = payments.slice(paymentsBefore).filter((p: any) => p.kind === 'partial').map((p: any) => Number(p.amount_cents)).sort();
+    const partialStored = payments.slice(paymentsBefore).filter((p: InvoicePaymentRow) => p.kind === 'partial').map((p: InvoicePaymentRow) => Number(p.amount_cents)).sort();
     assert.deepEqual(partialStored, partialAnswered, `${context}: the partial payments stored are those answered 2xx`);
   }
 

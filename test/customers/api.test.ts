@@ -16,6 +16,7 @@ import { createLead, createUsers, type TestUsers } from '../helpers/fixtures';
 import { apiRequest, client, startTestApi, type TestApi } from '../helpers/http';
 import { devServerEnv, startTestWorker, uniqueTaskQueue, workflowBundle, type RunningTestWorker } from '../helpers/temporal';
 import { SAMPLE_DIR, SOURCES } from './helpers';
+import type { Customer, CustomerView, Imported, ImportView, Page, Problem, Unification } from '../helpers/apiTypes';
 
 describe('customer view API (dev server)', function () {
   let env: TestWorkflowEnvironment;
@@ -40,24 +41,24 @@ describe('customer view API (dev server)', function () {
     await database?.drop();
   });
 
-  function upload(parts: Record<string, string>, token: string, query = '') {
+  function upload<T = Imported>(parts: Record<string, string>, token: string, query = '') {
     const form = new FormData();
     for (const [name, file] of Object.entries(parts)) form.append(name, new Blob([fs.readFileSync(file)], { type: 'text/csv' }), path.basename(file));
-    return apiRequest(api.url, 'POST', `/imports${query}`, { headers: { Authorization: `Bearer ${token}` }, body: form });
+    return apiRequest<T>(api.url, 'POST', `/imports${query}`, { headers: { Authorization: `Bearer ${token}` }, body: form });
   }
 
   const tables = ['customer_imports', 'customer_source_records', 'customer_purchases'];
 
   it('refuses a request with an unknown part, a repeated source or no file, and imports nothing', async function () {
     const before = await countRows(database.db, tables);
-    const unknown = await upload({ contacts: path.join(SAMPLE_DIR, 'contacts.csv'), customers: path.join(SAMPLE_DIR, 'loyalty.csv') }, users.manager.token);
+    const unknown = await upload<Problem>({ contacts: path.join(SAMPLE_DIR, 'contacts.csv'), customers: path.join(SAMPLE_DIR, 'loyalty.csv') }, users.manager.token);
     assert.equal(unknown.status, 400);
     assert.equal(unknown.body.field, 'customers');
-    assert.equal(unknown.body.errors[0].code, 'unknown_source');
+    assert.equal(unknown.body.errors![0].code, 'unknown_source');
 
-    const json = await client(api.url, users.manager.token).post('/imports', { contacts: 'x' });
+    const json = await client(api.url, users.manager.token).post<Problem>('/imports', { contacts: 'x' });
     assert.equal(json.status, 400);
-    assert.deepEqual([json.body.field, json.body.errors[0].code], ['body', 'multipart_required']);
+    assert.deepEqual([json.body.field, json.body.errors![0].code], ['body', 'multipart_required']);
 
     const empty = await apiRequest(api.url, 'POST', '/imports', { headers: { Authorization: `Bearer ${users.manager.token}` }, body: new FormData() });
     assert.equal(empty.status, 400);
@@ -77,14 +78,14 @@ describe('customer view API (dev server)', function () {
     const pass = await waitForUnification(env.client, reply.body.unification, { timeoutMs: 60_000 });
     assert.equal(pass.status, 'completed');
     assert.equal(pass.summary!.customers, 394);
-    const followed = await client(api.url, users.manager.token).get(`/unification?requestId=${reply.body.unification.requestId}`);
-    assert.equal(followed.body.request.status, 'completed');
+    const followed = await client(api.url, users.manager.token).get<Unification>(`/unification?requestId=${reply.body.unification.requestId}`);
+    assert.equal(followed.body.request!.status, 'completed');
     assert.ok(followed.body.passes.some((p: { status: string }) => p.status === 'completed'));
 
-    const view = await client(api.url, users.manager.token).get(`/imports/${importId}?reason=invalid_value`);
+    const view = await client(api.url, users.manager.token).get<ImportView>(`/imports/${importId}?reason=invalid_value`);
     assert.equal(view.status, 200);
     assert.equal(view.body.files.length, 4);
-    assert.deepEqual(view.body.rejects.data.map((r: { fileName: string; line: number; columnName: string }) => [r.fileName, r.line, r.columnName]), [['pos_purchases.csv', 503, 'PurchasedOn']]);
+    assert.deepEqual(view.body.rejects.data.map((r) => [r.fileName, r.line, r.columnName]), [['pos_purchases.csv', 503, 'PurchasedOn']]);
     assert.equal((await client(api.url, users.manager.token).get('/imports/00000000-0000-0000-0000-000000000000')).status, 404);
   });
 
@@ -92,21 +93,21 @@ describe('customer view API (dev server)', function () {
     const http = client(api.url, users.rep.token);
     const ids = new Set<string>();
     for (const q of ['Julia Medina', 'medina jul', 'JULIA.MEDINA@icloud.com', '(947) 567-1024', '19164', 'CNTID_1520', 'loyid_1547']) {
-      const found = await http.get(`/customers?q=${encodeURIComponent(q)}`);
+      const found = await http.get<Page<Customer>>(`/customers?q=${encodeURIComponent(q)}`);
       assert.equal(found.status, 200);
       assert.equal(found.body.page.total, 1, `${q} finds exactly one profile`);
       ids.add(found.body.data[0].id);
     }
     assert.equal(ids.size, 1, 'every search finds the same profile');
-    const accented = await http.get(`/customers?q=${encodeURIComponent('chloe tran')}`);
-    assert.deepEqual(accented.body.data.map((c: { firstName: string; lastName: string }) => `${c.firstName} ${c.lastName}`), ['Chloé Tran'], 'accents do not matter');
-    const all = await http.get('/customers?limit=5');
+    const accented = await http.get<Page<Customer>>(`/customers?q=${encodeURIComponent('chloe tran')}`);
+    assert.deepEqual(accented.body.data.map((c) => `${c.firstName} ${c.lastName}`), ['Chloé Tran'], 'accents do not matter');
+    const all = await http.get<Page<Customer>>('/customers?limit=5');
     assert.equal(all.body.page.total, 394);
   });
 
   it('shows one customer: merged profile, source records, purchases with totals, loyalty points and CRM records by e-mail', async function () {
     const http = client(api.url, users.rep.token);
-    const [{ id }] = (await http.get('/customers?q=CNTID_1520')).body.data;
+    const [{ id }] = (await http.get<Page<Customer>>('/customers?q=CNTID_1520')).body.data;
     const lead = await createLead(database.db, users.rep.id, { firstName: 'Julia', lastName: 'Medina', email: 'Julia.Medina@icloud.com', customerType: 'consumer' });
     await new TimelineActivityStore(database.db).create({ type: 'phone_call', regarding: { type: 'lead', id: lead.id }, subject: 'Asked about doorbells' }, { actor: { type: 'user', id: users.rep.id }, userId: users.rep.id });
 
@@ -117,7 +118,7 @@ describe('customer view API (dev server)', function () {
     await database.db('activities').insert({ type: 'note', regarding_type: 'deal', regarding_id: deal.id, subject: 'Wants a quote', status: 'completed', completed_at: database.db.fn.now(), created_by: users.rep.id });
     await database.db('contacts').insert({ last_name: 'Someone Else', email: 'someone@example.com', owner_id: users.rep.id, created_by: users.rep.id });
 
-    const view = await http.get(`/customers/${id}?asOf=2020-12-31`);
+    const view = await http.get<CustomerView>(`/customers/${id}?asOf=2020-12-31`);
     assert.equal(view.status, 200);
     const body = view.body;
     assert.equal(body.fullName, 'Julia Medina');
@@ -151,10 +152,10 @@ describe('customer view API (dev server)', function () {
 
   it('answers a merged-away CustomerId with the profile it joined', async function () {
     const http = client(api.url, users.rep.token);
-    const [{ id }] = (await http.get('/customers?q=CNTID_1520')).body.data;
+    const [{ id }] = (await http.get<Page<Customer>>('/customers?q=CNTID_1520')).body.data;
     const gone = '11111111-2222-5333-8444-555555555555';
     await database.db('customer_id_redirects').insert({ old_id: gone, new_id: id, pass_id: (await database.db('customer_unification_passes').first('id')).id });
-    const followed = await http.get(`/customers/${gone}`);
+    const followed = await http.get<CustomerView>(`/customers/${gone}`);
     assert.equal(followed.status, 200);
     assert.equal(followed.body.id, id);
   });

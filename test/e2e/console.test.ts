@@ -22,6 +22,7 @@ import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { createLead } from '../helpers/fixtures';
 import { testEnv } from '../helpers/env';
 import { testLog } from '../helpers/temporal';
+import type { UnificationTicket } from '../helpers/apiTypes';
 
 const FAILURE_SHOT = path.join(loadConfig().dataDir, 'test', 'console-failure.png');
 const DESKTOP = { width: 1280, height: 860 };
@@ -280,7 +281,7 @@ describe('the rep\'s console in a browser', function () {
 
   it('finds a customer in the unified view and opens the profile with its sources and purchases', async function () {
     await importDir(stack.db, SAMPLE_DIR);
-    const ticket = await stack.as.manager.post('/unification/runs');
+    const ticket = await stack.as.manager.post<UnificationTicket>('/unification/runs');
     expectStatus(ticket, 202);
     assert.equal((await waitForUnification(stack.env.client, ticket.body, { timeoutMs: 90_000 })).status, 'completed');
 

@@ -15,6 +15,7 @@ import { productId, qualifiedDeal } from '../helpers/deals';
 import { startStack, type TestStack } from '../helpers/stack';
 import { testEnv } from '../helpers/env';
 import { alive, startApiProcess, type ApiProcess } from '../helpers/fuzz';
+import type { DealUpdated, Imported, Lead, Problem } from '../helpers/apiTypes';
 import { apiRequest } from '../helpers/http';
 import { eventually } from '../helpers/temporal';
 
@@ -73,19 +74,19 @@ describe('hostile input against the API process (dev server, real worker, Postgr
     await stack?.teardown();
   });
 
-  async function send(method: string, url: string, init: { token?: string; headers?: Record<string, string>; body?: RequestInit["body"] } = {}) {
-    const reply = await apiRequest(api.url, method, url, {
+  async function send<T = unknown>(method: string, url: string, init: { token?: string; headers?: Record<string, string>; body?: RequestInit["body"] } = {}) {
+    const reply = await apiRequest<T>(api.url, method, url, {
       headers: { ...(init.token ? { Authorization: `Bearer ${init.token}` } : {}), ...init.headers },
       body: init.body,
     });
     return { status: reply.status, type: reply.headers.get('content-type') ?? '', body: reply.body };
   }
 
-  function assertProblem(reply: { status: number; type: string; body: any }, status: number, code: string, field?: string): void {
+  function assertProblem(reply: { status: number; type: string; body: unknown }, status: number, code: string, field?: string): void {
     assert.equal(reply.status, status, JSON.stringify(reply.body));
     assert.match(reply.type, /application\/problem\+json/);
-    assert.equal(reply.body.code, code);
-    if (field) assert.equal(reply.body.field, field);
+    assert.equal((reply.body as Problem).code, code);
+    if (field) assert.equal((reply.body as Problem).field, field);
   }
 
   const lead = JSON.stringify({ topic: 'Smart doorbells', lastName: 'Moss', customerType: 'corporate' });
@@ -100,7 +101,7 @@ describe('hostile input against the API process (dev server, real worker, Postgr
     }
     assertProblem(await send('POST', '/leads', { token: rep, headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'compress' }, body: lead }), 415, 'unsupported_encoding', 'body');
     // A real gzip body is fine.
-    const gzipped = await send('POST', '/leads', { token: rep, headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }, body: zlib.gzipSync(lead) });
+    const gzipped = await send<Lead>('POST', '/leads', { token: rep, headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }, body: zlib.gzipSync(lead) });
     assert.equal(gzipped.status, 201);
     await stack.db('leads').where({ id: gzipped.body.id }).delete();
     await stack.db('audit_log').where({ entity_id: gzipped.body.id }).delete();
@@ -128,10 +129,10 @@ describe('hostile input against the API process (dev server, real worker, Postgr
     const product = await productId(stack.db, 'DB-100');
     const huge = await send('POST', `/deals/${dealId}/lines`, { token: rep, headers: json, body: JSON.stringify({ productId: product, quantity: 1_000_000, unitPriceCents: 9007199254740991 }) });
     assertProblem(huge, 400, 'validation_failed', 'unitPriceCents');
-    const overLine = await send('POST', `/deals/${dealId}/lines`, { token: rep, headers: json, body: JSON.stringify({ productId: product, quantity: 1_000_000, unitPriceCents: 10_000_000_000 }) });
+    const overLine = await send<Problem>('POST', `/deals/${dealId}/lines`, { token: rep, headers: json, body: JSON.stringify({ productId: product, quantity: 1_000_000, unitPriceCents: 10_000_000_000 }) });
     assertProblem(overLine, 400, 'validation_failed', 'quantity');
-    assert.equal(overLine.body.errors[0].code, 'line_too_large');
-    const added = await send('POST', `/deals/${dealId}/lines`, { token: rep, headers: json, body: JSON.stringify({ productId: product, quantity: 2 }) });
+    assert.equal(overLine.body.errors![0].code, 'line_too_large');
+    const added = await send<DealUpdated>('POST', `/deals/${dealId}/lines`, { token: rep, headers: json, body: JSON.stringify({ productId: product, quantity: 2 }) });
     assert.equal(added.status, 201);
     await send('DELETE', `/deals/${dealId}/lines/${added.body.createdId}`, { token: rep });
   });
@@ -177,7 +178,7 @@ describe('hostile input against the API process (dev server, real worker, Postgr
     const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256));
     for (const content of [utf16, garbage]) {
       const body = multipart('QwE', [{ name: 'contacts', filename: 'contacts.csv', content }]);
-      const reply = await send('POST', '/imports?unify=false', { token: manager, headers: { 'Content-Type': 'multipart/form-data; boundary=QwE' }, body });
+      const reply = await send<Imported>('POST', '/imports?unify=false', { token: manager, headers: { 'Content-Type': 'multipart/form-data; boundary=QwE' }, body });
       assert.equal(reply.status, 201, JSON.stringify(reply.body));
       assert.equal(reply.body.rowsLoaded, 0);
       const reasons = await stack.db('customer_import_rejects').where({ import_id: reply.body.id }).distinct('reason').pluck('reason');

@@ -11,6 +11,7 @@ import { createUsers, uniqueEmail, type TestUsers } from '../helpers/fixtures';
 import { client, startTestApi, type TestApi } from '../helpers/http';
 import { emailsTo } from '../helpers/mail';
 import { startTestWorker, timeSkippingEnv, uniqueTaskQueue, workflowBundle, type RunningTestWorker } from '../helpers/temporal';
+import type { Enrolled, Lead, Nurture, Timeline } from '../helpers/apiTypes';
 
 describe('nurture emails over HTTP (time-skipping server)', function () {
   let env: TestWorkflowEnvironment;
@@ -37,11 +38,11 @@ describe('nurture emails over HTTP (time-skipping server)', function () {
   it('sends the information and follow-up emails to the lead, by name and company, and records all four steps', async function () {
     const rep = client(api.url, users.rep.token);
     const email = uniqueEmail('jacqueline');
-    const lead = (await rep.post('/leads', {
+    const lead = (await rep.post<Lead>('/leads', {
       topic: 'Humidity sensors for server rooms', firstName: 'Jacqueline', lastName: 'Biondi', email,
       companyName: 'Northwind Traders', customerType: 'corporate',
     })).body;
-    const enrolled = await rep.post(`/leads/${lead.id}/nurture`);
+    const enrolled = await rep.post<Enrolled>(`/leads/${lead.id}/nurture`);
     assert.equal(enrolled.status, 202);
 
     await env.client.workflow.getHandle(enrolled.body.workflowId).result();
@@ -57,12 +58,12 @@ describe('nurture emails over HTTP (time-skipping server)', function () {
     assert.match(followUp.text, /Northwind Traders/);
     assert.match(followUp.text, new RegExp(users.rep.name), 'signed by the owning rep');
 
-    const state = (await rep.get(`/leads/${lead.id}/nurture`)).body;
+    const state = (await rep.get<Nurture>(`/leads/${lead.id}/nurture`)).body;
     assert.equal(state.status, 'completed');
-    const timeline = (await rep.get(`/leads/${lead.id}/timeline`)).body;
+    const timeline = (await rep.get<Timeline>(`/leads/${lead.id}/timeline`)).body;
     assert.deepEqual(timeline.data.map((a: { type: string }) => a.type).sort(), ['email', 'email', 'phone_call', 'phone_call']);
     const sent = timeline.data.filter((a: { type: string }) => a.type === 'email');
-    assert.ok(sent.every((a: { status: string; sentAt: string; toAddress: string }) => a.status === 'completed' && a.sentAt && a.toAddress === email));
+    assert.ok(sent.every((a) => a.status === 'completed' && a.sentAt && a.toAddress === email));
   });
 
   it('reports 503 from /health when Temporal cannot be reached', async function () {

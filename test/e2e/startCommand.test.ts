@@ -12,6 +12,7 @@ import { testEnv } from '../helpers/env';
 import { client } from '../helpers/http';
 import { eventually } from '../helpers/temporal';
 import { freePort, portOpen } from '../../scripts/lib/services';
+import type { Enrolled, Lead, Nurture, Timeline } from '../helpers/apiTypes';
 
 interface Stack {
   child: ChildProcess;
@@ -86,9 +87,9 @@ describe('the start command', function () {
     const rep = client(api, tokens.rep);
     assert.equal((await client(api).get('/health')).status, 200);
     assert.equal((await fetch(`http://localhost:${env.TEMPORAL_UI_PORT}/`)).status, 200, 'the Temporal Web UI answers');
-    const lead = (await rep.post('/leads', { topic: 'Cameras', lastName: 'Moss', email: 'abbie.restart@fabrikam.example', companyName: 'Fabrikam', customerType: 'corporate' })).body;
-    const enrolled = (await rep.post(`/leads/${lead.id}/nurture`)).body;
-    await eventually(async () => (await rep.get(`/leads/${lead.id}/nurture`)).body.steps?.[0].state === 'done', 'the intro call');
+    const lead = (await rep.post<Lead>('/leads', { topic: 'Cameras', lastName: 'Moss', email: 'abbie.restart@fabrikam.example', companyName: 'Fabrikam', customerType: 'corporate' })).body;
+    const enrolled = (await rep.post<Enrolled>(`/leads/${lead.id}/nurture`)).body;
+    await eventually(async () => (await rep.get<Nurture>(`/leads/${lead.id}/nurture`)).body.steps?.[0].state === 'done', 'the intro call');
 
     assert.equal(await stop(stack), 0, 'Ctrl-C stops the stack cleanly');
     assert.match(stack.output(), /stopped; state is kept/);
@@ -99,13 +100,13 @@ describe('the start command', function () {
     stack = await startStack(env);
     const again = Object.fromEntries([...stack.output().matchAll(/^ {4}(rep|tech_consultant|manager|admin)\s+.+?\s(sps_[\w-]+)$/gm)].map((m) => [m[1], m[2]]));
     assert.equal(again.rep, tokens.rep, 'the same users and tokens after a restart');
-    const state = (await rep.get(`/leads/${lead.id}/nurture`)).body;
+    const state = (await rep.get<Nurture>(`/leads/${lead.id}/nurture`)).body;
     assert.equal(state.runId, enrolled.runId);
     assert.equal(state.status, 'running');
     assert.equal(state.steps[0].state, 'done');
     assert.equal(state.currentStep, 'information_email');
     const paused = await rep.post(`/leads/${lead.id}/nurture/pause`);
     assert.equal(paused.status, 200, 'the resumed sequence answers its updates');
-    assert.equal((await rep.get(`/leads/${lead.id}/timeline`)).body.page.total, 1, 'the intro call was not repeated');
+    assert.equal((await rep.get<Timeline>(`/leads/${lead.id}/timeline`)).body.page.total, 1, 'the intro call was not repeated');
   });
 });

@@ -24,6 +24,7 @@ import { testEnv } from '../helpers/env';
 import { createLead, createUsers, type TestUsers } from '../helpers/fixtures';
 import { client } from '../helpers/http';
 import { devServerEnv, eventually, testLog, testMailer, uniqueTaskQueue } from '../helpers/temporal';
+import type { Qualified } from '../helpers/apiTypes';
 
 describe('tracing configuration', function () {
   it('is off unless an OTLP endpoint is configured', function () {
@@ -139,7 +140,7 @@ describe('one trace from an API request to the workflow and its activities', fun
   it('moving a deal: the request, the Update, its handler in the workflow and the activity that records the move share one trace', async function () {
     const lead = await createLead(database.db, users.rep.id);
     const rep = client(url, users.rep.token);
-    const qualified = await rep.post(`/leads/${lead.id}/qualify`);
+    const qualified = await rep.post<Qualified>(`/leads/${lead.id}/qualify`);
     assert.equal(qualified.status, 201, JSON.stringify(qualified.body));
     const callerTrace = 'a3ce929d0e0e47364bf92f3577b34da6';
     const moved = await rep.post(`/deals/${qualified.body.dealId}/advance`, { to: 'develop' }, { traceparent: `00-${callerTrace}-b7ad6b7169203331-01` });

@@ -2,6 +2,7 @@
  * Concurrent requests for the tests: a bounded pool, and the final answer of a request whose Update
  * outlived the API's deadline.
  */
+import type { OperationView, Problem } from './apiTypes';
 import { apiRequest, type Reply } from './http';
 
 /** Runs `work` over `items`, at most `limit` at a time; the results in the items' order. */
@@ -28,17 +29,17 @@ const SETTLE_TIMEOUT_MS = 60_000;
  * carries, `not_applied` as a 409 `not_applied` (nothing was written). Any other reply is final,
  * including a 503 without a Location: a client could not know whether it took effect.
  */
-export async function settled(baseUrl: string, reply: Reply, token?: string): Promise<Reply> {
+export async function settled(baseUrl: string, reply: Reply<unknown>, token?: string): Promise<Reply<unknown>> {
   const location = reply.headers.get('location');
-  if (reply.status !== 503 || reply.body?.code !== 'still_processing' || !location) return reply;
+  if (reply.status !== 503 || (reply.body as Problem | undefined)?.code !== 'still_processing' || !location) return reply;
   const url = new URL(location, baseUrl);
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   for (;;) {
-    const polled = await apiRequest(baseUrl, 'GET', `${url.pathname}${url.search}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    const polled = await apiRequest<OperationView>(baseUrl, 'GET', `${url.pathname}${url.search}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
     const { body } = polled;
     if (polled.status !== 200) return polled;
     if (body.status === 'succeeded') return { status: 200, body: body.result, headers: polled.headers };
-    if (body.status === 'failed') return { status: body.problem.status, body: body.problem, headers: polled.headers };
+    if (body.status === 'failed') return { status: body.problem!.status, body: body.problem, headers: polled.headers };
     if (body.status === 'not_applied') return { status: 409, body: { code: 'not_applied' }, headers: polled.headers };
     if (Date.now() > deadline) return reply;
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -8,6 +8,7 @@ import type { LeadFields } from '../../db/stores/leads';
 import { dealWorkflowId, getDealStateQuery, type DealStage } from '../../workflows/dealLifecycle.contract';
 import { createLead } from './fixtures';
 import { expectStatus, type TestStack } from './stack';
+import type { Qualified, QuoteDetail } from './apiTypes';
 
 export async function productId(db: Db, sku: string): Promise<string> {
   const row = await db('products').where({ sku }).first('id');
@@ -18,7 +19,7 @@ export async function productId(db: Db, sku: string): Promise<string> {
 /** A lead of the rep, qualified through the API: the new deal's id. */
 export async function qualifiedDeal(stack: TestStack, lead: Partial<LeadFields> = {}): Promise<string> {
   const created = await createLead(stack.db, stack.users.rep.id, lead);
-  const reply = await stack.as.rep.post(`/leads/${created.id}/qualify`);
+  const reply = await stack.as.rep.post<Qualified>(`/leads/${created.id}/qualify`);
   assert.equal(reply.status, 201, JSON.stringify(reply.body));
   return reply.body.dealId;
 }
@@ -41,7 +42,7 @@ export async function dealAt(stack: TestStack, stage: DealStage, valueCents: num
 export async function driveDeal(stack: TestStack, dealId: string, stage: DealStage, valueCents: number): Promise<DrivenDeal> {
   const { rep, tech_consultant: tc } = stack.as;
   expectStatus(await rep.post(`/deals/${dealId}/lines`, { productId: await productId(stack.db, 'SS-300'), quantity: 1, unitPriceCents: valueCents }), 201);
-  const quote = await rep.post(`/deals/${dealId}/quotes`);
+  const quote = await rep.post<QuoteDetail>(`/deals/${dealId}/quotes`);
   expectStatus(quote, 201);
   expectStatus(await rep.post(`/quotes/${quote.body.id}/activate`), 200);
   const path: DealStage[] = valueCents > 2_000_000 ? ['develop', 'propose', 'tech_check', 'close'] : ['develop', 'propose', 'close'];

@@ -17,6 +17,7 @@ import { dealAt, productId, qualifiedDeal } from './deals';
 import { expectStatus, type TestStack } from './stack';
 import { apiRequest } from './http';
 import { invoicedOrder, wonOrder } from './orders';
+import type { Account } from './apiTypes';
 
 /** The API process, as `npm run api` runs it, with its log in a file. */
 export interface ApiProcess {
@@ -76,9 +77,9 @@ export async function seedRecords(stack: TestStack): Promise<Record<string, stri
   expectStatus(await rep.post(`/invoices/${invoiced.invoiceId}/pay`, { status: 'partial', paidOn: new Date().toISOString().slice(0, 10), amountCents: 100_000 }), 200);
   expectStatus(await tc.post(`/activities`, { type: 'note', regarding: { type: 'deal', id: invoiced.dealId }, subject: 'Site survey done' }), 201);
 
-  const account = await rep.post('/accounts', { name: 'Fabrikam Holdings' });
+  const account = await rep.post<Account>('/accounts', { name: 'Fabrikam Holdings' });
   expectStatus(account, 201);
-  const branch = await rep.post('/accounts', { name: 'Fabrikam West', parentAccountId: account.body.id });
+  const branch = await rep.post<Account>('/accounts', { name: 'Fabrikam West', parentAccountId: account.body.id });
   expectStatus(branch, 201);
   expectStatus(await rep.post('/contacts', { firstName: 'Abbie', lastName: 'Moss', email: 'abbie.moss@fabrikam.example', parentAccountId: branch.body.id }), 201);
   expectStatus(await rep.post('/contacts', { firstName: 'Sam', lastName: 'Lee', email: 'sam.lee@example.com' }), 201);

@@ -28,7 +28,7 @@ export async function startTestApi(db: Db, temporal: Client, taskQueue: string):
   };
 }
 
-export interface Reply<T = any> {
+export interface Reply<T = unknown> {
   status: number;
   body: T;
   headers: Headers;
@@ -38,7 +38,7 @@ export interface Reply<T = any> {
  * One request to the API; the response must match the operation's documented response for its
  * status (test/helpers/contract.ts), or the test that made it fails. A JSON body is parsed.
  */
-export async function apiRequest<T = any>(
+export async function apiRequest<T = unknown>(
   baseUrl: string, method: string, path: string,
   init: { headers?: Record<string, string>; body?: RequestInit['body']; redirect?: 'follow' | 'manual' } = {},
 ): Promise<Reply<T>> {
@@ -51,7 +51,7 @@ export async function apiRequest<T = any>(
 }
 
 export function client(baseUrl: string, token?: string) {
-  function call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> {
+  function call<T = unknown>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> {
     return apiRequest<T>(baseUrl, method, path, {
       headers: {
         ...(token ? { Authorization: `Bearer ${token}` } : {}),
@@ -62,9 +62,9 @@ export function client(baseUrl: string, token?: string) {
     });
   }
   return {
-    get: <T = any>(path: string, headers?: Record<string, string>) => call<T>('GET', path, undefined, headers),
-    post: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('POST', path, body, headers),
-    patch: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('PATCH', path, body, headers),
-    del: <T = any>(path: string, headers?: Record<string, string>) => call<T>('DELETE', path, undefined, headers),
+    get: <T = unknown>(path: string, headers?: Record<string, string>) => call<T>('GET', path, undefined, headers),
+    post: <T = unknown>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('POST', path, body, headers),
+    patch: <T = unknown>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('PATCH', path, body, headers),
+    del: <T = unknown>(path: string, headers?: Record<string, string>) => call<T>('DELETE', path, undefined, headers),
   };
 }

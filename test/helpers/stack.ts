@@ -13,6 +13,7 @@ import type { Db } from '../../db/knex';
 import type { SalesWorkerOptions } from '../../worker/worker';
 import { createTestDatabase, type TestDatabase } from './db';
 import { createUsers, type TestUsers } from './fixtures';
+import type { Problem } from './apiTypes';
 import { client, type Reply } from './http';
 import { devServerEnv, startTestWorker, testLog, timeSkippingEnv, uniqueTaskQueue, workflowBundle, type RunningTestWorker } from './temporal';
 
@@ -75,7 +76,7 @@ export async function startStack(options: { server: 'dev' | 'time-skipping'; dea
   };
 }
 
-export function expectStatus(reply: Reply, status: number, code?: string): void {
+export function expectStatus(reply: Reply<unknown>, status: number, code?: string): void {
   assert.equal(reply.status, status, `expected ${status}${code ? ` ${code}` : ''}, got ${reply.status}: ${JSON.stringify(reply.body)}`);
-  if (code) assert.equal(reply.body.code, code);
+  if (code) assert.equal((reply.body as Problem).code, code);
 }

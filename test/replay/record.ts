@@ -26,6 +26,7 @@ import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { createLead } from '../helpers/fixtures';
 import { invoicedOrder, today } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
+import type { InvoiceChanged, InvoiceIssued, Qualified, OrderWon, QuoteChanged, QuoteDetail } from '../helpers/apiTypes';
 
 const OUT = path.join(__dirname, 'histories');
 const ABOVE = 2_000_001;
@@ -54,12 +55,12 @@ async function saveRuns(stack: TestStack, workflowId: string, firstRunId: string
 async function orderScenarios(stack: TestStack): Promise<void> {
   const { env, as, db, users } = stack;
   const client = env.client;
-  const pay = (invoiceId: string, status: 'complete' | 'partial', amountCents: number) => as.rep.post(`/invoices/${invoiceId}/pay`, { status, paidOn: today(), amountCents });
+  const pay = (invoiceId: string, status: 'complete' | 'partial', amountCents: number) => as.rep.post<InvoiceChanged>(`/invoices/${invoiceId}/pay`, { status, paidOn: today(), amountCents });
 
   // A quote won with the deal closed; partly fulfilled, then completely; invoiced; a partial payment,
   // the due date passes (overdue task), the rest paid. Both the deal's and the order's histories.
   const paidLate = await dealAt(stack, 'close', 1_800_000);
-  const won = await as.rep.post(`/quotes/${paidLate.quoteId}/win`, { closeDeal: true });
+  const won = await as.rep.post<OrderWon>(`/quotes/${paidLate.quoteId}/win`, { closeDeal: true });
   expectStatus(won, 201);
   const dealRun = client.workflow.getHandle(dealWorkflowId(paidLate.dealId));
   // Not `result()`: awaiting a result lets the time-skipping server skip ahead, up to the 10-year
@@ -69,7 +70,7 @@ async function orderScenarios(stack: TestStack): Promise<void> {
   const orderId: string = won.body.id;
   expectStatus(await as.rep.post(`/orders/${orderId}/fulfill`, { status: 'partial', fulfilledOn: today() }), 200);
   expectStatus(await as.rep.post(`/orders/${orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
-  const invoice = await as.rep.post(`/orders/${orderId}/invoices`);
+  const invoice = await as.rep.post<InvoiceIssued>(`/orders/${orderId}/invoices`);
   expectStatus(invoice, 201);
   await env.sleep('10 days');
   expectStatus(await pay(invoice.body.id, 'partial', 800_000), 200);
@@ -82,7 +83,7 @@ async function orderScenarios(stack: TestStack): Promise<void> {
 
   // Canceled before fulfilment.
   const canceled = await dealAt(stack, 'close', 500_000);
-  const canceledOrder = await as.rep.post(`/quotes/${canceled.quoteId}/win`);
+  const canceledOrder = await as.rep.post<OrderWon>(`/quotes/${canceled.quoteId}/win`);
   expectStatus(await as.rep.post(`/orders/${canceledOrder.body.id}/cancel`, { reason: 'customer_request', description: 'Moved offices' }), 200);
   const canceledRun = client.workflow.getHandle(orderWorkflowId(canceledOrder.body.id));
   await canceledRun.result();
@@ -92,7 +93,7 @@ async function orderScenarios(stack: TestStack): Promise<void> {
   const reissued = await invoicedOrder(stack, 640_000);
   await env.sleep('3 days');
   expectStatus(await as.rep.post(`/invoices/${reissued.invoiceId}/cancel`, { reason: 'billing_error' }), 200);
-  const second = await as.rep.post(`/orders/${reissued.orderId}/invoices`, { paymentTermsDays: 14 });
+  const second = await as.rep.post<InvoiceIssued>(`/orders/${reissued.orderId}/invoices`, { paymentTermsDays: 14 });
   expectStatus(await pay(second.body.id, 'complete', 640_000), 200);
   const reissuedRun = client.workflow.getHandle(orderWorkflowId(reissued.orderId));
   await reissuedRun.result();
@@ -107,7 +108,7 @@ async function orderScenarios(stack: TestStack): Promise<void> {
     workflowId: orderWorkflowId(order.id), taskQueue: stack.taskQueue, args: [{ orderId: order.id, facts: await orders.facts(order.id), historyEventLimit: 40 }],
   });
   expectStatus(await as.rep.post(`/orders/${order.id}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
-  const longInvoice = await as.rep.post(`/orders/${order.id}/invoices`);
+  const longInvoice = await as.rep.post<InvoiceIssued>(`/orders/${order.id}/invoices`);
   for (let i = 0; i < 6; i++) expectStatus(await pay(longInvoice.body.id, 'partial', 100_000), 200);
   expectStatus(await pay(longInvoice.body.id, 'complete', 300_000), 200);
   await client.workflow.getHandle(orderWorkflowId(order.id)).result();
@@ -135,16 +136,16 @@ async function concurrentScenarios(stack: TestStack, suffix: string): Promise<vo
   ]);
   await Promise.all(Array.from({ length: 4 }, () => as.rep.post(`/deals/${dealId}/advance`, { to: 'propose' })));
   // The lines changed the value: a fresh revision of the quote for the close.
-  const revision = await as.rep.post(`/quotes/${quoteId}/revise`);
+  const revision = await as.rep.post<QuoteChanged>(`/quotes/${quoteId}/revise`);
   await as.rep.post(`/quotes/${revision.body.id}/activate`);
   await Promise.all([as.rep.post(`/deals/${dealId}/advance`, { to: 'close' }), as.rep.post(`/deals/${dealId}/advance`, { to: 'close' })]);
-  const won = await as.rep.post(`/quotes/${revision.body.id}/win`, { closeDeal: true });
+  const won = await as.rep.post<OrderWon>(`/quotes/${revision.body.id}/win`, { closeDeal: true });
   await settle(client.workflow.getHandle(dealWorkflowId(dealId)), `dealLifecycleWorkflow-concurrent-updates${suffix}`);
 
   if (won.status !== 201) return;
   const orderId: string = won.body.id;
   expectStatus(await as.rep.post(`/orders/${orderId}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
-  const invoice = await as.rep.post(`/orders/${orderId}/invoices`);
+  const invoice = await as.rep.post<InvoiceIssued>(`/orders/${orderId}/invoices`);
   expectStatus(invoice, 201);
   await Promise.all(Array.from({ length: 6 }, (_, i) => as.rep.post(`/invoices/${invoice.body.id}/pay`, { status: 'partial', paidOn: today(), amountCents: 100_000 + i })));
   const left = await db('invoices').where({ id: invoice.body.id }).first('total_cents', 'paid_cents');
@@ -171,7 +172,7 @@ async function scenarios(stack: TestStack, groups: Set<string>): Promise<void> {
   expectStatus(await as.rep.post(`/leads/${qualifiedLead.id}/nurture`), 202);
   const stoppedNurture = client.workflow.getHandle(nurtureWorkflowId(qualifiedLead.id));
   await env.sleep('1 day');
-  const { dealId: lostId } = (await as.rep.post(`/leads/${qualifiedLead.id}/qualify`)).body;
+  const { dealId: lostId } = (await as.rep.post<Qualified>(`/leads/${qualifiedLead.id}/qualify`)).body;
   await stoppedNurture.result();
   await save(stoppedNurture, 'leadNurtureWorkflow-stopped-by-qualification');
   expectStatus(await as.rep.post(`/deals/${lostId}/advance`, { to: 'develop' }), 200);
@@ -193,12 +194,12 @@ async function scenarios(stack: TestStack, groups: Set<string>): Promise<void> {
   await env.sleep('6 days');
   await eventually(async () => Number((await db('activities').where({ regarding_id: above.dealId, type: 'task' }).count({ n: '*' }))[0].n) === 2, 'both reminders');
   expectStatus(await as.tech_consultant.post(`/deals/${above.dealId}/tech-checks`, techCheckBody(above.quoteId, 'failed', 'Cabling plan missing.')), 201);
-  const revision = await as.rep.post(`/quotes/${above.quoteId}/revise`);
+  const revision = await as.rep.post<QuoteChanged>(`/quotes/${above.quoteId}/revise`);
   expectStatus(await as.rep.post(`/quotes/${revision.body.id}/activate`), 200);
   expectStatus(await as.tech_consultant.post(`/deals/${above.dealId}/tech-checks`, techCheckBody(revision.body.id)), 201);
   expectStatus(await as.rep.post(`/deals/${above.dealId}/advance`, { to: 'close' }), 200);
   expectStatus(await as.rep.post(`/deals/${above.dealId}/lines`, { productId: await productId(db, 'CM-300'), quantity: 2 }), 201);
-  const second = await as.rep.post(`/quotes/${revision.body.id}/revise`);
+  const second = await as.rep.post<QuoteChanged>(`/quotes/${revision.body.id}/revise`);
   expectStatus(await as.rep.post(`/quotes/${second.body.id}/lines`, { productId: await productId(db, 'CM-300'), quantity: 2 }), 201);
   expectStatus(await as.rep.post(`/quotes/${second.body.id}/activate`), 200);
   expectStatus(await as.tech_consultant.post(`/deals/${above.dealId}/tech-checks`, techCheckBody(second.body.id)), 201);
@@ -219,7 +220,7 @@ async function scenarios(stack: TestStack, groups: Set<string>): Promise<void> {
   expectStatus(await as.rep.post(`/deals/${deal.id}/advance`, { to: 'develop' }), 200);
   for (let i = 1; i <= 8; i++) expectStatus(await as.rep.post(`/deals/${deal.id}/lines`, { productId: doorbell, quantity: i }), 201);
   expectStatus(await as.rep.post(`/deals/${deal.id}/advance`, { to: 'propose' }), 200);
-  const quote = await as.rep.post(`/deals/${deal.id}/quotes`);
+  const quote = await as.rep.post<QuoteDetail>(`/deals/${deal.id}/quotes`);
   expectStatus(await as.rep.post(`/quotes/${quote.body.id}/activate`), 200);
   expectStatus(await as.rep.post(`/deals/${deal.id}/advance`, { to: 'close' }), 200);
   expectStatus(await as.rep.post(`/deals/${deal.id}/close`, { outcome: 'won' }), 200);

@@ -17,6 +17,7 @@ import { createLead, createUsers } from '../helpers/fixtures';
 import { client, startTestApi } from '../helpers/http';
 import { emailsTo } from '../helpers/mail';
 import { eventually, startTestWorker, testLog, timeSkippingEnv, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
+import type { Health, Problem } from '../helpers/apiTypes';
 
 describe('a database outage in the middle of a sequence', function () {
   this.timeout(180_000);
@@ -55,10 +56,10 @@ describe('a database outage in the middle of a sequence', function () {
       await eventually(async () => (await handle.query(getNurtureStateQuery)).steps[0].state === 'done', 'the intro call');
 
       await cluster.stop();
-      const health = await client(api.url).get('/health');
+      const health = await client(api.url).get<Health>('/health');
       assert.equal(health.status, 503);
       assert.equal(health.body.checks.postgres, 'unavailable');
-      const refused = await client(api.url, users.rep.token).get(`/leads/${lead.id}`);
+      const refused = await client(api.url, users.rep.token).get<Problem>(`/leads/${lead.id}`);
       assert.equal(refused.status, 503);
       assert.equal(refused.body.code, 'database_unavailable');
 

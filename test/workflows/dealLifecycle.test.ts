@@ -14,6 +14,7 @@ import { dealAt, productId, stageEverywhere, techCheckBody } from '../helpers/de
 import { apiClient, expectStatus, startExtraApi, startStack, type TestStack } from '../helpers/stack';
 import { createLead } from '../helpers/fixtures';
 import { eventually } from '../helpers/temporal';
+import type { DealDetail, DealUpdated, QuoteDetail, Timeline } from '../helpers/apiTypes';
 
 const ABOVE_THRESHOLD = 2_000_001;
 const HOUR_MS = 3_600_000;
@@ -68,8 +69,8 @@ describe('deal workflow (time-skipping server, real worker, Postgres)', function
     assert.equal(manager.owner_id, stack.users.manager.id, 'the owner’s manager gets it');
     assert.match(manager.subject, /^Tech Check overdue/);
 
-    const timeline = (await stack.as.rep.get(`/deals/${dealId}/timeline?type=task`)).body.data;
-    assert.deepEqual(timeline.map((a: any) => a.id).sort(), [consultants.id, manager.id].sort(), 'both are on the deal’s timeline');
+    const timeline = (await stack.as.rep.get<Timeline>(`/deals/${dealId}/timeline?type=task`)).body.data;
+    assert.deepEqual(timeline.map((a) => a.id).sort(), [consultants.id, manager.id].sort(), 'both are on the deal’s timeline');
 
     const timers = timerMs((await handle.fetchHistory()).events!);
     // Timers run from the moment of entry, so they are a few milliseconds short of the full delay.
@@ -81,19 +82,19 @@ describe('deal workflow (time-skipping server, real worker, Postgres)', function
     const { dealId, quoteId } = await dealAt(stack, 'tech_check', ABOVE_THRESHOLD);
     await stack.env.sleep('30 days');
     await eventually(async () => (await reminderTasks(dealId)).length === 2 && true, 'both reminders');
-    const waiting = (await stack.as.rep.get(`/deals/${dealId}`)).body;
+    const waiting = (await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body;
     assert.equal(waiting.stage, 'tech_check');
 
     expectStatus(await stack.as.tech_consultant.post(`/deals/${dealId}/tech-checks`, techCheckBody(quoteId)), 201);
     assert.ok((await reminderTasks(dealId)).every((t) => t.status === 'completed'), 'a recorded check completes the reminder tasks');
     const closed = await stack.as.rep.post(`/deals/${dealId}/advance`, { to: 'close' });
     expectStatus(closed, 200);
-    const won = await stack.as.rep.post(`/deals/${dealId}/close`, { outcome: 'won' });
+    const won = await stack.as.rep.post<DealUpdated>(`/deals/${dealId}/close`, { outcome: 'won' });
     expectStatus(won, 200);
 
     const moves = won.body.moves;
-    const entered = moves.find((m: any) => m.to === 'tech_check');
-    const left = moves.find((m: any) => m.from === 'tech_check');
+    const entered = moves.find((m) => m.to === 'tech_check')!;
+    const left = moves.find((m) => m.from === 'tech_check')!;
     assert.ok(Date.parse(left.at) - Date.parse(entered.at) >= 30 * DAY_MS, 'the deal waited 30 days (workflow time) in Tech Check');
     const final = await stack.env.client.workflow.getHandle<typeof dealLifecycleWorkflow>(dealWorkflowId(dealId)).result();
     assert.equal(final.status, 'won');
@@ -149,14 +150,14 @@ describe('deal workflow (time-skipping server, real worker, Postgres)', function
     expectStatus(await rep.post(`/deals/${deal.id}/advance`, { to: 'develop' }), 200);
     let lineId = '';
     for (let i = 0; i < 12; i++) {
-      const added = await rep.post(`/deals/${deal.id}/lines`, { productId: doorbell, quantity: 1 + i });
+      const added = await rep.post<DealUpdated>(`/deals/${deal.id}/lines`, { productId: doorbell, quantity: 1 + i });
       expectStatus(added, 201);
       if (lineId) expectStatus(await rep.del(`/deals/${deal.id}/lines/${lineId}`), 200);
-      lineId = added.body.createdId;
+      lineId = added.body.createdId!;
     }
     expectStatus(await rep.patch(`/deals/${deal.id}/lines/${lineId}`, { unitPriceCents: 166_667, quantity: 12 }), 200);
     expectStatus(await rep.post(`/deals/${deal.id}/advance`, { to: 'propose' }), 200);
-    const quote = await rep.post(`/deals/${deal.id}/quotes`);
+    const quote = await rep.post<QuoteDetail>(`/deals/${deal.id}/quotes`);
     expectStatus(await rep.post(`/quotes/${quote.body.id}/activate`), 200);
     expectStatus(await rep.post(`/deals/${deal.id}/advance`, { to: 'tech_check' }), 200);
 

@@ -16,6 +16,7 @@ import { dealAt } from '../helpers/deals';
 import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { invoicedOrder, today } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
+import type { InvoiceChanged, InvoiceIssued, Timeline } from '../helpers/apiTypes';
 
 const DAY_MS = 86_400_000;
 
@@ -37,7 +38,7 @@ describe('order workflow (time-skipping server, real worker, Postgres)', functio
   });
 
   const overdueTasks = (invoiceId: string) => stack.db('activities').where({ regarding_type: 'invoice', regarding_id: invoiceId, type: 'task' }).orderBy('created_at');
-  const pay = (invoiceId: string, status: 'complete' | 'partial', amountCents: number) => stack.as.rep.post(`/invoices/${invoiceId}/pay`, { status, paidOn: today(), amountCents });
+  const pay = (invoiceId: string, status: 'complete' | 'partial', amountCents: number) => stack.as.rep.post<InvoiceChanged>(`/invoices/${invoiceId}/pay`, { status, paidOn: today(), amountCents });
   const handleOf = (orderId: string) => stack.env.client.workflow.getHandle<typeof orderToCashWorkflow>(orderWorkflowId(orderId));
 
   it('waits for payment until the due date (net 30), then puts an overdue task on the owner’s timeline; paying completes it and ends the process', async function () {
@@ -59,8 +60,8 @@ describe('order workflow (time-skipping server, real worker, Postgres)', functio
     assert.deepEqual([state.paymentOverdue, state.phase, state.facts.invoices[0].overdueActivityId], [true, 'awaiting_payment', task.id]);
     assert.equal((await handle.describe()).typedSearchAttributes.get(PaymentOverdueKey), true);
 
-    const timeline = (await stack.as.rep.get(`/orders/${orderId}/timeline?status=open&type=task`)).body.data;
-    assert.deepEqual(timeline.map((a: any) => [a.id, a.via, a.regardingType]), [[task.id, 'invoice', 'invoice']], 'on the order’s timeline, from its invoice');
+    const timeline = (await stack.as.rep.get<Timeline>(`/orders/${orderId}/timeline?status=open&type=task`)).body.data;
+    assert.deepEqual(timeline.map((a) => [a.id, a.via, a.regardingType]), [[task.id, 'invoice', 'invoice']], 'on the order’s timeline, from its invoice');
 
     const paid = await pay(invoiceId, 'complete', 1_000_000);
     expectStatus(paid, 200);
@@ -117,7 +118,7 @@ describe('order workflow (time-skipping server, real worker, Postgres)', functio
     const { orderId, invoiceId: first } = await invoicedOrder(stack, 500_000);
     await stack.env.sleep('20 days');
     expectStatus(await stack.as.rep.post(`/invoices/${first}/cancel`, { reason: 'billing_error' }), 200);
-    const second = await stack.as.rep.post(`/orders/${orderId}/invoices`, { paymentTermsDays: 14 });
+    const second = await stack.as.rep.post<InvoiceIssued>(`/orders/${orderId}/invoices`, { paymentTermsDays: 14 });
     expectStatus(second, 201);
     assert.equal(second.body.paymentTermsDays, 14);
     await stack.env.sleep('14 days');
@@ -141,7 +142,7 @@ describe('order workflow (time-skipping server, real worker, Postgres)', functio
       args: [{ orderId: order.id, facts: await orders.facts(order.id), historyEventLimit: 40 }],
     });
     expectStatus(await stack.as.rep.post(`/orders/${order.id}/fulfill`, { status: 'complete', fulfilledOn: today() }), 200);
-    const invoice = await stack.as.rep.post(`/orders/${order.id}/invoices`);
+    const invoice = await stack.as.rep.post<InvoiceIssued>(`/orders/${order.id}/invoices`);
     expectStatus(invoice, 201);
     for (let i = 0; i < 6; i++) expectStatus(await pay(invoice.body.id, 'partial', 100_000), 200);
     const state = await handleOf(order.id).query(getOrderStateQuery);

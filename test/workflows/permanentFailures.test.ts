@@ -16,6 +16,7 @@ import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { createLead } from '../helpers/fixtures';
 import { today, wonOrder } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
+import type { InvoiceIssued, Nurture, UnificationTicket } from '../helpers/apiTypes';
 
 const pgError = (code: string) => Object.assign(new Error(`forced SQLSTATE ${code}`), { code, severity: 'ERROR' });
 
@@ -83,7 +84,7 @@ describe('permanent activity failures never wedge a workflow (dev server, real w
     inject('applyOrderChange', () => pgError('22021'));
     expectStatus(await stack.as.rep.post(`/orders/${orderId}/invoices`), 422, 'invalid_text');
     assert.equal((await stack.db('invoices').where({ order_id: orderId }).count({ n: '*' }))[0].n, 0);
-    const invoice = await stack.as.rep.post(`/orders/${orderId}/invoices`);
+    const invoice = await stack.as.rep.post<InvoiceIssued>(`/orders/${orderId}/invoices`);
     expectStatus(invoice, 201);
     inject('applyOrderChange', () => pgError('23505'));
     expectStatus(await stack.as.rep.post(`/invoices/${invoice.body.id}/pay`, { status: 'partial', paidOn: today(), amountCents: 100 }), 409, 'duplicate');
@@ -97,26 +98,26 @@ describe('permanent activity failures never wedge a workflow (dev server, real w
     inject('performNurtureStep', () => pgError('22021'));
     expectStatus(await stack.as.rep.post(`/leads/${lead.id}/nurture`), 202);
     const stopped = await eventually(async () => {
-      const state = (await stack.as.rep.get(`/leads/${lead.id}/nurture`)).body;
+      const state = (await stack.as.rep.get<Nurture>(`/leads/${lead.id}/nurture`)).body;
       return state.status === 'stopped' ? state : null;
     }, 'the sequence to stop');
     assert.equal(stopped.stopReason, 'step_failed');
-    assert.deepEqual({ step: stopped.failure.step, code: stopped.failure.code }, { step: 'intro_call', code: 'invalid_text' });
+    assert.deepEqual({ step: stopped.failure!.step, code: stopped.failure!.code }, { step: 'intro_call', code: 'invalid_text' });
     assert.deepEqual(stopped.steps.map((s: { state: string }) => s.state), ['skipped', 'skipped', 'skipped', 'skipped']);
     await eventually(async () => (await stack.db('nurture_steps').where({ lead_id: lead.id, state: 'skipped' }).count({ n: '*' }))[0].n === 4, 'the skipped steps recorded');
     await eventually(async () => (await stack.env.client.workflow.getHandle(nurtureWorkflowId(lead.id)).describe()).status.name === 'COMPLETED', 'the stopped sequence to end');
     expectStatus(await stack.as.rep.post(`/leads/${lead.id}/nurture`), 202);
-    await eventually(async () => (await stack.as.rep.get(`/leads/${lead.id}/nurture`)).body.steps?.[0].state === 'done', 'the intro call of the new sequence');
+    await eventually(async () => (await stack.as.rep.get<Nurture>(`/leads/${lead.id}/nurture`)).body.steps?.[0].state === 'done', 'the intro call of the new sequence');
   });
 
   it('unification: a phase that fails permanently fails its pass at once; the next request is served by a pass that completes', async function () {
     inject('mapCustomerRecords', () => pgError('22P02'));
-    const first = await stack.as.manager.post('/unification/runs');
+    const first = await stack.as.manager.post<UnificationTicket>('/unification/runs');
     expectStatus(first, 202);
     const failed: PassView = await waitForUnification(stack.env.client, first.body, { timeoutMs: 60_000 });
     assert.equal(failed.status, 'failed');
     assert.match(failed.error ?? '', /22P02/);
-    const second = await stack.as.manager.post('/unification/runs');
+    const second = await stack.as.manager.post<UnificationTicket>('/unification/runs');
     expectStatus(second, 202);
     const completed: PassView = await waitForUnification(stack.env.client, second.body, { timeoutMs: 60_000 });
     assert.equal(completed.status, 'completed');
