@@ -22,7 +22,7 @@ export function ensureGoTool(name: string, toolsDir: string, log: Logger): strin
     fs.statSync(path.join(sourceDir, 'main.go')).size;
   if (fs.existsSync(binary) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === sourceStamp) return binary;
   if (spawnSync('go', ['version'], { stdio: 'ignore' }).status !== 0) {
-    log.warn({ tool: name }, 'Go is not installed: the checks that need this tool will be skipped');
+    log.warn({ tool: name }, 'Go is not installed: this checker is not built, and the tests that use it will fail (install Go, as the README says)');
     return null;
   }
   log.info({ tool: name }, 'building a file checker once');
