@@ -13,7 +13,8 @@ import { embeddedDatabaseUrl } from '../db/embedded';
 import { createDb, type Db } from '../db/knex';
 import { createSmtpMailer } from '../activities/mailer';
 import { installTemporalLogging } from './runtime';
-import { freeLoopbackPort, serveWorkerMetrics, type WorkerMetricsServer } from './metrics';
+import { freePort } from '../config/ports';
+import { serveWorkerMetrics, type WorkerMetricsServer } from './metrics';
 import { ensureUnificationSchedule } from './customerSchedule';
 import { ensureSearchAttributes } from './searchAttributes';
 import { createSalesWorker } from './worker';
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel).child({ component: 'worker' });
   guardProcess(log, 'worker');
-  const sdkMetrics = config.workerMetricsPort === null ? null : `127.0.0.1:${await freeLoopbackPort()}`;
+  const sdkMetrics = config.workerMetricsPort === null ? null : `127.0.0.1:${await freePort()}`;
   installTemporalLogging(log, 'INFO', { prometheusBindAddress: sdkMetrics ?? undefined });
   const db = createDb(config.databaseUrl ?? embeddedDatabaseUrl(config.embeddedPostgresPort));
   const tracing = startConfiguredTracing(config.tracing, 'sales-process-worker');

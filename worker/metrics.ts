@@ -16,18 +16,6 @@ import type { Logger } from '../config/logger';
 /** How long a scrape waits for the SDK's page before serving without it. */
 const CORE_SCRAPE_TIMEOUT_MS = 2_000;
 
-/** A free loopback port for the SDK's own exporter (it cannot be asked for port 0 and tell us). */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export interface WorkerMetricsServer {
   url: string;
   close(): Promise<void>;

@@ -28,14 +28,18 @@ function alive(pid: number): boolean {
   }
 }
 
-/** A service left running by a parent that was killed (no Ctrl-C) would hold its port: stop it. */
-async function stopLeftover(pidFile: string, log: Logger): Promise<void> {
+/**
+ * A process left running by a parent that was killed (no Ctrl-C) would hold its port: stop it
+ * (SIGTERM, then SIGKILL after 10 s), and forget its pid file.
+ */
+export async function stopLeftover(pidFile: string, log: Logger): Promise<void> {
   if (!fs.existsSync(pidFile)) return;
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));
   if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
     log.warn({ pid }, 'stopping a process left running by an earlier run');
     process.kill(pid, 'SIGTERM');
     for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
   }
   fs.rmSync(pidFile, { force: true });
 }
@@ -99,16 +103,7 @@ export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../config/ports';
 
 export async function temporalReady(address: string): Promise<boolean> {
   const connection = await Connection.connect({ address, connectTimeout: 1_000 });

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../config';
 import type { Logger } from '../../config/logger';
+import { stopLeftover } from './services';
 
 const FIRST_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 30_000;
@@ -99,27 +100,6 @@ export interface NodePartOptions {
   log: Logger;
   /** How long to wait for the part to say it is ready. */
   readyTimeoutMs?: number;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stopLeftover(pidFile: string, log: Logger): Promise<void> {
-  if (!fs.existsSync(pidFile)) return;
-  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-  if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-    log.warn({ pid }, 'stopping a process left running by an earlier run');
-    process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
-  }
-  fs.rmSync(pidFile, { force: true });
 }
 
 /**
