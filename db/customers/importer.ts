@@ -21,21 +21,14 @@ import type { Logger } from '../../config/logger';
 import type { Db } from '../knex';
 import { bindHeader, parseRow, type BoundLayout, type PersonRow, type PurchaseRow, type RejectReason, type SourceMapping } from '../../domain/customers/mapping';
 
-export interface FileSummary {
+/** One file's counts are the import's totals, for that file (`ImportTotals`), and more. */
+export interface FileSummary extends ImportTotals {
   source: string;
   fileName: string;
   mapping: string;
   bytes: number;
   sha256: string;
   headerError: string | null;
-  rowsRead: number;
-  rowsLoaded: number;
-  rowsInserted: number;
-  rowsUpdated: number;
-  rowsUnchanged: number;
-  rowsRejected: number;
-  /** Values left out of loaded rows because they did not parse (each reported with its line and column). */
-  valuesRejected: number;
   rejectReasons: Record<string, number>;
   ms: number;
   /** Where the time went: streaming into the stage, the duplicate check, filing rejects, the upsert. */
@@ -171,6 +164,7 @@ export interface ImportTotals {
   rowsUpdated: number;
   rowsUnchanged: number;
   rowsRejected: number;
+  /** Values left out of loaded rows because they did not parse (each reported with its line and column). */
   valuesRejected: number;
 }
 
