@@ -10,6 +10,8 @@
  *   03:30 EDT);
  * - a time that happens twice (fall-back) is its first occurrence, the earlier instant (01:30 on
  *   2026-11-01 in New York is 01:30 EDT, 05:30Z).
+ * Whether an instant is inside working hours is judged on the local wall clock: start inclusive,
+ * end exclusive (17:00 is closed).
  * Holidays that are not valid 'yyyy-MM-dd' dates never match a day; they are not an error.
  */
 import { DateTime, IANAZone } from 'luxon';
@@ -42,13 +44,15 @@ export const MAX_WALK_DAYS = 3 * 366;
 
 const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
-interface LocalTime { hour: number; minute: number; second: number; millisecond: number }
+/** A calendar checked once; start and end in ms after local midnight. */
+interface Rules { zone: string; days: Set<number>; holidays: Set<string>; start: number; end: number }
+/** A local date (midnight UTC) and a wall-clock time of day (ms after local midnight). */
+interface Wall { date: DateTime; time: number }
 
-/** A calendar checked once and put in the shape the walks need. */
-interface Rules { zone: string; days: Set<number>; holidays: Set<string>; start: LocalTime; end: LocalTime }
-
+/** An IANA zone name the runtime knows ('America/New_York', 'UTC'); not a fixed offset. */
 export function isValidZone(zone: string): boolean {
-  return typeof zone === 'string' && zone !== '' && IANAZone.isValidZone(zone);
+  // IANAZone.create caches the zone and its validity; isValidZone builds an Intl formatter per call.
+  return typeof zone === 'string' && zone !== '' && IANAZone.create(zone).isValid;
 }
 
 /** At least one weekday, each an integer 1–7 listed once; 'HH:mm' times (00:00–23:59), start < end. */
@@ -88,12 +92,11 @@ export function waitEnd(fromMs: number, wait: Wait, calendar: WorkCalendar): num
       if (!Number.isInteger(amount)) throw new Error(`business_days must be a whole number, got ${amount}`);
       if (amount === 0) return nextWindowStart(fromMs, calendar);
       const rules = compile(calendar);
-      const from = DateTime.fromMillis(fromMs, { zone: rules.zone });
-      let day = dateOf(from);
+      const from = wallOf(fromMs, rules.zone);
+      let day = from.date;
       for (let i = 0; i < amount; i++) day = nextWorkingDate(day, rules);
-      const opens = instantAt(day, rules.start, rules.zone);
-      const at = instantAt(day, { hour: from.hour, minute: from.minute, second: from.second, millisecond: from.millisecond }, rules.zone);
-      return at < opens || at >= instantAt(day, rules.end, rules.zone) ? opens : at;
+      const inside = from.time >= rules.start && from.time < rules.end;
+      return instantAt(day, inside ? from.time : rules.start, rules.zone);
     }
     default: throw new Error(`unknown wait unit ${String(unit)}`);
   }
@@ -107,13 +110,12 @@ export function waitEnd(fromMs: number, wait: Wait, calendar: WorkCalendar): num
 export function nextWindowStart(atMs: number, calendar: WorkCalendar): number {
   checkInstant(atMs);
   const rules = compile(calendar);
-  const today = dateOf(DateTime.fromMillis(atMs, { zone: rules.zone }));
-  if (isWorkingDate(today, rules)) {
-    const opens = instantAt(today, rules.start, rules.zone);
-    if (atMs < opens) return opens;
-    if (atMs < instantAt(today, rules.end, rules.zone)) return atMs;
+  const { date, time } = wallOf(atMs, rules.zone);
+  if (isWorkingDate(date, rules)) {
+    if (time < rules.start) return instantAt(date, rules.start, rules.zone);
+    if (time < rules.end) return atMs;
   }
-  return instantAt(nextWorkingDate(today, rules), rules.start, rules.zone);
+  return instantAt(nextWorkingDate(date, rules), rules.start, rules.zone);
 }
 
 /**
@@ -123,12 +125,9 @@ export function nextWindowStart(atMs: number, calendar: WorkCalendar): number {
 export function endOfWorkingDay(atMs: number, calendar: WorkCalendar): number {
   checkInstant(atMs);
   const rules = compile(calendar);
-  const today = dateOf(DateTime.fromMillis(atMs, { zone: rules.zone }));
-  if (isWorkingDate(today, rules)) {
-    const closes = instantAt(today, rules.end, rules.zone);
-    if (atMs < closes) return closes;
-  }
-  return instantAt(nextWorkingDate(today, rules), rules.end, rules.zone);
+  const { date, time } = wallOf(atMs, rules.zone);
+  if (isWorkingDate(date, rules) && time < rules.end) return instantAt(date, rules.end, rules.zone);
+  return instantAt(nextWorkingDate(date, rules), rules.end, rules.zone);
 }
 
 function checkInstant(ms: number): void {
@@ -147,17 +146,21 @@ function compile(calendar: WorkCalendar): Rules {
   };
 }
 
-function parseTime(hhmm: string): LocalTime {
+/** 'HH:mm' as milliseconds after local midnight on the wall clock. */
+function parseTime(hhmm: string): number {
   const [, hour, minute] = HH_MM.exec(hhmm) ?? [];
-  return { hour: Number(hour), minute: Number(minute), second: 0, millisecond: 0 };
+  return (Number(hour) * 60 + Number(minute)) * 60_000;
 }
 
 /**
- * A local calendar date, held as midnight UTC so that stepping and weekdays involve no zone at
- * all; only `instantAt` brings the zone back.
+ * An instant as the zone's clocks show it: the local date, held as midnight UTC so that stepping
+ * and weekdays involve no zone at all, and the wall-clock time of day in ms (only `instantAt`
+ * brings the zone back).
  */
-function dateOf(local: DateTime): DateTime {
-  return DateTime.fromMillis(Date.UTC(local.year, local.month - 1, local.day), { zone: 'utc' });
+function wallOf(ms: number, zone: string): Wall {
+  const wall = ms + DateTime.fromMillis(ms, { zone }).offset * 60_000;
+  const midnight = Math.floor(wall / DAY_MS) * DAY_MS;
+  return { date: DateTime.fromMillis(midnight, { zone: 'utc' }), time: wall - midnight };
 }
 
 function isWorkingDate(date: DateTime, rules: Rules): boolean {
@@ -173,16 +176,12 @@ function nextWorkingDate(date: DateTime, rules: Rules): DateTime {
 }
 
 /**
- * The instant at which the zone's clocks show `time` on `date`. Built from a UTC wall time so
- * that luxon's first offset guess comes from the arguments, not from the clock (fromObject would
- * read Date.now()); luxon moves a time in a gap forward by the gap, and of the two instants of a
- * repeated time we take the earlier.
+ * The instant at which the zone's clocks show `time` (ms after local midnight) on `date`. Built
+ * from a UTC wall time so that luxon's first offset guess comes from the arguments, not from the
+ * clock (fromObject would read Date.now()); luxon moves a time in a gap forward by the gap, and of
+ * the two instants of a repeated time we take the earlier.
  */
-function instantAt(date: DateTime, time: LocalTime, zone: string): number {
-  const wall = DateTime.fromMillis(
-    Date.UTC(date.year, date.month - 1, date.day, time.hour, time.minute, time.second, time.millisecond),
-    { zone: 'utc' },
-  );
-  const local = wall.setZone(zone, { keepLocalTime: true });
+function instantAt(date: DateTime, time: number, zone: string): number {
+  const local = DateTime.fromMillis(date.toMillis() + time, { zone: 'utc' }).setZone(zone, { keepLocalTime: true });
   return Math.min(...local.getPossibleOffsets().map((candidate) => candidate.toMillis()));
 }
