@@ -149,7 +149,7 @@ export function createDealLifecycleActivities({ db, log }: DealLifecycleDeps) {
         case 'revise':
           return { createdId: (await quotes.revise(trx, dealId, change.quoteId, ctx)).id };
         case 'close': {
-          const quote = await quotes.close(trx, dealId, change.quoteId, change.reason, change.description ?? null, ctx);
+          const quote = await quotes.close(trx, dealId, change.quoteId, { reason: change.reason, description: change.description ?? null, closeDate: change.closeDate ?? null }, ctx);
           return { createdId: null, closeDeal: change.closeDeal ? `quote_${quote.statusReason}` : null };
         }
       }

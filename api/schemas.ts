@@ -74,6 +74,16 @@ export function assertNotFuture(field: string, date: string): void {
   if (date > tomorrow) throw new InvalidFieldError(field, 'in_future', `${field} cannot be in the future`);
 }
 
+/**
+ * A calendar date that must not be later than today wherever the user is: the day it already is
+ * in the zone furthest ahead (UTC+14). Stricter than assertNotFuture's "tomorrow in UTC", which
+ * lets through a date that is tomorrow everywhere.
+ */
+export function assertNotAfterToday(field: string, date: string, now = Date.now()): void {
+  const latest = new Date(now + 14 * 3_600_000).toISOString().slice(0, 10);
+  if (date > latest) throw new InvalidFieldError(field, 'in_future', `${field} cannot be in the future (the latest date anywhere now is ${latest})`);
+}
+
 /** A missing or empty reason is the rule's 422 `reason_required`, not a malformed request. */
 export const cancelReason = <T extends string>(values: readonly [T, ...T[]]) =>
   z.preprocess((v) => (v === '' || v === null ? undefined : v), z.enum(values).optional()).describe(`Required (422 \`reason_required\` without one): ${values.join(', ')}`);

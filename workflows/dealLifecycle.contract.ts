@@ -99,7 +99,11 @@ export interface ChangeDealInput extends Attributed {
 export type QuoteChange =
   | { kind: 'activate'; quoteId: string }
   | { kind: 'revise'; quoteId: string }
-  | { kind: 'close'; quoteId: string; reason: 'lost' | 'canceled'; description?: string | null; closeDeal?: boolean };
+  /**
+   * `closeDate` (`YYYY-MM-DD`, judged by the API; absent: today in UTC) is passed through to the
+   * activity untouched, so adding it changed no command: histories recorded without it replay.
+   */
+  | { kind: 'close'; quoteId: string; reason: 'lost' | 'canceled'; description?: string | null; closeDate?: string | null; closeDeal?: boolean };
 
 export interface ChangeQuoteInput extends Attributed {
   change: QuoteChange;

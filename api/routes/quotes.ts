@@ -12,11 +12,12 @@ import { DealStore, assertLineMoney } from '../../db/stores/deals';
 import { ProductStore } from '../../db/stores/products';
 import { QUOTE_CLOSE_REASONS, QuoteStore, type Quote } from '../../db/stores/quotes';
 import type { User } from '../../db/stores/users';
+import { InvalidFieldError } from '../../domain/rejection';
 import { changeQuoteUpdate, type QuoteChange } from '../../workflows/dealLifecycle.contract';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { idFor, type Operation } from '../idempotency';
-import { idParams, isoDate, optionalText, text } from '../schemas';
+import { assertNotAfterToday, idParams, isoDate, optionalText, text } from '../schemas';
 import { dealProcess } from '../processes/deals';
 import { addLineBody, lineParams as lineParamsOf, patchLineBody, sellableProduct } from '../productLines';
 import { dealViews, processSchema, processOf, quoteDetailSchema, quoteSchema } from '../views/deals';
@@ -35,9 +36,22 @@ const patchBody = z
 
 const closeBody = z.strictObject({
   reason: z.enum(QUOTE_CLOSE_REASONS),
-  description: optionalText(2000),
+  closeDate: isoDate().nullable().optional()
+    .describe('The date the quote was closed, `YYYY-MM-DD`: not in the future (today in any time zone is accepted), not before the quote was created. Defaults to today in UTC'),
+  description: optionalText(2000).describe('Why it was closed (at most 2000 characters)'),
   closeDeal: z.boolean().optional().describe('Also close the deal as lost (reason `quote_<reason>`)'),
 });
+
+/**
+ * A close date happened: not later than today anywhere (400 `in_future`), not before the quote
+ * existed (400 `before_quote_created`), both judged leniently across time zones since the API
+ * does not know the user's: the earliest date is the creation day in the zone furthest behind (UTC−12).
+ */
+function assertCloseDate(quote: Quote, closeDate: string): void {
+  assertNotAfterToday('closeDate', closeDate);
+  const earliest = new Date(Date.parse(quote.createdAt) - 12 * 3_600_000).toISOString().slice(0, 10);
+  if (closeDate < earliest) throw new InvalidFieldError('closeDate', 'before_quote_created', `closeDate cannot be before the quote was created (${earliest})`);
+}
 
 export const quoteChangedSchema = quoteDetailSchema.extend({ process: processSchema });
 
@@ -172,11 +186,19 @@ export function quoteRoutes(deps: QuoteRoutesDeps): RouteSpec[] {
     }),
     route({
       method: 'post', path: '/quotes/:id/close', tag: 'Quotes', summary: 'Close a draft or active quote as lost or canceled, optionally closing the deal as lost',
+      description: 'Records the close date (`closeDate`, today in UTC when omitted) and description with the reason; `closedAt` and `closedBy` say when and by whom it was recorded.',
       roles: WORKERS, params, body: closeBody, idempotent: true,
-      responses: { 200: { description: 'The closed quote', schema: quoteChangedSchema }, 404: { description: 'No such quote' }, 409: { description: '`quote_not_open`, `deal_closed`' } },
+      responses: {
+        200: { description: 'The closed quote', schema: quoteChangedSchema }, 400: { description: 'A `closeDate` in the future or before the quote was created (`errors[].code` `in_future`, `before_quote_created`)' },
+        404: { description: 'No such quote' }, 409: { description: '`quote_not_open`, `deal_closed`' },
+      },
       async handler({ operation, user, params: { id }, body, requestId }) {
         const quote = await changeable(user, id);
-        return transition(user, quote, { kind: 'close', quoteId: id, reason: body.reason, description: body.description ?? null, closeDeal: body.closeDeal ?? false }, requestId, operation);
+        if (body.closeDate) assertCloseDate(quote, body.closeDate);
+        const change: QuoteChange = { kind: 'close', quoteId: id, reason: body.reason, description: body.description ?? null, closeDeal: body.closeDeal ?? false };
+        // Absent stays absent (not null): the Update input of a close without a date is what it was before closeDate existed.
+        if (body.closeDate) change.closeDate = body.closeDate;
+        return transition(user, quote, change, requestId, operation);
       },
     }),
   ];

@@ -69,6 +69,7 @@ export const quoteSchema = z.object({
   activatedBy: z.uuid().nullable(),
   closedAt: isoDateTime().nullable(),
   closedBy: z.uuid().nullable(),
+  closeDate: isoDate().nullable().describe('The date the quote was closed or won (the date given when closing, else that day in UTC); `closedAt` is when it was recorded'),
   closeDescription: z.string().nullable(),
   createdBy: z.uuid(),
   createdAt: isoDateTime(),

@@ -37,6 +37,8 @@ export interface Quote {
   activatedBy: string | null;
   closedAt: string | null;
   closedBy: string | null;
+  /** The business date the quote was closed or won (`YYYY-MM-DD`); `closedAt` is when the row changed. */
+  closeDate: string | null;
   closeDescription: string | null;
   createdBy: string;
   createdAt: string;
@@ -56,6 +58,13 @@ export interface QuoteLine {
   position: number;
 }
 
+export interface QuoteCloseDetails {
+  reason: QuoteCloseReason;
+  description: string | null;
+  /** `YYYY-MM-DD`; absent or null: today in UTC. */
+  closeDate?: string | null;
+}
+
 export interface QuoteEdit {
   name?: string;
   description?: string | null;
@@ -66,8 +75,11 @@ export interface QuoteEdit {
 const LINE_COLUMNS = ['quote_lines.id', 'quote_lines.quote_id', 'quote_lines.product_id', 'products.sku', 'products.name as product_name', 'quote_lines.quantity', 'quote_lines.unit_price_cents', 'quote_lines.discount_cents', 'quote_lines.amount_cents', 'quote_lines.position'];
 
 function toQuote(row: Record<string, unknown>): Quote {
-  return fromRowWithDates<Quote>(row, ['valid_until']);
+  return fromRowWithDates<Quote>(row, ['valid_until', 'close_date']);
 }
+
+/** A close without a date given: the day of the transaction's `now()` (the row's `closed_at`) in UTC. */
+const todayUtc = (trx: Knex.Transaction) => trx.raw("(now() at time zone 'UTC')::date");
 
 export class QuoteStore {
   constructor(private readonly db: Knex) {}
@@ -194,7 +206,7 @@ export class QuoteStore {
   async revise(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: UserWriteContext): Promise<Quote> {
     const before = await this.lockOnDeal(trx, dealId, quoteId);
     if (before.status !== 'active') throw new ConflictError('quote_not_active', `quote ${before.quoteNumber} revision ${before.revision} is ${before.status}; only the active quote can be revised`);
-    await trx('quotes').where({ id: quoteId, status: 'active' }).update({ status: 'closed', status_reason: 'revised', closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
+    await trx('quotes').where({ id: quoteId, status: 'active' }).update({ status: 'closed', status_reason: 'revised', close_date: todayUtc(trx), closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
     const [row] = await trx('quotes')
       .insert({
         deal_id: dealId, quote_number: before.quoteNumber, revision: before.revision + 1, revised_from_id: quoteId, name: before.name,
@@ -214,10 +226,14 @@ export class QuoteStore {
     return revision;
   }
 
-  async close(trx: Knex.Transaction, dealId: string, quoteId: string, reason: QuoteCloseReason, description: string | null, ctx: UserWriteContext): Promise<Quote> {
+  /** `closeDate` (`YYYY-MM-DD`, judged by the caller) defaults to today in UTC. */
+  async close(trx: Knex.Transaction, dealId: string, quoteId: string, details: QuoteCloseDetails, ctx: UserWriteContext): Promise<Quote> {
     const before = await this.lockOnDeal(trx, dealId, quoteId);
     if (before.status !== 'draft' && before.status !== 'active') throw new ConflictError('quote_not_open', `quote ${before.quoteNumber} revision ${before.revision} is already ${before.status}`);
-    await trx('quotes').where({ id: quoteId, status: before.status }).update({ status: 'closed', status_reason: reason, close_description: description, closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
+    await trx('quotes').where({ id: quoteId, status: before.status }).update({
+      status: 'closed', status_reason: details.reason, close_description: details.description, close_date: details.closeDate ?? todayUtc(trx),
+      closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now(),
+    });
     const after = (await this.get(quoteId, trx))!;
     await recordAudit(trx, { ...ctx, action: 'quote.closed', entityType: 'quote', entityId: quoteId, before, after });
     return after;
@@ -227,7 +243,7 @@ export class QuoteStore {
   async win(trx: Knex.Transaction, dealId: string, quoteId: string, ctx: UserWriteContext): Promise<Quote> {
     const before = await this.lockOnDeal(trx, dealId, quoteId);
     if (before.status !== 'active') throw new ConflictError('quote_not_active', `quote ${before.quoteNumber} revision ${before.revision} is ${before.status}; only the active quote can be won`, undefined, { quoteStatus: before.status });
-    await trx('quotes').where({ id: quoteId, status: 'active' }).update({ status: 'won', closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
+    await trx('quotes').where({ id: quoteId, status: 'active' }).update({ status: 'won', close_date: todayUtc(trx), closed_at: trx.fn.now(), closed_by: ctx.userId, updated_at: trx.fn.now() });
     const after = (await this.get(quoteId, trx))!;
     await recordAudit(trx, { ...ctx, action: 'quote.won', entityType: 'quote', entityId: quoteId, before, after });
     return after;

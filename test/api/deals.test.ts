@@ -360,6 +360,83 @@ describe('deals through the API (dev server, real worker, Postgres)', function (
       await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${draft.body.id}/close`, { reason: 'lost' }), 409, 'quote_not_open', dealId);
       await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${draft.body.id}/close`, { reason: 'revised' }), 400, 'validation_failed', dealId);
     });
+
+    /** The UTC calendar date `hours` from now. */
+    const utcDate = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOString().slice(0, 10);
+
+    it('a quote is closed with the close date and description given: stored, returned and shown on the quote', async function () {
+      const { dealId, quoteId } = await dealAt(stack, 'propose', AT_THRESHOLD);
+      // The quote was made weeks ago; the rep records the day the customer said no.
+      await stack.db('quotes').where({ id: quoteId }).update({ created_at: new Date(Date.now() - 30 * 86_400_000) });
+      const closeDate = utcDate(-10 * 24);
+      const closed = await stack.as.rep.post<QuoteChanged>(`/quotes/${quoteId}/close`, { reason: 'lost', closeDate, description: 'Budget frozen until next year' });
+      expectStatus(closed, 200);
+      assert.deepEqual([closed.body.status, closed.body.statusReason, closed.body.closeDate, closed.body.closeDescription], ['closed', 'lost', closeDate, 'Budget frozen until next year']);
+      assert.ok(Math.abs(Date.parse(closed.body.closedAt!) - Date.now()) < 60_000, 'closedAt stays the moment it was recorded');
+      const row = await stack.db('quotes').where({ id: quoteId }).first();
+      assert.deepEqual([row.close_description, row.status_reason], ['Budget frozen until next year', 'lost']);
+      assert.equal((await stack.db.raw('select close_date::text as d from quotes where id = ?', [quoteId])).rows[0].d, closeDate);
+      const shown = (await stack.as.rep.get<QuoteDetail>(`/quotes/${quoteId}`)).body;
+      assert.deepEqual([shown.closeDate, shown.closeDescription], [closeDate, 'Budget frozen until next year']);
+      const listed = (await stack.as.rep.get<List<Quote>>(`/deals/${dealId}/quotes`)).body.data.find((q) => q.id === quoteId);
+      assert.equal(listed?.closeDate, closeDate);
+      const audit = await stack.db('audit_log').where({ entity_type: 'quote', entity_id: quoteId, action: 'quote.closed' }).first();
+      assert.equal(audit.after.closeDate, closeDate, 'the audit trail keeps the close date');
+    });
+
+    it('a close date may be today in any time zone, but not later (in_future) nor before the quote was created', async function () {
+      const { dealId, quoteId } = await dealAt(stack, 'propose', AT_THRESHOLD);
+      for (const closeDate of [utcDate(48), '2999-01-01']) {
+        await refusedWithoutWriting(async () => {
+          const reply = await stack.as.rep.post<Problem>(`/quotes/${quoteId}/close`, { reason: 'lost', closeDate });
+          assert.deepEqual([reply.body.field, reply.body.errors?.[0]?.code], ['closeDate', 'in_future'], closeDate);
+          return reply;
+        }, 400, 'validation_failed', dealId);
+      }
+      await refusedWithoutWriting(async () => {
+        const reply = await stack.as.rep.post<Problem>(`/quotes/${quoteId}/close`, { reason: 'lost', closeDate: '2020-01-01' });
+        assert.deepEqual([reply.body.field, reply.body.errors?.[0]?.code], ['closeDate', 'before_quote_created']);
+        return reply;
+      }, 400, 'validation_failed', dealId);
+      await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${quoteId}/close`, { reason: 'lost', closeDate: '2026-11-31' }), 400, 'validation_failed', dealId);
+      // Already today on the Line Islands (UTC+14): accepted.
+      const latest = utcDate(14);
+      const closed = await stack.as.rep.post<QuoteChanged>(`/quotes/${quoteId}/close`, { reason: 'lost', closeDate: latest });
+      expectStatus(closed, 200);
+      assert.equal(closed.body.closeDate, latest);
+    });
+
+    it('a close description with a NUL is 400 invalid_text, and nothing is closed', async function () {
+      const { dealId, quoteId } = await dealAt(stack, 'propose', AT_THRESHOLD);
+      await refusedWithoutWriting(async () => {
+        const reply = await stack.as.rep.post<Problem>(`/quotes/${quoteId}/close`, { reason: 'lost', description: 'Went with\u0000 a competitor' });
+        assert.equal(reply.body.field, 'description');
+        return reply;
+      }, 400, 'invalid_text', dealId);
+      await refusedWithoutWriting(() => stack.as.rep.post(`/quotes/${quoteId}/close`, { reason: 'lost', description: 'x'.repeat(2001) }), 400, 'validation_failed', dealId);
+      assert.equal((await stack.as.rep.get<QuoteDetail>(`/quotes/${quoteId}`)).body.status, 'active');
+    });
+
+    it('without a close date, a closed, revised or won quote gets the day it was closed (UTC)', async function () {
+      const { dealId, quoteId } = await dealAt(stack, 'propose', AT_THRESHOLD);
+      const revised = await stack.as.rep.post<QuoteChanged>(`/quotes/${quoteId}/revise`);
+      expectStatus(revised, 201);
+      assert.equal(revised.body.closeDate, null, 'the new draft is not closed');
+      const old = (await stack.as.rep.get<QuoteDetail>(`/quotes/${quoteId}`)).body;
+      assert.equal(old.closeDate, old.closedAt!.slice(0, 10), 'the revised revision is dated the day it was revised');
+      const closed = await stack.as.rep.post<QuoteChanged>(`/quotes/${revised.body.id}/close`, { reason: 'canceled' });
+      expectStatus(closed, 200);
+      assert.equal(closed.body.closeDate, closed.body.closedAt!.slice(0, 10));
+      assert.ok([utcDate(-1), utcDate(0)].includes(closed.body.closeDate!), `${closed.body.closeDate} is today (UTC)`);
+      assert.equal(closed.body.closeDescription, null);
+      assert.equal((await stack.as.rep.get<DealDetail>(`/deals/${dealId}`)).body.status, 'open');
+
+      const inClose = await dealAt(stack, 'close', AT_THRESHOLD);
+      expectStatus(await stack.as.rep.post(`/quotes/${inClose.quoteId}/win`), 201);
+      const won = (await stack.as.rep.get<QuoteDetail>(`/quotes/${inClose.quoteId}`)).body;
+      assert.equal(won.status, 'won');
+      assert.equal(won.closeDate, won.closedAt!.slice(0, 10), 'a won quote is dated the day it was won');
+    });
   });
 
   describe('Tech Checks', function () {

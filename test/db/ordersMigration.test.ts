@@ -63,7 +63,7 @@ describe('the orders migration', function () {
     for (const table of ORDER_TABLES) assert.equal(await db.schema.hasTable(table), true, `${table} is back`);
     const again = await db.transaction(async (trx) => {
       const other = await quotes.create(deal.id, {}, ctx);
-      await quotes.close(trx, deal.id, other.id, 'canceled', null, ctx);
+      await quotes.close(trx, deal.id, other.id, { reason: 'canceled', description: null }, ctx);
       return orders.createFromQuote(trx, (await quotes.get(draft.id, trx))!, users.rep.id, ctx);
     });
     assert.match(again.orderNumber, /^ORD-\d+$/, 'the sequence is back');
