@@ -13,6 +13,8 @@ export interface OutgoingEmail {
   html: string;
   /** Stable per workflow step, so a resend after a crash is recognisable as the same message. */
   messageId: string;
+  /** Extra headers, e.g. List-Unsubscribe on sequence emails. */
+  headers?: Record<string, string>;
 }
 
 export interface Mailer {

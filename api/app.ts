@@ -37,6 +37,8 @@ import { timelineRoutes } from './routes/timelines';
 import { auditRoutes } from './routes/audit';
 import { operationRoutes } from './routes/operations';
 import { meRoutes } from './routes/me';
+import { sequenceRoutes } from './routes/sequences';
+import { inboundRoutes, inboundSettingsRoutes, unsubscribePage } from './routes/inbound';
 import type { CustomerConfig, DealConfig, OrderConfig } from '../config';
 
 export interface AppDeps {
@@ -52,6 +54,8 @@ export interface AppDeps {
   customers: CustomerConfig;
   /** Payment terms for new invoices; net 30 when absent. */
   orders?: OrderConfig;
+  /** INBOUND_EMAIL_SECRET; absent: the per-database secret. */
+  inboundSecret?: string | null;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -74,9 +78,9 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(express.json({ limit: '1mb', strict: true }));
 
-  const publicRoutes: RouteSpec[] = healthRoutes(deps);
+  const publicRoutes: RouteSpec[] = [...healthRoutes(deps), ...inboundRoutes(deps)];
   const routes: RouteSpec[] = [
-    ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps),
+    ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...sequenceRoutes(deps), ...inboundSettingsRoutes(deps), ...activityRoutes(deps),
     ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
     ...customerRoutes(deps), ...importRoutes(deps), ...customerUnificationRoutes(deps),
     ...orderRoutes(deps), ...invoiceRoutes(deps), ...accountRoutes(deps), ...contactRoutes(deps),
@@ -90,6 +94,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const open = express.Router();
+  open.use(unsubscribePage());
   mount(open, publicRoutes);
   open.get('/openapi.json', (_req, res) => {
     res.json(openapi);

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { MAX_AMOUNT_CENTS, MAX_QUANTITY, MAX_UNIT_PRICE_CENTS, dollars } from '../domain/money';
 import { InvalidFieldError, NotFoundError } from '../domain/rejection';
+import { isValidZone } from '../domain/sequences/time';
 
 export const uuid = () => z.uuid();
 
@@ -87,3 +88,8 @@ export function assertNotAfterToday(field: string, date: string, now = Date.now(
 /** A missing or empty reason is the rule's 422 `reason_required`, not a malformed request. */
 export const cancelReason = <T extends string>(values: readonly [T, ...T[]]) =>
   z.preprocess((v) => (v === '' || v === null ? undefined : v), z.enum(values).optional()).describe(`Required (422 \`reason_required\` without one): ${values.join(', ')}`);
+
+/** An IANA time zone (sequence waits and send windows, issue 9). */
+export const timeZone = () =>
+  z.string().max(64).refine(isValidZone, { message: 'not an IANA time zone (e.g. America/New_York)', params: { code: 'invalid_time_zone' } })
+    .describe('IANA time zone for sequence waits and send windows; null: the owner’s');

@@ -55,6 +55,8 @@ export interface Config {
   workerMetricsPort: number | null;
   /** Where traces go over OTLP; null (the default): no tracing at all. */
   tracing: TracingConfig | null;
+  /** INBOUND_EMAIL_SECRET: the reply webhook's shared secret; null: one generated per database. */
+  inboundEmailSecret: string | null;
 }
 
 /** OpenTelemetry tracing, configured with the standard OTEL_* variables. */
@@ -174,6 +176,7 @@ export function loadConfig(env: Env = process.env): Config {
     customers: customerConfig(env),
     workerMetricsPort: optionalPort(env, 'WORKER_METRICS_PORT', 9464),
     tracing: tracingConfig(env),
+    inboundEmailSecret: str(env, 'INBOUND_EMAIL_SECRET'),
   };
 }
 

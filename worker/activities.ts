@@ -11,12 +11,15 @@ import { createLeadNurtureActivities } from '../activities/leadNurture';
 import { createDealLifecycleActivities } from '../activities/dealLifecycle';
 import { createCustomerUnificationActivities } from '../activities/customerUnification';
 import { createOrderToCashActivities } from '../activities/orderToCash';
+import { createSequenceEnrollmentActivities } from '../activities/sequenceEnrollment';
 
 export interface ActivityDeps {
   db: Db;
   mailer: Mailer;
   log: Logger;
   customers: CustomerConfig;
+  /** Where people follow links from their email (unsubscribe); default http://localhost:3000. */
+  publicUrl?: string;
 }
 
 type UnionToIntersection<U> = (U extends unknown ? (k: U) => void : never) extends (k: infer I) => void ? I : never;
@@ -42,5 +45,6 @@ export function createActivities(deps: ActivityDeps) {
     dealLifecycle: createDealLifecycleActivities(deps),
     customerUnification: createCustomerUnificationActivities(deps),
     orderToCash: createOrderToCashActivities(deps),
+    sequenceEnrollment: createSequenceEnrollmentActivities({ ...deps, publicUrl: deps.publicUrl ?? 'http://localhost:3000' }),
   });
 }

@@ -44,6 +44,7 @@ export async function startWorker(config: Config, log: Logger, db: Db, tracing: 
   const mailer = createSmtpMailer({ ...config.smtp, host: config.smtp.host ?? '127.0.0.1' });
   const worker = await createSalesWorker({
     connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, db, mailer, log, customers: config.customers,
+    publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
     ...(tracing ? { tracing } : {}),
   });
   log.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace }, 'worker polling');

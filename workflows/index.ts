@@ -3,3 +3,4 @@ export { leadNurtureWorkflow } from './leadNurture';
 export { dealLifecycleWorkflow } from './dealLifecycle';
 export { customerUnificationWorkflow, scheduledCustomerUnificationWorkflow } from './customerUnification';
 export { orderToCashWorkflow } from './orderToCash';
+export { sequenceEnrollmentWorkflow } from './sequenceEnrollment';

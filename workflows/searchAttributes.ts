@@ -10,6 +10,9 @@ export const OwnerIdKey = defineSearchAttributeKey('OwnerId', SearchAttributeTyp
 export const CustomerTypeKey = defineSearchAttributeKey('CustomerType', SearchAttributeType.KEYWORD);
 export const NurtureStepKey = defineSearchAttributeKey('NurtureStep', SearchAttributeType.KEYWORD);
 export const NurtureStatusKey = defineSearchAttributeKey('NurtureStatus', SearchAttributeType.KEYWORD);
+/** Enrollments (issue 9): the sequence and its pinned version (the person is in the workflow id). */
+export const SequenceIdKey = defineSearchAttributeKey('SequenceId', SearchAttributeType.KEYWORD);
+export const SequenceVersionKey = defineSearchAttributeKey('SequenceVersion', SearchAttributeType.INT);
 
 export const DealIdKey = defineSearchAttributeKey('DealId', SearchAttributeType.KEYWORD);
 export const DealStageKey = defineSearchAttributeKey('DealStage', SearchAttributeType.KEYWORD);
@@ -22,7 +25,7 @@ export const WaitingSinceKey = defineSearchAttributeKey('WaitingSince', SearchAt
 /**
  * Orders (`order-<orderId>` workflows; they also carry DealId and OwnerId). No OrderId: the workflow
  * id holds it, and SQL visibility stores allow only 10 Keyword attributes per namespace (and 3 each
- * of Double, Datetime, Bool, Int) — this list uses 9 Keywords, 2 Doubles, 2 Datetimes, 2 Bools.
+ * of Double, Datetime, Bool, Int) — this list uses 10 Keywords, 2 Doubles, 2 Datetimes, 2 Bools, 1 Int.
  */
 export const OrderStatusKey = defineSearchAttributeKey('OrderStatus', SearchAttributeType.KEYWORD);
 /** The order's invoice that is not canceled: `none`, `open`, `partially_paid` or `paid`. */
@@ -34,7 +37,7 @@ export const AmountDueKey = defineSearchAttributeKey('AmountDue', SearchAttribut
 export const PaymentOverdueKey = defineSearchAttributeKey('PaymentOverdue', SearchAttributeType.BOOL);
 
 export const ALL_SEARCH_ATTRIBUTES = [
-  LeadIdKey, OwnerIdKey, CustomerTypeKey, NurtureStepKey, NurtureStatusKey,
+  LeadIdKey, OwnerIdKey, CustomerTypeKey, NurtureStepKey, NurtureStatusKey, SequenceIdKey, SequenceVersionKey,
   DealIdKey, DealStageKey, DealValueKey, TechCheckRequiredKey, WaitingSinceKey,
   OrderStatusKey, InvoiceStatusKey, PaymentDueAtKey, AmountDueKey, PaymentOverdueKey,
 ];

@@ -1,5 +1,8 @@
 /** Activities on any record's timeline: create, and complete / cancel / reschedule / edit. */
 import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import type { Logger } from '../../config/logger';
+import { stopSequenceOfPerson } from '../processes/sequences';
 import type { Db } from '../../db/knex';
 import { ACTIVITY_TYPES, TimelineActivityStore, REGARDING_TYPES, type ActivityPatch } from '../../db/stores/timelineActivities';
 import { NotFoundError } from '../../domain/rejection';
@@ -48,7 +51,14 @@ const patchBody = z
 /** The team that works a Tech Check reminder nobody owns. */
 const REMINDER_TEAMS: Record<TechCheckReminderKind, Role> = { tech_consultants: 'tech_consultant', manager: 'manager' };
 
-export function activityRoutes({ db }: { db: Db }): RouteSpec[] {
+/** A completed appointment with a person is a meeting booked: their sequence stops (issue 9). */
+async function meetingBooked(temporal: Client, log: Logger, activity: { type: string; status: string; regardingType: string; regardingId: string }, by: string): Promise<void> {
+  if (activity.type !== 'appointment' || activity.status !== 'completed') return;
+  if (activity.regardingType !== 'lead' && activity.regardingType !== 'contact') return;
+  await stopSequenceOfPerson(temporal, log, activity.regardingType, activity.regardingId, { reason: 'meeting_booked', by });
+}
+
+export function activityRoutes({ db, temporal, log }: { db: Db; temporal: Client; log: Logger }): RouteSpec[] {
   const activities = new TimelineActivityStore(db);
   const techChecks = new TechCheckStore(db);
   return [
@@ -63,6 +73,7 @@ export function activityRoutes({ db }: { db: Db }): RouteSpec[] {
           throw new ForbiddenError('a technical consultant may only create activities they own', 'owner_reassign_forbidden');
         }
         const activity = await activities.create({ ...body, body: body.body ?? null, outcome: body.outcome ?? null }, { actor: { type: 'user', id: user.id }, userId: user.id, requestId }, idFor(operation, 'activity'));
+        await meetingBooked(temporal, log, activity, user.id);
         return { status: 201, body: activity, headers: { Location: `/activities/${activity.id}` } };
       },
     }),
@@ -90,6 +101,7 @@ export function activityRoutes({ db }: { db: Db }): RouteSpec[] {
         assertMayWorkActivity(user, current, reminder ? REMINDER_TEAMS[reminder] : null);
         assertMayAssignOwner(user, body.ownerId, current.ownerId);
         const activity = await activities.update(id, body as ActivityPatch, { actor: { type: 'user', id: user.id }, requestId });
+        await meetingBooked(temporal, log, activity, user.id);
         return { status: 200, body: activity };
       },
     }),

@@ -11,7 +11,7 @@ import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth'
 import { contactSchema } from '../views/contacts';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { definedOnly, emailAddress, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { definedOnly, emailAddress, timeZone, idParams, optionalText, pageOf, paging, text } from '../schemas';
 
 const contactFields = {
   firstName: optionalText(100),
@@ -21,6 +21,8 @@ const contactFields = {
   businessPhone: optionalText(50),
   parentAccountId: z.uuid().nullable().optional().describe('The account the person belongs to; none for a consumer'),
   ownerId: z.uuid().optional().describe('Defaults to the caller; managers and admins may name another'),
+  customerType: z.enum(['corporate', 'consumer']).optional().describe('Defaults to corporate with a parent account, consumer without'),
+  timeZone: timeZone().nullable().optional(),
 };
 
 const createBody = z.strictObject(contactFields);

@@ -3,26 +3,25 @@
  * workflow holds the state; these handlers only check who may act and forward to it.
  */
 import { z } from 'zod';
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { ConflictError, NotFoundError, UnprocessableError } from '../../domain/rejection';
+import { ConflictError, NotFoundError } from '../../domain/rejection';
+import { STEP_TYPES } from '../../domain/sequences/definition';
 import { recordAudit } from '../../db/stores/audit';
-import { LeadStore, type Lead } from '../../db/stores/leads';
+import { PersonStore } from '../../db/stores/people';
+import type { PersonType } from '../../db/stores/sequences';
 import type { User } from '../../db/stores/users';
-import type { leadNurtureWorkflow } from '../../workflows/leadNurture';
 import {
   MANUAL_STOP_REASONS,
-  NURTURE_STEPS,
   getNurtureStateQuery,
-  nurtureWorkflowId,
   pauseNurtureUpdate,
   resumeNurtureUpdate,
   stopNurtureUpdate,
-  type LeadNurtureInput,
   type NurtureState } from '../../workflows/leadNurture.contract';
-import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey } from '../../workflows/searchAttributes';
+import { enrollmentWorkflowId, type SequenceState } from '../../workflows/sequenceEnrollment.contract';
+import { sequenceEnrollment } from '../processes/sequences';
 import { WORKERS, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import type { Operation } from '../idempotency';
@@ -30,37 +29,57 @@ import { workflowCalls } from '../workflowCalls';
 import { idParams, isoDateTime } from '../schemas';
 
 const stepSchema = z.object({
-  step: z.enum(NURTURE_STEPS),
+  step: z.string().describe('The step key: `intro_call`, `information_email`, … in the default sequence'),
   title: z.string(),
-  activityType: z.enum(['phone_call', 'email']),
+  activityType: z.enum(STEP_TYPES),
   state: z.enum(['pending', 'done', 'skipped']),
   dueAt: isoDateTime().nullable(),
   doneAt: isoDateTime().nullable(),
   activityId: z.uuid().nullable(),
+  skipReason: z.string().nullable().optional().describe('Why the step was skipped while the sequence went on (`do_not_email`)'),
 });
+
+const personSchema = z.object({ type: z.enum(['lead', 'contact']), id: z.uuid() });
 
 export const nurtureSchema = z.object({
   workflowId: z.string(),
   runId: z.string(),
-  leadId: z.uuid(),
+  leadId: z.uuid().nullable().describe('The lead, when the person is a lead'),
+  person: personSchema,
+  sequenceId: z.uuid().nullable().describe('Null for the runs started before sequences were data (they run the SPEC cadence)'),
+  sequenceVersion: z.number().int().nullable(),
+  sequenceName: z.string().nullable(),
   ownerId: z.uuid(),
   cadenceVersion: z.number(),
   status: z.enum(['running', 'paused', 'completed', 'stopped']),
   steps: z.array(stepSchema),
-  currentStep: z.enum(NURTURE_STEPS).nullable(),
+  currentStep: z.string().nullable(),
   nextStepAt: isoDateTime().nullable(),
   pausedAt: isoDateTime().nullable(),
   pausedBy: z.uuid().nullable(),
   remainingGapMs: z.number().nullable(),
   stopReason: z.string().nullable().describe('replied, meeting_booked, unsubscribed, bounced, manual, qualified, disqualified, or step_failed (see `failure`)'),
-  stoppedBy: z.string().nullable().describe('The user who stopped it, or `system` when the sequence stopped itself (a closed lead, a bounced email, a failed step)'),
-  failure: z.object({ step: z.enum(NURTURE_STEPS), code: z.string(), message: z.string() }).nullable().optional()
+  stoppedBy: z.string().nullable().describe('The user who stopped it, or `system` when the sequence stopped itself (a reply, an unsubscribe, a meeting, a closed lead, a bounced email, a failed step)'),
+  failure: z.object({ step: z.string(), code: z.string(), message: z.string() }).nullable().optional()
     .describe('A step that could not be performed at all (its activity failed permanently); the sequence stopped as `step_failed`'),
   startedAt: isoDateTime(),
   endedAt: isoDateTime().nullable(),
 });
 
-export const enrolledSchema = z.object({ workflowId: z.string(), runId: z.string(), leadId: z.uuid(), status: z.literal('running') });
+export const enrolledSchema = z.object({
+  workflowId: z.string(), runId: z.string(), leadId: z.uuid().nullable(), person: personSchema,
+  sequenceId: z.uuid(), sequenceVersion: z.number().int(), status: z.literal('running'),
+});
+
+/** Either workflow type's state, as the API shows it (the runs from before sequences lack the new fields). */
+function view(workflowId: string, runId: string, type: PersonType, personId: string, state: NurtureState | SequenceState) {
+  const s = state as Partial<SequenceState> & NurtureState;
+  return {
+    ...s, workflowId, runId, leadId: type === 'lead' ? personId : null, person: s.person ?? { type, id: personId },
+    sequenceId: s.sequenceId ?? null, sequenceVersion: s.sequenceVersion ?? null, sequenceName: s.sequenceName ?? null,
+    steps: s.steps.map((step) => ({ ...step, activityType: step.activityType })),
+  };
+}
 
 export interface NurtureRoutesDeps {
   db: Db;
@@ -69,135 +88,100 @@ export interface NurtureRoutesDeps {
   log: Logger;
 }
 
-export function leadNurtureRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps): RouteSpec[] {
-  const leads = new LeadStore(db);
-  const calls = workflowCalls(temporal);
-  const params = idParams('lead');
+const enrollBody = z.strictObject({
+  sequenceId: z.uuid().optional().describe('The sequence to run (its latest published version); the default sequence when absent'),
+}).optional();
 
-  /** The lead's latest sequence; `mustRun` refuses one that has ended (an update could not reach it). */
-  async function latestSequence(leadId: string, mustRun = false): Promise<{ handle: WorkflowHandle<typeof leadNurtureWorkflow>; runId: string }> {
-    await leads.require(leadId);
-    const workflowId = nurtureWorkflowId(leadId);
+/** Enroll, read, stop, pause and resume a person's sequence: the same routes for leads and contacts. */
+function personSequenceRoutes({ db, temporal, taskQueue }: NurtureRoutesDeps, type: PersonType): RouteSpec[] {
+  const people = new PersonStore(db);
+  const calls = workflowCalls(temporal);
+  const params = idParams(type);
+  const base = `/${type}s/:id/nurture`;
+  const tag = 'Nurture';
+  const { enroll } = sequenceEnrollment({ db, temporal, taskQueue });
+
+  /** The person's latest sequence; `mustRun` refuses one that has ended (an update could not reach it). */
+  async function latestSequence(personId: string, mustRun = false): Promise<{ workflowId: string; runId: string }> {
+    await people.require(type, personId);
+    const workflowId = enrollmentWorkflowId(type, personId);
     const description = await calls.describe(workflowId);
     if (!description) throw new NotFoundError('nurture', workflowId);
     if (mustRun && description.status.name !== 'RUNNING') {
       throw new ConflictError('nurture_finished', `the sequence has already ended (${description.status.name.toLowerCase()})`, undefined, { workflowId, runId: description.runId });
     }
-    return { handle: temporal.workflow.getHandle<typeof leadNurtureWorkflow>(workflowId), runId: description.runId };
+    return { workflowId, runId: description.runId };
   }
 
-  async function update<A>(user: User, leadId: string, requestId: string, action: string, definition: UpdateDefinition<NurtureState, [A]>, arg: A, operation: Operation) {
-    const { handle, runId } = await latestSequence(leadId, true);
-    const state = await calls.update(handle.workflowId, definition, arg, operation.operationKey, {
-      resource: `/leads/${leadId}/nurture`,
+  async function update<A>(user: User, personId: string, requestId: string, action: string, definition: UpdateDefinition<NurtureState, [A]>, arg: A, operation: Operation) {
+    const person = await people.require(type, personId);
+    assertOwnerOrSupervisor(user, person.ownerId, type);
+    const { workflowId, runId } = await latestSequence(personId, true);
+    const state = await calls.update(workflowId, definition, arg, operation.operationKey, {
+      resource: base.replace(':id', personId),
       // It ended between our check and the update.
-      ended: () => new ConflictError('nurture_finished', 'the sequence has already ended', undefined, { workflowId: handle.workflowId, runId }),
+      ended: () => new ConflictError('nurture_finished', 'the sequence has already ended', undefined, { workflowId, runId }),
     });
-    await recordAudit(db, { actor: { type: 'user', id: user.id }, action: `nurture.${action}`, entityType: 'lead', entityId: leadId, after: { status: state.status, stopReason: state.stopReason }, requestId });
-    return { status: 200, body: { workflowId: handle.workflowId, runId, ...state } };
+    await recordAudit(db, { actor: { type: 'user', id: user.id }, action: `nurture.${action}`, entityType: type, entityId: personId, after: { status: state.status, stopReason: state.stopReason }, requestId });
+    return { status: 200, body: view(workflowId, runId, type, personId, state) };
   }
 
   const actor = z.object({});
   return [
     route({
-      method: 'post', path: '/leads/:id/nurture', tag: 'Nurture', summary: 'Enroll a corporate lead in the nurture sequence',
-      description: 'Starts `lead-nurture-<leadId>`: intro call now, information email after 1 day, follow-up email 3 days later, appointment call 2 days after that. Consumer leads are refused (422 `not_corporate`), closed leads too (409 `lead_closed`); a lead already in a running sequence gives 409 `already_enrolled`.',
-      roles: WORKERS, params, idempotent: true,
+      method: 'post', path: base, tag, summary: `Enroll a ${type} in a sequence (the default one unless \`sequenceId\` names another)`,
+      description: `Starts \`${type}-nurture-<${type}Id>\` on the latest published version of the sequence; the run keeps that version whatever is published later. A person is in at most one running sequence (409 \`already_enrolled\`). The default sequence takes corporate people only (422 \`not_corporate\`; another sequence's eligibility gives \`not_eligible\`); a closed lead gives 409 \`lead_closed\`; a sequence with emails needs an email address (422 \`email_required\`) and refuses a person who unsubscribed (409 \`do_not_email\`); an archived sequence gives 409 \`sequence_archived\`.`,
+      roles: WORKERS, params, body: enrollBody, idempotent: true,
       responses: {
         202: { description: 'Enrolled; the sequence runs in the background', schema: enrolledSchema },
-        404: { description: 'No such lead' },
-        403: { description: 'Wrong role, or `not_owner`: only the lead’s owner or a manager enrolls it' },
-        409: { description: '`lead_closed` or `already_enrolled` (names the running workflow)' },
-        422: { description: '`not_corporate` or `email_required`' },
+        404: { description: `No such ${type} or sequence` },
+        403: { description: `Wrong role, or \`not_owner\`: only the ${type}’s owner or a manager enrolls it` },
+        409: { description: '`lead_closed`, `already_enrolled` (names the running workflow), `do_not_email`, `sequence_archived`, `sequence_not_published`' },
+        422: { description: '`not_corporate`, `not_eligible` or `email_required`' },
       },
-      async handler({ operation, user, params: { id }, requestId }) {
-        const lead = await leads.require(id);
-        assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
-        assertEnrollable(lead);
-        const workflowId = nurtureWorkflowId(lead.id);
-        const input: LeadNurtureInput = { leadId: lead.id, ownerId: lead.ownerId, customerType: lead.customerType, enrolledBy: user.id };
-        const accepted = (runId: string) => ({ status: 202, body: { workflowId, runId, leadId: lead.id, status: 'running' }, headers: { Location: `/leads/${lead.id}/nurture` } });
-        let runId: string;
-        try {
-          const handle = await calls.start<typeof leadNurtureWorkflow>('leadNurtureWorkflow', {
-            workflowId, taskQueue, args: [input],
-            workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-            // Which request started it: a rerun of the same request (its answer was lost) is told it did.
-            memo: { operation: operation.operationKey },
-            staticSummary: `Nurture ${[lead.firstName, lead.lastName].filter(Boolean).join(' ')}${lead.companyName ? ` (${lead.companyName})` : ''}`,
-            typedSearchAttributes: [
-              { key: LeadIdKey, value: lead.id },
-              { key: OwnerIdKey, value: lead.ownerId },
-              { key: CustomerTypeKey, value: lead.customerType },
-              { key: NurtureStatusKey, value: 'running' },
-              { key: NurtureStepKey, value: NURTURE_STEPS[0] },
-            ],
-          });
-          runId = handle.firstExecutionRunId;
-        } catch (error) {
-          if (error instanceof WorkflowExecutionAlreadyStartedError) {
-            const running = await calls.describe(workflowId);
-            if (running && running.memo?.operation === operation.operationKey) return accepted(running.runId);
-            throw new ConflictError('already_enrolled', `lead ${lead.id} is already in a running nurture sequence (${workflowId})`, undefined, { workflowId, runId: running?.runId });
-          }
-          throw error;
-        }
-        await recordAudit(db, { actor: { type: 'user', id: user.id }, action: 'nurture.enrolled', entityType: 'lead', entityId: lead.id, after: { workflowId, runId }, requestId });
-        return accepted(runId);
-      },
-    }),
-    route({
-      method: 'get', path: '/leads/:id/nurture', tag: 'Nurture', summary: "The lead's nurture sequence: status and steps",
-      params,
-      responses: { 200: { description: 'The latest sequence of the lead', schema: nurtureSchema }, 404: { description: 'No such lead, or never enrolled (`nurture_not_found`)' } },
-      async handler({ params: { id } }) {
-        const { handle, runId } = await latestSequence(id);
-        const state = await calls.query(handle, getNurtureStateQuery);
-        return { status: 200, body: { workflowId: handle.workflowId, runId, ...state } };
-      },
-    }),
-    route({
-      method: 'post', path: '/leads/:id/nurture/stop', tag: 'Nurture', summary: 'Stop the sequence; the remaining steps are recorded as skipped',
-      roles: WORKERS, params, body: z.strictObject({ reason: z.enum(MANUAL_STOP_REASONS) }), idempotent: true,
-      responses: { 200: { description: 'The stopped sequence', schema: nurtureSchema }, 403: { description: '`not_owner`' }, 404: { description: 'No such lead or sequence' }, 409: { description: '`nurture_finished`' } },
       async handler({ operation, user, params: { id }, body, requestId }) {
-        const lead = await leads.require(id);
-        assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
+        const enrolled = await enroll(user, type, id, body?.sequenceId ?? null, operation, requestId);
+        return { status: 202, body: enrolled, headers: { Location: base.replace(':id', id) } };
+      },
+    }),
+    route({
+      method: 'get', path: base, tag, summary: `The ${type}'s latest sequence: status and steps`,
+      params,
+      responses: { 200: { description: `The latest sequence of the ${type}`, schema: nurtureSchema }, 404: { description: `No such ${type}, or never enrolled (\`nurture_not_found\`)` } },
+      async handler({ params: { id } }) {
+        const { workflowId, runId } = await latestSequence(id);
+        const state = await calls.query(temporal.workflow.getHandle(workflowId), getNurtureStateQuery);
+        return { status: 200, body: view(workflowId, runId, type, id, state) };
+      },
+    }),
+    route({
+      method: 'post', path: `${base}/stop`, tag, summary: 'Stop the sequence; the remaining steps are recorded as skipped',
+      roles: WORKERS, params, body: z.strictObject({ reason: z.enum(MANUAL_STOP_REASONS) }), idempotent: true,
+      responses: { 200: { description: 'The stopped sequence', schema: nurtureSchema }, 403: { description: '`not_owner`' }, 404: { description: 'No such person or sequence' }, 409: { description: '`nurture_finished`' } },
+      async handler({ operation, user, params: { id }, body, requestId }) {
         return update(user, id, requestId, 'stopped', stopNurtureUpdate, { reason: body.reason, by: user.id }, operation);
       },
     }),
     route({
-      method: 'post', path: '/leads/:id/nurture/pause', tag: 'Nurture', summary: 'Pause the sequence (owner or manager)',
-      description: 'While paused no step fires. On resume, what was left of the current gap runs; later gaps keep their full length.',
+      method: 'post', path: `${base}/pause`, tag, summary: 'Pause the sequence (owner or manager)',
+      description: 'While paused no step fires. On resume, what was left of the current wait runs; later waits keep their full length.',
       roles: WORKERS, params, body: actor.optional(), idempotent: true,
       responses: { 200: { description: 'The paused sequence', schema: nurtureSchema }, 403: { description: '`not_owner`' }, 409: { description: '`nurture_already_paused` or `nurture_finished`' } },
       async handler({ operation, user, params: { id }, requestId }) {
-        const lead = await leads.require(id);
-        assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
         return update(user, id, requestId, 'paused', pauseNurtureUpdate, { by: user.id }, operation);
       },
     }),
     route({
-      method: 'post', path: '/leads/:id/nurture/resume', tag: 'Nurture', summary: 'Resume a paused sequence (owner or manager)',
+      method: 'post', path: `${base}/resume`, tag, summary: 'Resume a paused sequence (owner or manager)',
       roles: WORKERS, params, body: actor.optional(), idempotent: true,
       responses: { 200: { description: 'The running sequence', schema: nurtureSchema }, 403: { description: '`not_owner`' }, 409: { description: '`nurture_not_paused` or `nurture_finished`' } },
       async handler({ operation, user, params: { id }, requestId }) {
-        const lead = await leads.require(id);
-        assertOwnerOrSupervisor(user, lead.ownerId, 'lead');
         return update(user, id, requestId, 'resumed', resumeNurtureUpdate, { by: user.id }, operation);
       },
     }),
   ];
 }
 
-function assertEnrollable(lead: Lead): void {
-  if (lead.customerType !== 'corporate') {
-    throw new UnprocessableError('not_corporate', 'only corporate leads can be nurtured; this lead is a consumer', 'customerType');
-  }
-  if (lead.status !== 'open') {
-    throw new ConflictError('lead_closed', `lead ${lead.id} is already ${lead.status}`, undefined, { leadStatus: lead.status });
-  }
-  if (!lead.email) {
-    throw new UnprocessableError('email_required', 'the sequence sends emails: give the lead an email address first', 'email');
-  }
+export function leadNurtureRoutes(deps: NurtureRoutesDeps): RouteSpec[] {
+  return [...personSequenceRoutes(deps, 'lead'), ...personSequenceRoutes(deps, 'contact')];
 }

@@ -8,7 +8,7 @@ import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth'
 import { leadSchema } from '../views/leads';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { cents, definedOnly, emailAddress, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { cents, definedOnly, timeZone, emailAddress, idParams, optionalText, pageOf, paging, text } from '../schemas';
 import { stopNurtureForClosedLead } from '../processes/nurture';
 
 const leadFields = {
@@ -29,6 +29,7 @@ const leadFields = {
   customerType: z.enum(CUSTOMER_TYPES).describe('Only corporate leads can be nurtured'),
   estimatedValueCents: cents().nullable().optional(),
   ownerId: z.uuid().optional().describe('The rep who owns the lead; defaults to the caller'),
+  timeZone: timeZone().nullable().optional(),
 };
 
 const createLeadBody = z.strictObject(leadFields);

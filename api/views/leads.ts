@@ -26,6 +26,8 @@ export const leadSchema = z.object({
   closedAt: isoDateTime().nullable(),
   closedBy: z.uuid().nullable(),
   ownerId: z.uuid(),
+  timeZone: z.string().nullable().describe('IANA zone for sequence waits and send windows; null: the owner’s'),
+  doNotEmailAt: isoDateTime().nullable().describe('When the person unsubscribed from sequence email'),
   createdBy: z.uuid(),
   createdAt: isoDateTime(),
   updatedAt: isoDateTime(),

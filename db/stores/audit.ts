@@ -33,7 +33,7 @@ export async function recordAudit(trx: Knex, entry: AuditEntry): Promise<void> {
 }
 
 /** Entity types the audit log records (`entity_type`). */
-export const AUDIT_ENTITIES = ['lead', 'deal', 'quote', 'activity', 'account', 'contact', 'order', 'invoice'] as const;
+export const AUDIT_ENTITIES = ['lead', 'deal', 'quote', 'activity', 'account', 'contact', 'order', 'invoice', 'sequence'] as const;
 export type AuditEntity = (typeof AUDIT_ENTITIES)[number];
 
 export interface AuditRecord {

@@ -21,12 +21,19 @@ export interface Contact {
   businessPhone: string | null;
   parentAccountId: string | null;
   ownerId: string;
+  /** Sequences' eligibility (issue 9); a contact of an account is corporate by default, a standalone one consumer. */
+  customerType: 'corporate' | 'consumer';
+  /** The person's IANA zone for sequence waits; null: the owner's. */
+  timeZone: string | null;
+  /** When the person unsubscribed from sequence email; null while they may be emailed. */
+  doNotEmailAt: string | null;
   createdBy: string;
   createdAt: string;
   updatedAt: string;
 }
 
-export type NewContact = Pick<Contact, 'firstName' | 'lastName' | 'email' | 'mobilePhone' | 'businessPhone' | 'parentAccountId' | 'ownerId'>;
+export type NewContact = Pick<Contact, 'firstName' | 'lastName' | 'email' | 'mobilePhone' | 'businessPhone' | 'parentAccountId' | 'ownerId'>
+  & Partial<Pick<Contact, 'customerType' | 'timeZone'>>;
 
 export interface ContactFilter {
   q?: string;

@@ -8,7 +8,12 @@ import { fromRow } from '../rows';
 export interface NurtureStepRecord {
   workflowId: string;
   runId: string;
-  leadId: string;
+  /** The person: a lead or (sequences, issue 9) a contact. */
+  leadId: string | null;
+  contactId?: string | null;
+  /** Absent for the lead-nurture runs started before sequences were data. */
+  sequenceId?: string | null;
+  sequenceVersion?: number | null;
   step: string;
   stepIndex: number;
   state: 'done' | 'skipped';
@@ -29,6 +34,9 @@ export class NurtureStepStore {
           workflow_id: r.workflowId,
           run_id: r.runId,
           lead_id: r.leadId,
+          contact_id: r.contactId ?? null,
+          sequence_id: r.sequenceId ?? null,
+          sequence_version: r.sequenceVersion ?? null,
           step: r.step,
           step_index: r.stepIndex,
           state: r.state,

@@ -1,0 +1,128 @@
+/**
+ * The API's side of sequences that several routes share (issue 9): enrolling a person in the
+ * latest published version of a sequence, and stopping a person's running sequence when something
+ * happens elsewhere (a reply, an unsubscribe, a meeting booked, a closed lead).
+ */
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Logger } from '../../config/logger';
+import type { Db } from '../../db/knex';
+import { recordAudit } from '../../db/stores/audit';
+import { CalendarStore } from '../../db/stores/calendars';
+import { PersonStore, personName, type Person } from '../../db/stores/people';
+import { SequenceStore, type PersonType } from '../../db/stores/sequences';
+import type { User } from '../../db/stores/users';
+import { ConflictError, UnprocessableError } from '../../domain/rejection';
+import type { StopNurtureInput } from '../../workflows/leadNurture.contract';
+import { stopNurtureSignal } from '../../workflows/leadNurture.contract';
+import { enrollmentWorkflowId, type SequenceEnrollmentInput } from '../../workflows/sequenceEnrollment.contract';
+import type { sequenceEnrollmentWorkflow } from '../../workflows/sequenceEnrollment';
+import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey, SequenceIdKey, SequenceVersionKey } from '../../workflows/searchAttributes';
+import { assertOwnerOrSupervisor } from '../auth';
+import type { Operation } from '../idempotency';
+import { workflowCalls } from '../workflowCalls';
+
+export interface Enrolled {
+  workflowId: string;
+  runId: string;
+  leadId: string | null;
+  person: { type: PersonType; id: string };
+  sequenceId: string;
+  sequenceVersion: number;
+  status: 'running';
+}
+
+export interface EnrollDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+}
+
+/** Why a person cannot be enrolled in a version, as the API refuses it; null when they can. */
+export function enrollmentRefusal(person: Person, version: { eligibility: { customerTypes: string[] }; steps: Array<{ type: string }> }): Error | null {
+  if (!version.eligibility.customerTypes.includes(person.customerType)) {
+    const corporateOnly = version.eligibility.customerTypes.length === 1 && version.eligibility.customerTypes[0] === 'corporate';
+    return new UnprocessableError(corporateOnly ? 'not_corporate' : 'not_eligible', `this sequence takes ${version.eligibility.customerTypes.join(' or ')} people; this ${person.type} is ${person.customerType}`, 'customerType');
+  }
+  if (person.status !== 'open') return new ConflictError('lead_closed', `${person.type} ${person.id} is already ${person.status}`, undefined, { leadStatus: person.status });
+  const emails = version.steps.some((s) => s.type === 'email');
+  if (emails && person.doNotEmailAt) return new ConflictError('do_not_email', `${person.type} ${person.id} unsubscribed on ${person.doNotEmailAt}; a sequence with emails cannot enroll them`, undefined, { doNotEmailAt: person.doNotEmailAt });
+  if (emails && !person.email) return new UnprocessableError('email_required', 'the sequence sends emails: give the person an email address first', 'email');
+  return null;
+}
+
+export function sequenceEnrollment({ db, temporal, taskQueue }: EnrollDeps) {
+  const people = new PersonStore(db);
+  const sequences = new SequenceStore(db);
+  const calendars = new CalendarStore(db);
+  const calls = workflowCalls(temporal);
+
+  /** Starts `<type>-nurture-<id>` on the sequence's latest version (the default sequence when none is named). */
+  async function enroll(user: User, type: PersonType, personId: string, sequenceId: string | null, operation: Operation, requestId: string): Promise<Enrolled> {
+    const person = await people.require(type, personId);
+    assertOwnerOrSupervisor(user, person.ownerId, type);
+    const version = await sequences.forEnrollment(sequenceId);
+    const refusal = enrollmentRefusal(person, version);
+    if (refusal) throw refusal;
+    const ownerCalendar = await calendars.user(person.ownerId);
+    const recipientCalendar = await calendars.forPerson(type, person.id, ownerCalendar, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10));
+    const workflowId = enrollmentWorkflowId(type, person.id);
+    const input: SequenceEnrollmentInput = {
+      person: { type, id: person.id }, ownerId: person.ownerId, customerType: person.customerType, enrolledBy: user.id,
+      sequence: { sequenceId: version.sequenceId, version: version.version, name: version.name, eligibility: version.eligibility, steps: version.steps },
+      recipientCalendar, ownerCalendar: { zone: ownerCalendar.zone, hours: ownerCalendar.hours, holidays: recipientCalendar.holidays },
+    };
+    const enrolled = (runId: string): Enrolled => ({
+      workflowId, runId, leadId: type === 'lead' ? person.id : null, person: { type, id: person.id }, sequenceId: version.sequenceId, sequenceVersion: version.version, status: 'running',
+    });
+    let runId: string;
+    try {
+      const handle = await calls.start<typeof sequenceEnrollmentWorkflow>('sequenceEnrollmentWorkflow', {
+        workflowId, taskQueue, args: [input],
+        workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        // Which request started it: a rerun of the same request (its answer was lost) is told it did.
+        memo: { operation: operation.operationKey },
+        staticSummary: `${version.name} v${version.version}: ${personName(person)}${person.company ? ` (${person.company})` : ''}`,
+        typedSearchAttributes: [
+          ...(type === 'lead' ? [{ key: LeadIdKey, value: person.id }] : []),
+          { key: OwnerIdKey, value: person.ownerId },
+          { key: CustomerTypeKey, value: person.customerType },
+          { key: SequenceIdKey, value: version.sequenceId },
+          { key: SequenceVersionKey, value: version.version },
+          { key: NurtureStatusKey, value: 'running' },
+          { key: NurtureStepKey, value: version.steps[0].key },
+        ],
+      });
+      runId = handle.firstExecutionRunId;
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) {
+        const running = await calls.describe(workflowId);
+        if (running && running.memo?.operation === operation.operationKey) return enrolled(running.runId);
+        throw new ConflictError('already_enrolled', `${type} ${person.id} is already in a running sequence (${workflowId})`, undefined, { workflowId, runId: running?.runId });
+      }
+      throw error;
+    }
+    await db.transaction(async (trx) => {
+      await sequences.recordEnrollment({ runId, workflowId, sequenceId: version.sequenceId, sequenceVersion: version.version, personType: type, personId: person.id, ownerId: person.ownerId, enrolledBy: user.id }, trx);
+      await recordAudit(trx, { actor: { type: 'user', id: user.id }, action: 'nurture.enrolled', entityType: type, entityId: person.id, after: { workflowId, runId, sequenceId: version.sequenceId, sequenceVersion: version.version }, requestId });
+    });
+    return enrolled(runId);
+  }
+
+  return { enroll };
+}
+
+/**
+ * Stops the person's running sequence for a reason that happened elsewhere. A signal needs no
+ * running worker; when none is running (never enrolled, or already ended) there is nothing to stop.
+ */
+export async function stopSequenceOfPerson(temporal: Client, log: Logger, type: PersonType, personId: string, stop: StopNurtureInput, runId?: string): Promise<boolean> {
+  try {
+    const handle = temporal.workflow.getHandle(enrollmentWorkflowId(type, personId), runId);
+    await handle.signal(stopNurtureSignal, stop);
+    return true;
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name !== 'WorkflowNotFoundError') log.warn({ err: error, person: { type, personId } }, 'could not signal the sequence; it stops at its next step if the person is closed');
+    return false;
+  }
+}

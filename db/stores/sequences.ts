@@ -1,0 +1,222 @@
+/**
+ * Sequence definitions (issue 9). A sequence has one editable draft and numbered published
+ * versions; publishing freezes the draft into the next version, which is never changed again.
+ * Every write is audited. Enrollments are recorded per run, for the funnel and for finding a
+ * person's sequences.
+ */
+import type { Knex } from 'knex';
+import { ConflictError, NotFoundError } from '../../domain/rejection';
+import type { SequenceDefinition, SequenceEligibility, SequenceStep } from '../../domain/sequences/definition';
+import { fromRow } from '../rows';
+import { recordAudit } from './audit';
+import type { UserWriteContext, WriteContext } from './context';
+
+export interface Sequence {
+  id: string;
+  name: string;
+  description: string | null;
+  eligibility: SequenceEligibility;
+  /** The draft: what the next publish freezes. */
+  steps: SequenceStep[];
+  latestVersion: number | null;
+  isDefault: boolean;
+  status: 'active' | 'archived';
+  createdBy: string | null;
+  createdAt: string;
+  updatedAt: string;
+  archivedAt: string | null;
+}
+
+export interface SequenceVersion extends SequenceDefinition {
+  publishedBy: string | null;
+  publishedAt: string;
+}
+
+export interface SequenceDraft {
+  name: string;
+  description: string | null;
+  eligibility: SequenceEligibility;
+  steps: SequenceStep[];
+}
+
+export type PersonType = 'lead' | 'contact';
+
+export interface EnrollmentRecord {
+  runId: string;
+  workflowId: string;
+  sequenceId: string;
+  sequenceVersion: number;
+  personType: PersonType;
+  personId: string;
+  ownerId: string;
+  enrolledBy: string | null;
+}
+
+export interface FunnelRow {
+  version: number;
+  enrolled: number;
+  running: number;
+  completed: number;
+  exited: Record<string, number>;
+  /** Per step key: how many enrollments reached it (performed it) and how many skipped it. */
+  steps: Array<{ key: string; reached: number; skipped: number }>;
+}
+
+const toSequence = (row: Record<string, unknown>): Sequence => {
+  const s = fromRow<Omit<Sequence, 'status'>>(row);
+  return { ...s, status: s.archivedAt ? 'archived' : 'active' };
+};
+
+const toVersion = (row: Record<string, unknown>): SequenceVersion => {
+  const v = fromRow<{ sequenceId: string; version: number; name: string; eligibility: SequenceEligibility; steps: SequenceStep[]; publishedBy: string | null; publishedAt: string }>(row);
+  return v;
+};
+
+export class SequenceStore {
+  constructor(private readonly db: Knex) {}
+
+  async list(includeArchived: boolean): Promise<Sequence[]> {
+    const rows = await this.db('sequences')
+      .modify((q) => (includeArchived ? q : q.whereNull('archived_at')))
+      .orderBy([{ column: 'is_default', order: 'desc' }, { column: 'name' }, { column: 'id' }]);
+    return rows.map(toSequence);
+  }
+
+  async get(id: string, db: Knex = this.db): Promise<Sequence | null> {
+    const row = await db('sequences').where({ id }).first();
+    return row ? toSequence(row) : null;
+  }
+
+  async require(id: string, db: Knex = this.db): Promise<Sequence> {
+    const sequence = await this.get(id, db);
+    if (!sequence) throw new NotFoundError('sequence', id);
+    return sequence;
+  }
+
+  async versions(id: string): Promise<Array<Pick<SequenceVersion, 'version' | 'name' | 'publishedBy' | 'publishedAt'>>> {
+    const rows = await this.db('sequence_versions').where({ sequence_id: id }).orderBy('version', 'desc').select('version', 'name', 'published_by', 'published_at');
+    return rows.map((r: Record<string, unknown>) => fromRow(r));
+  }
+
+  async version(id: string, version: number): Promise<SequenceVersion | null> {
+    const row = await this.db('sequence_versions').where({ sequence_id: id, version }).first();
+    return row ? toVersion(row) : null;
+  }
+
+  /** What a new enrollment runs: the latest published version of a sequence that is not archived. */
+  async forEnrollment(id: string | null): Promise<SequenceVersion> {
+    const sequence = id ? await this.require(id) : await this.defaultSequence();
+    if (sequence.archivedAt) throw new ConflictError('sequence_archived', `sequence ${sequence.id} is archived and takes no new enrollments`, 'sequenceId');
+    if (sequence.latestVersion === null) throw new ConflictError('sequence_not_published', `sequence ${sequence.id} has no published version yet`, 'sequenceId');
+    const version = await this.version(sequence.id, sequence.latestVersion);
+    if (!version) throw new NotFoundError('sequence version', `${sequence.id}/${sequence.latestVersion}`);
+    return version;
+  }
+
+  async defaultSequence(): Promise<Sequence> {
+    const row = await this.db('sequences').where({ is_default: true }).first();
+    if (!row) throw new NotFoundError('sequence', 'default');
+    return toSequence(row);
+  }
+
+  async create(draft: SequenceDraft, ctx: UserWriteContext): Promise<Sequence> {
+    return this.db.transaction(async (trx) => {
+      const [row] = await trx('sequences')
+        .insert({ name: draft.name, description: draft.description, eligibility: JSON.stringify(draft.eligibility), steps: JSON.stringify(draft.steps), created_by: ctx.userId })
+        .returning('*');
+      const created = toSequence(row);
+      await recordAudit(trx, { actor: ctx.actor, action: 'sequence.created', entityType: 'sequence', entityId: created.id, after: draft, requestId: ctx.requestId });
+      return created;
+    });
+  }
+
+  /** Replaces the draft's fields that the patch names; an archived sequence is read-only. */
+  async updateDraft(id: string, patch: Partial<SequenceDraft>, ctx: WriteContext): Promise<Sequence> {
+    return this.db.transaction(async (trx) => {
+      const before = await this.lockOpen(trx, id);
+      const values: Record<string, unknown> = { updated_at: trx.fn.now() };
+      if (patch.name !== undefined) values.name = patch.name;
+      if (patch.description !== undefined) values.description = patch.description;
+      if (patch.eligibility !== undefined) values.eligibility = JSON.stringify(patch.eligibility);
+      if (patch.steps !== undefined) values.steps = JSON.stringify(patch.steps);
+      const [row] = await trx('sequences').where({ id }).update(values).returning('*');
+      const after = toSequence(row);
+      await recordAudit(trx, { actor: ctx.actor, action: 'sequence.edited', entityType: 'sequence', entityId: id, before: draftOf(before), after: draftOf(after), requestId: ctx.requestId });
+      return after;
+    });
+  }
+
+  /** Freezes the draft into the next version; running enrollments keep theirs. */
+  async publish(id: string, ctx: UserWriteContext): Promise<SequenceVersion> {
+    return this.db.transaction(async (trx) => {
+      const sequence = await this.lockOpen(trx, id);
+      if (sequence.steps.length === 0) throw new ConflictError('sequence_steps_required', 'a sequence needs at least one step before it is published', 'steps');
+      const version = (sequence.latestVersion ?? 0) + 1;
+      const [row] = await trx('sequence_versions')
+        .insert({ sequence_id: id, version, name: sequence.name, eligibility: JSON.stringify(sequence.eligibility), steps: JSON.stringify(sequence.steps), published_by: ctx.userId })
+        .returning('*');
+      await trx('sequences').where({ id }).update({ latest_version: version, updated_at: trx.fn.now() });
+      await recordAudit(trx, { actor: ctx.actor, action: 'sequence.published', entityType: 'sequence', entityId: id, after: { version }, requestId: ctx.requestId });
+      return toVersion(row);
+    });
+  }
+
+  async archive(id: string, ctx: UserWriteContext): Promise<Sequence> {
+    return this.db.transaction(async (trx) => {
+      const sequence = await this.lockOpen(trx, id);
+      if (sequence.isDefault) throw new ConflictError('sequence_is_default', 'the default sequence cannot be archived', 'id');
+      const [row] = await trx('sequences').where({ id }).update({ archived_at: trx.fn.now(), archived_by: ctx.userId, updated_at: trx.fn.now() }).returning('*');
+      await recordAudit(trx, { actor: ctx.actor, action: 'sequence.archived', entityType: 'sequence', entityId: id, requestId: ctx.requestId });
+      return toSequence(row);
+    });
+  }
+
+  private async lockOpen(trx: Knex.Transaction, id: string): Promise<Sequence> {
+    const row = await trx('sequences').where({ id }).forUpdate().first();
+    if (!row) throw new NotFoundError('sequence', id);
+    const sequence = toSequence(row);
+    if (sequence.archivedAt) throw new ConflictError('sequence_archived', `sequence ${id} is archived`, 'id');
+    return sequence;
+  }
+
+  /** Idempotent: the API records the enrollment when it starts it, the first step again (a lost write is healed). */
+  async recordEnrollment(record: EnrollmentRecord, db: Knex = this.db): Promise<void> {
+    await db('sequence_enrollments')
+      .insert({
+        run_id: record.runId, workflow_id: record.workflowId, sequence_id: record.sequenceId, sequence_version: record.sequenceVersion,
+        person_type: record.personType, person_id: record.personId, owner_id: record.ownerId, enrolled_by: record.enrolledBy,
+      })
+      .onConflict('run_id')
+      .ignore();
+  }
+
+  async endEnrollment(runId: string, status: 'completed' | 'stopped', exitReason: string | null, db: Knex = this.db): Promise<void> {
+    await db('sequence_enrollments').where({ run_id: runId, status: 'running' }).update({ status, exit_reason: exitReason, ended_at: db.fn.now() });
+  }
+
+  /** The funnel of each published version: from the enrollments and the step records. */
+  async funnel(id: string): Promise<FunnelRow[]> {
+    const versions = await this.db('sequence_versions').where({ sequence_id: id }).orderBy('version').select('version', 'steps');
+    const totals = await this.db('sequence_enrollments').where({ sequence_id: id })
+      .groupBy('sequence_version', 'status', 'exit_reason')
+      .select('sequence_version as version', 'status', 'exit_reason as exitReason', this.db.raw('count(*)::int as n'));
+    const steps = await this.db('nurture_steps').where({ sequence_id: id })
+      .groupBy('sequence_version', 'step', 'state')
+      .select('sequence_version as version', 'step', 'state', this.db.raw('count(distinct run_id)::int as n'));
+    return versions.map(({ version, steps: defined }: { version: number; steps: SequenceStep[] }) => {
+      const row: FunnelRow = { version, enrolled: 0, running: 0, completed: 0, exited: {}, steps: [] };
+      for (const t of totals.filter((x: { version: number }) => x.version === version) as Array<{ status: string; exitReason: string | null; n: number }>) {
+        row.enrolled += t.n;
+        if (t.status === 'running') row.running += t.n;
+        else if (t.status === 'completed') row.completed += t.n;
+        else row.exited[t.exitReason ?? 'unknown'] = (row.exited[t.exitReason ?? 'unknown'] ?? 0) + t.n;
+      }
+      const count = (key: string, state: string) =>
+        (steps as Array<{ version: number; step: string; state: string; n: number }>).find((s) => s.version === version && s.step === key && s.state === state)?.n ?? 0;
+      row.steps = defined.map((s) => ({ key: s.key, reached: count(s.key, 'done'), skipped: count(s.key, 'skipped') }));
+      return row;
+    });
+  }
+}
+
+const draftOf = (s: Sequence): SequenceDraft => ({ name: s.name, description: s.description, eligibility: s.eligibility, steps: s.steps });
