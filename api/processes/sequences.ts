@@ -45,7 +45,7 @@ export function enrollmentRefusal(person: Person, version: { eligibility: { cust
   }
   if (person.status !== 'open') return new ConflictError('lead_closed', `${person.type} ${person.id} is already ${person.status}`, undefined, { leadStatus: person.status });
   const emails = version.steps.some((s) => s.type === 'email');
-  if (emails && person.doNotEmailAt) return new ConflictError('do_not_email', `${person.type} ${person.id} unsubscribed on ${person.doNotEmailAt}; a sequence with emails cannot enroll them`, undefined, { doNotEmailAt: person.doNotEmailAt });
+  if (emails && person.doNotEmailAt) return new ConflictError('do_not_email', `${person.type} ${person.id} unsubscribed on ${person.doNotEmailAt}; a sequence with emails cannot enroll them`);
   if (emails && !person.email) return new UnprocessableError('email_required', 'the sequence sends emails: give the person an email address first', 'email');
   return null;
 }

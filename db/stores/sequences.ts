@@ -63,7 +63,7 @@ export interface FunnelRow {
 }
 
 const toSequence = (row: Record<string, unknown>): Sequence => {
-  const s = fromRow<Omit<Sequence, 'status'>>(row);
+  const { archivedBy: _archivedBy, ...s } = fromRow<Omit<Sequence, 'status'> & { archivedBy: string | null }>(row);
   return { ...s, status: s.archivedAt ? 'archived' : 'active' };
 };
 

@@ -27,6 +27,8 @@ import type { operationSchema } from '../../api/routes/operations';
 import type { orderChangedSchema } from '../../api/routes/orders';
 import type { productSchema } from '../../api/routes/products';
 import type { quoteChangedSchema } from '../../api/routes/quotes';
+import type { funnelSchema, sequenceDetailSchema, sequenceVersionSchema } from '../../api/routes/sequences';
+import type { inboundResultSchema } from '../../api/routes/inbound';
 
 /** A page of a list (`pageOf` in api/schemas.ts). */
 export interface Page<T> {
@@ -100,6 +102,10 @@ export type TimelineEntry = z.infer<typeof timelineEntrySchema>;
 export type Timeline = Page<TimelineEntry>;
 export type Nurture = z.infer<typeof nurtureSchema>;
 export type Enrolled = z.infer<typeof enrolledSchema>;
+export type Sequence = z.infer<typeof sequenceDetailSchema>;
+export type SequenceVersion = z.infer<typeof sequenceVersionSchema>;
+export type Funnel = z.infer<typeof funnelSchema>;
+export type InboundResult = z.infer<typeof inboundResultSchema>;
 export type AuditRecord = z.infer<typeof auditRecordSchema>;
 export type Customer = z.infer<typeof customerSchema>;
 export type CustomerView = z.infer<typeof customerViewSchema>;
