@@ -38,6 +38,7 @@ import { auditRoutes } from './routes/audit';
 import { operationRoutes } from './routes/operations';
 import { meRoutes } from './routes/me';
 import { sequenceRoutes } from './routes/sequences';
+import { enrollmentBulkRoutes } from './routes/enrollmentBulk';
 import { inboundRoutes, inboundSettingsRoutes, unsubscribePage } from './routes/inbound';
 import type { CustomerConfig, DealConfig, OrderConfig } from '../config';
 
@@ -80,7 +81,7 @@ export function createApp(deps: AppDeps): Express {
 
   const publicRoutes: RouteSpec[] = [...healthRoutes(deps), ...inboundRoutes(deps)];
   const routes: RouteSpec[] = [
-    ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...sequenceRoutes(deps), ...inboundSettingsRoutes(deps), ...activityRoutes(deps),
+    ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...sequenceRoutes(deps), ...enrollmentBulkRoutes(deps), ...inboundSettingsRoutes(deps), ...activityRoutes(deps),
     ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
     ...customerRoutes(deps), ...importRoutes(deps), ...customerUnificationRoutes(deps),
     ...orderRoutes(deps), ...invoiceRoutes(deps), ...accountRoutes(deps), ...contactRoutes(deps),

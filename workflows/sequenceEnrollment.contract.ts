@@ -68,6 +68,13 @@ export interface ReassignEnrollmentInput {
 }
 export const reassignEnrollmentSignal = defineSignal<[ReassignEnrollmentInput]>('reassignEnrollment');
 
+/**
+ * Bulk pause and resume (a manager's filter, run as a Temporal batch operation): signals, so a
+ * batch needs no answer from each run; one that is finished, already paused (or not paused) ignores it.
+ */
+export const pauseEnrollmentSignal = defineSignal<[{ by: string }]>('pauseEnrollment');
+export const resumeEnrollmentSignal = defineSignal<[{ by: string }]>('resumeEnrollment');
+
 export interface SequenceStepInput {
   person: EnrollmentPerson;
   sequenceId: string;

@@ -29,7 +29,9 @@ import {
   type StopNurtureInput,
 } from './leadNurture.contract';
 import {
+  pauseEnrollmentSignal,
   reassignEnrollmentSignal,
+  resumeEnrollmentSignal,
   type SequenceEnrollmentInput,
   type SequenceState,
   type SequenceStepResult,
@@ -110,6 +112,12 @@ class SequenceEnrollment {
         this.assertNotFinished();
         if (this.state.status !== 'paused') throw ApplicationFailure.nonRetryable('the sequence is not paused', NURTURE_REJECTIONS.notPaused);
       },
+    });
+    setHandler(pauseEnrollmentSignal, ({ by }) => {
+      if (!this.isFinished() && this.state.status !== 'paused') this.pause(by);
+    });
+    setHandler(resumeEnrollmentSignal, () => {
+      if (!this.isFinished() && this.state.status === 'paused') this.resume();
     });
     setHandler(reassignEnrollmentSignal, ({ ownerId, ownerCalendar }) => {
       if (this.isFinished()) return;

@@ -204,6 +204,46 @@ describe('sequences over HTTP (dev server)', function () {
     assert.equal((await stateOf(early.id)).status, 'running', 'archiving stops no running enrollment');
   });
 
+  it('enrolls a list, pauses and resumes every enrollment of a sequence by filter as a batch, and hands a rep’s enrollments to another rep', async function () {
+    this.timeout(120_000);
+    const sequence = await publishedSequence([{ ...CALL_LATER, wait: { amount: 0, unit: 'hours' }, key: 'first' }, CALL_LATER]);
+    const people = await Promise.all([newContact(), newContact(), newContact()]);
+    await rep.post(`/contacts/${people[2].id}/nurture`, { sequenceId: sequence.id });
+    const listed = await rep.post<{ enrolled: number; refused: number; results: Array<{ id: string; status: string; code: string | null }> }>(
+      `/sequences/${sequence.id}/enrollments`, { people: people.map((p) => ({ type: 'contact', id: p.id })) });
+    assert.equal(listed.status, 200);
+    assert.deepEqual(listed.body.results.map((r) => [r.id, r.status, r.code]), [
+      [people[0].id, 'enrolled', null], [people[1].id, 'enrolled', null], [people[2].id, 'refused', 'already_enrolled'],
+    ]);
+    const query = `SequenceId = '${sequence.id}' AND ExecutionStatus = 'Running'`;
+    await eventually(async () => ((await env.client.workflow.count(query)).count === 3 ? true : null), 'the three enrollments visible');
+
+    const refused = await rep.post<Problem>('/enrollments/bulk', { action: 'pause', filter: { sequenceId: sequence.id } });
+    assert.equal(refused.status, 403, 'bulk actions are for managers');
+    const paused = await manager.post<{ id: string; state: string }>('/enrollments/bulk', { action: 'pause', filter: { sequenceId: sequence.id } });
+    assert.equal(paused.status, 202, JSON.stringify(paused.body));
+    const done = await eventually(async () => {
+      const b = (await manager.get<{ state: string; total: number; completed: number }>(`/enrollments/bulk/${paused.body.id}`)).body;
+      return b.state === 'completed' ? b : null;
+    }, 'the pause batch done', 60_000);
+    assert.equal(done.total, 3);
+    assert.equal(done.completed, 3);
+    for (const p of people) assert.equal((await stateOf(p.id)).status, 'paused');
+
+    const resumed = await manager.post<{ id: string }>('/enrollments/bulk', { action: 'resume', filter: { sequenceId: sequence.id, status: 'paused' } });
+    await eventually(async () => ((await manager.get<{ state: string }>(`/enrollments/bulk/${resumed.body.id}`)).body.state === 'completed' ? true : null), 'the resume batch done', 60_000);
+    for (const p of people) assert.equal((await stateOf(p.id)).status, 'running');
+
+    const handed = await manager.post<{ id: string; people: number }>('/enrollments/reassign', { fromOwnerId: users.rep.id, toOwnerId: users.otherRep.id });
+    assert.equal(handed.status, 202, JSON.stringify(handed.body));
+    assert.ok(handed.body.people >= 3);
+    await eventually(async () => ((await manager.get<{ state: string }>(`/enrollments/bulk/${handed.body.id}`)).body.state === 'completed' ? true : null), 'the reassign batch done', 60_000);
+    for (const p of people) {
+      assert.equal((await stateOf(p.id)).ownerId, users.otherRep.id);
+      assert.equal((await manager.get<Contact>(`/contacts/${p.id}`)).body.ownerId, users.otherRep.id);
+    }
+  });
+
   it('refuses a bad time zone and bad working hours with 400 naming the field', async function () {
     const badZone = await rep.post<Problem>('/contacts', { lastName: 'Zed', timeZone: 'Mars/Olympus' });
     assert.equal(badZone.status, 400);
