@@ -85,6 +85,8 @@ export interface SequenceStepInput {
   definition: SequenceDefinition['steps'][number];
   /** When the step's activity is due: the end of the owner's working day for calls and tasks. */
   dueAt: string;
+  /** When the step fired, by the workflow's clock. */
+  firedAt: string;
   ownerId: string;
   enrolledBy: string;
   /** This is the last step: its record also completes the enrollment. */

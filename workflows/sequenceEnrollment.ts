@@ -9,10 +9,11 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
-  proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
-  type ActivityOptions,
+  workflowInfo,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { SequenceEnrollmentActivities } from '../activities/sequenceEnrollment';
 import { endOfWorkingDay, nextWindowStart, waitEnd, describeWait } from '../domain/sequences/time';
@@ -39,13 +40,20 @@ import {
 import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey, SequenceIdKey, SequenceVersionKey } from './searchAttributes';
 import { describeDuration, iso } from './lib/entity';
 
-/** Writes retry until the database is back; a person who no longer exists is a business fact. */
-const STEP_ACTIVITY: ActivityOptions = {
+/**
+ * Writes retry until the database is back; a person who no longer exists is a business fact. Steps
+ * run as local activities: one marker event per step instead of three activity events and a
+ * workflow task, which keeps a 4-step enrollment's history small (issue 9). A step is a few
+ * database writes and at most one SMTP hand-off, well inside a workflow task; a retry that backs
+ * off longer than a minute waits on a durable timer, as a local activity does.
+ */
+const STEP_ACTIVITY: LocalActivityOptions = {
   startToCloseTimeout: '1 minute',
+  localRetryThreshold: '1 minute',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['person_not_found'] },
 };
 
-const { performSequenceStep, endSequenceEnrollment } = proxyActivities<SequenceEnrollmentActivities>(STEP_ACTIVITY);
+const { performSequenceStep, endSequenceEnrollment } = proxyLocalActivities<SequenceEnrollmentActivities>(STEP_ACTIVITY);
 
 function permanentFailure(error: unknown): { code: string; message: string } | null {
   if (!(error instanceof ActivityFailure)) return null;
@@ -62,6 +70,11 @@ class SequenceEnrollment {
 
   constructor(private readonly input: SequenceEnrollmentInput) {
     const now = Date.now();
+    // The API starts a run with every attribute set: then the first upsert would repeat them.
+    const started = workflowInfo().typedSearchAttributes;
+    if (started.get(SequenceIdKey) === input.sequence.sequenceId && started.get(OwnerIdKey) === input.ownerId) {
+      this.published = { status: 'running', step: input.sequence.steps[0]?.key ?? null, ownerId: input.ownerId };
+    }
     const { sequence, person } = input;
     this.state = {
       leadId: person.type === 'lead' ? person.id : null,
@@ -169,7 +182,7 @@ class SequenceEnrollment {
         { ...STEP_ACTIVITY, summary: `Step ${index + 1} of ${this.input.sequence.steps.length}: ${def.title}` },
         [{
           person: this.input.person, sequenceId: this.input.sequence.sequenceId, sequenceVersion: this.input.sequence.version,
-          step: def.key, stepIndex: index, definition: def, dueAt: iso(dueAt), ownerId: this.state.ownerId,
+          step: def.key, stepIndex: index, definition: def, dueAt: iso(dueAt), firedAt: iso(now), ownerId: this.state.ownerId,
           enrolledBy: this.input.enrolledBy, last: index === this.input.sequence.steps.length - 1,
         }],
       );

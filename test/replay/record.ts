@@ -6,7 +6,7 @@
  * for running executions) and keep the old files: they prove old runs still replay.
  * `npm run histories:record -- orders` records only the order scenarios (`deals` or `nurture`: the
  * nurture and deal scenarios, which are recorded together; `concurrent`: bursts of concurrent
- * Updates at a deal and an order). HISTORY_SUFFIX is appended to each file name, to keep a recording
+ * Updates at a deal and an order; `sequences`: the sequence enrollments of issue 9). HISTORY_SUFFIX is appended to each file name, to keep a recording
  * made with older code beside the current one.
  */
 import fs from 'node:fs';
@@ -20,6 +20,7 @@ import { QuoteStore } from '../../db/stores/quotes';
 import { DEFAULT_TECH_CHECK_REMINDERS, dealWorkflowId } from '../../workflows/dealLifecycle.contract';
 import { orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { nurtureWorkflowId } from '../../workflows/leadNurture.contract';
+import { enrollmentWorkflowId } from '../../workflows/sequenceEnrollment.contract';
 import { mochaGlobalSetup, mochaGlobalTeardown } from '../setup';
 import { dealAt, productId, techCheckBody } from '../helpers/deals';
 import { expectStatus, startStack, type TestStack } from '../helpers/stack';
@@ -153,9 +154,40 @@ async function concurrentScenarios(stack: TestStack, suffix: string): Promise<vo
   await settle(client.workflow.getHandle(orderWorkflowId(orderId)), `orderToCashWorkflow-concurrent-payments${suffix}`);
 }
 
+/** Sequences as data (issue 9): the seeded default run to completion, and a contact's own sequence paused, resumed and stopped. */
+async function sequenceScenarios(stack: TestStack): Promise<void> {
+  const { env, as, db, users } = stack;
+  const lead = await createLead(db, users.rep.id);
+  expectStatus(await as.rep.post(`/leads/${lead.id}/nurture`), 202);
+  const completed = env.client.workflow.getHandle(nurtureWorkflowId(lead.id));
+  await completed.result();
+  await save(completed, 'sequenceEnrollmentWorkflow-default-completed');
+
+  const created = await as.manager.post<{ id: string }>('/sequences', {
+    name: 'Replay outreach', eligibility: { customerTypes: ['corporate', 'consumer'] },
+    steps: [
+      { key: 'hello', type: 'email', title: 'Hello', wait: { amount: 0, unit: 'hours' }, sendWindow: true, subject: 'Hello {{firstName}}', body: 'Dear {{firstName}},\n\n{{ownerSignature}}' },
+      { key: 'call', type: 'phone_call', title: 'Call', wait: { amount: 2, unit: 'business_days' }, subject: 'Call {{fullName}}', body: 'Follow up' },
+      { key: 'visit', type: 'appointment', title: 'Visit', wait: { amount: 3, unit: 'calendar_days' }, subject: 'Visit {{company}}', body: 'Propose a site visit' },
+    ],
+  });
+  expectStatus(await as.manager.post(`/sequences/${created.body.id}/publish`), 201);
+  const contact = await as.rep.post<{ id: string }>('/contacts', { firstName: 'Nora', lastName: 'Lind', email: `nora.${Date.now()}@fabrikam.example`, timeZone: 'Europe/Berlin' });
+  expectStatus(await as.rep.post(`/contacts/${contact.body.id}/nurture`, { sequenceId: created.body.id }), 202);
+  const handle = env.client.workflow.getHandle(enrollmentWorkflowId('contact', contact.body.id));
+  await env.sleep('4 days');
+  expectStatus(await as.rep.post(`/contacts/${contact.body.id}/nurture/pause`), 200);
+  await env.sleep('1 day');
+  expectStatus(await as.rep.post(`/contacts/${contact.body.id}/nurture/resume`), 200);
+  expectStatus(await as.rep.post(`/contacts/${contact.body.id}/nurture/stop`, { reason: 'replied' }), 200);
+  await handle.result();
+  await save(handle, 'sequenceEnrollmentWorkflow-contact-paused-resumed-stopped');
+}
+
 async function scenarios(stack: TestStack, groups: Set<string>): Promise<void> {
   const { env, as, db, users } = stack;
   const client = env.client;
+  if (groups.has('sequences')) await sequenceScenarios(stack);
   if (groups.has('concurrent')) await concurrentScenarios(stack, process.env.HISTORY_SUFFIX ?? '');
   if (groups.has('orders')) await orderScenarios(stack);
   if (!groups.has('nurture') && !groups.has('deals')) return;
@@ -165,7 +197,7 @@ async function scenarios(stack: TestStack, groups: Set<string>): Promise<void> {
   expectStatus(await as.rep.post(`/leads/${nurtured.id}/nurture`), 202);
   const nurture = client.workflow.getHandle(nurtureWorkflowId(nurtured.id));
   await nurture.result();
-  await save(nurture, 'leadNurtureWorkflow-completed');
+  await save(nurture, `${(await nurture.describe()).type}-completed`);
 
   // Nurture: stopped by qualifying the lead, then the deal lost from Develop.
   const qualifiedLead = await createLead(db, users.rep.id);
@@ -174,7 +206,7 @@ async function scenarios(stack: TestStack, groups: Set<string>): Promise<void> {
   await env.sleep('1 day');
   const { dealId: lostId } = (await as.rep.post<Qualified>(`/leads/${qualifiedLead.id}/qualify`)).body;
   await stoppedNurture.result();
-  await save(stoppedNurture, 'leadNurtureWorkflow-stopped-by-qualification');
+  await save(stoppedNurture, `${(await stoppedNurture.describe()).type}-stopped-by-qualification`);
   expectStatus(await as.rep.post(`/deals/${lostId}/advance`, { to: 'develop' }), 200);
   expectStatus(await as.rep.post(`/deals/${lostId}/close`, { outcome: 'lost', reason: 'No budget this year' }), 200);
   const lost = client.workflow.getHandle(dealWorkflowId(lostId));
@@ -243,7 +275,7 @@ async function scenarios(stack: TestStack, groups: Set<string>): Promise<void> {
   }
 }
 
-const GROUPS = ['nurture', 'deals', 'orders', 'concurrent'];
+const GROUPS = ['nurture', 'deals', 'orders', 'concurrent', 'sequences'];
 
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);

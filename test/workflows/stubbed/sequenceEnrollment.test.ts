@@ -5,7 +5,6 @@
  * owner's working day; an unsubscribed person's email step is skipped and the sequence goes on.
  */
 import assert from 'node:assert/strict';
-import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { DateTime } from 'luxon';
@@ -21,7 +20,7 @@ const calendar = (zone: string, holidays: string[] = []): WorkCalendar => ({ zon
 const step = (key: string, type: SequenceStep['type'], wait: SequenceStep['wait'], sendWindow = false): SequenceStep =>
   ({ key, type, title: key, wait, sendWindow, subject: key, body: key });
 
-/** What the activities were asked, with the server's clock at each (activities run in real time). */
+/** What the activities were asked, with the workflow's clock when each step fired (activities run in real time). */
 class Calls {
   steps: Array<SequenceStepInput & { at: number }> = [];
   skipEmails = false;
@@ -29,7 +28,7 @@ class Calls {
   activities(): SequenceEnrollmentActivities {
     return {
       performSequenceStep: async (input) => {
-        this.steps.push({ ...input, at: Context.current().info.currentAttemptScheduledTimestampMs });
+        this.steps.push({ ...input, at: Date.parse(input.firedAt) });
         if (input.definition.type === 'email' && this.skipEmails) return { outcome: 'skipped', reason: 'do_not_email' };
         return { outcome: 'done', activityId: `activity-${this.steps.length}`, ownerId: input.ownerId };
       },
@@ -60,6 +59,11 @@ describe('sequence enrollment workflow with stub activities (time-skipping serve
   }
 
   async function run(calls: Calls, steps: SequenceStep[], recipient: WorkCalendar, owner: WorkCalendar = recipient): Promise<SequenceState> {
+    return (await runWithTimers(calls, steps, recipient, owner)).state;
+  }
+
+  /** Runs the workflow; also the durations of the timers it started, in seconds, from its history. */
+  async function runWithTimers(calls: Calls, steps: SequenceStep[], recipient: WorkCalendar, owner: WorkCalendar): Promise<{ state: SequenceState; timers: number[] }> {
     const taskQueue = uniqueTaskQueue('sequence');
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: calls.activities() });
     const input: SequenceEnrollmentInput = {
@@ -67,9 +71,15 @@ describe('sequence enrollment workflow with stub activities (time-skipping serve
       sequence: { sequenceId: 'sequence-1', version: 3, name: 'Test', eligibility: { customerTypes: ['corporate'] }, steps },
       recipientCalendar: recipient, ownerCalendar: owner,
     };
-    return worker.runUntil(env.client.workflow.execute<typeof sequenceEnrollmentWorkflow>('sequenceEnrollmentWorkflow', {
-      taskQueue, workflowId: enrollmentWorkflowId('contact', `c-${taskQueue}`), args: [input],
-    }));
+    return worker.runUntil(async () => {
+      const handle = await env.client.workflow.start<typeof sequenceEnrollmentWorkflow>('sequenceEnrollmentWorkflow', {
+        taskQueue, workflowId: enrollmentWorkflowId('contact', `c-${taskQueue}`), args: [input],
+      });
+      const state = await handle.result();
+      const history = await handle.fetchHistory();
+      const timers = (history.events ?? []).flatMap((e) => (e.timerStartedEventAttributes ? [Number(e.timerStartedEventAttributes.startToFireTimeout?.seconds ?? 0)] : []));
+      return { state, timers };
+    });
   }
 
   const local = (ms: number, zone: string): string => DateTime.fromMillis(ms, { zone }).toFormat("ccc yyyy-MM-dd HH:mm");
@@ -117,9 +127,9 @@ describe('sequence enrollment workflow with stub activities (time-skipping serve
     const zone = 'America/New_York';
     await skipTo('2027-03-05T10:00', zone);
     const calls = new Calls();
-    const state = await run(calls, DEFAULT_SEQUENCE_STEPS, calendar(zone), calendar('Europe/Berlin'));
-    const at = calls.steps.map((s) => s.at);
-    assert.deepEqual([at[1] - at[0], at[2] - at[1], at[3] - at[2]].map((ms) => Math.round(ms / 1000)), [86_400, 259_200, 172_800]);
+    const { state, timers } = await runWithTimers(calls, DEFAULT_SEQUENCE_STEPS, calendar(zone), calendar('Europe/Berlin'));
+    // Each gap is one timer from the previous step's completion (SPEC), of exactly 1, 3 and 2 days.
+    assert.deepEqual(timers, [86_400, 259_200, 172_800]);
     assert.equal(DateTime.fromISO(calls.steps[0].dueAt, { zone: 'Europe/Berlin' }).toFormat('HH:mm'), '17:00', 'due by the end of the owner’s day in the owner’s zone');
     assert.equal(state.sequenceId, 'sequence-1');
     assert.equal(DEFAULT_SEQUENCE_ID.length, 36);
