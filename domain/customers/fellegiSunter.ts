@@ -477,7 +477,8 @@ export async function estimateModel(rule: ProbabilisticRule, space: PairSpace, c
   rule.blocking.forEach((keys, r) => {
     const patterns = [...candidates.sessions[r].entries()].map(([p, count]) => ({ levels: candidates.patterns[p], count }));
     const blocked = new Set(keys.map((b) => b.attribute));
-    const estimated = comparisons.map((c) => !blocked.has(c.attribute));
+    // A session without pairs estimates nothing.
+    const estimated = comparisons.map((c) => patterns.length > 0 && !blocked.has(c.attribute));
     const result = expectationMaximisation(patterns, u, comparisons.map((c) => startingM(c.levels.length + 1)), estimated, rule.em);
     sessions.push({
       blocking: describeBlocking(keys), pairs: candidates.sessionPairs[r], iterations: result.iterations, lambda: result.lambda,
@@ -486,6 +487,8 @@ export async function estimateModel(rule: ProbabilisticRule, space: PairSpace, c
   });
   const m = comparisons.map((c, k) => {
     const from = sessions.filter((s) => s.estimated.includes(c.name));
+    // Too few records to learn from: the starting values.
+    if (from.length === 0) return startingM(c.levels.length + 1);
     return c.levels.map((_, l) => l).concat(c.levels.length).map((l) => from.reduce((s, session) => s + session.m[k][l], 0) / from.length);
   });
 
@@ -498,6 +501,7 @@ export async function estimateModel(rule: ProbabilisticRule, space: PairSpace, c
   const totals: number[] = [];
   const fallback: number[] = [];
   for (const s of sessions) {
+    if (s.pairs === 0) continue;
     const matches = s.lambda * s.pairs;
     fallback.push(matches);
     let recall = 1;
@@ -515,7 +519,7 @@ export async function estimateModel(rule: ProbabilisticRule, space: PairSpace, c
     const sorted = [...xs].sort((a, b) => a - b);
     return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
   };
-  const expected = totals.length ? median(totals) : median(fallback);
+  const expected = totals.length ? median(totals) : fallback.length ? median(fallback) : 0;
   const lambda = Math.min(Math.max(expected / Math.max(space.eligiblePairs, 1), 1e-12), 0.5);
 
   return {

@@ -192,6 +192,15 @@ describe('probabilistic match rules (Fellegi–Sunter)', function () {
     assert.deepEqual(saved.model.comparisons, first.model.comparisons);
   });
 
+  it('copes with too few records to learn from: finite weights, no links', async function () {
+    for (const people of [[], [{ firstName: 'ann', lastName: 'lee', dateOfBirth: null, postalCode: null }], syntheticBase().people.slice(0, 3)]) {
+      const { links, model } = await runModel(probabilisticRules(), people);
+      assert.equal(links.length, 0);
+      assert.ok(Number.isFinite(model.lambda) && model.lambda > 0);
+      for (const c of model.comparisons) for (const l of c.levels) assert.ok(Number.isFinite(Math.log2(l.m / l.u)), `${c.name} ${l.label}`);
+    }
+  });
+
   it('grades levels: date tolerances, edit distance, swapped names, Jaro-Winkler', function () {
     const dates = [{ kind: 'exact' }, { kind: 'dateSwap' }, { kind: 'dateYears', max: 1 }, { kind: 'dateDays', max: 3 }, { kind: 'levenshtein', max: 1 }] as const;
     const level = (a: string, b: string) => levelOf(dates as never, a, b);
