@@ -1,5 +1,5 @@
 /**
- * The default customer mapping and rules files, imported so that the build (`tsc`) copies them
+ * The default customer mapping and rules files (and the probabilistic alternative), imported so that the build (`tsc`) copies them
  * into dist/ beside the compiled code: at run time they are read from CUSTOMER_MAPPINGS_DIR and
  * CUSTOMER_MATCH_RULES, which default to these very files.
  */
@@ -8,5 +8,6 @@ import loyalty from './customer-mappings/loyalty.json';
 import onlinePurchases from './customer-mappings/online_purchases.json';
 import posPurchases from './customer-mappings/pos_purchases.json';
 import matching from './customer-matching.json';
+import matchingProbabilistic from './customer-matching-probabilistic.json';
 
-export const DEFAULT_CUSTOMER_FILES = { mappings: [contacts, loyalty, posPurchases, onlinePurchases], matching };
+export const DEFAULT_CUSTOMER_FILES = { mappings: [contacts, loyalty, posPurchases, onlinePurchases], matching, matchingProbabilistic };

@@ -5,13 +5,16 @@
  * Work stays near-linear in the number of records through blocking: a rule only compares
  * records that share a blocking key (by default the values of its exact conditions), and a pair
  * already in one group is not compared again. Groups are kept in a union-find (mnemonist's
- * StaticDisjointSet); never-match overrides are enforced at each union.
+ * StaticDisjointSet); never-match overrides are enforced at each union. A probabilistic rule's
+ * step estimates its weights over the same records, scores its blocked pairs and links those
+ * above its threshold (fellegiSunter.ts); `explain` says why a pair scored as it did.
  */
 import { jaroWinkler } from '@skyra/jaro-winkler';
 import { distance as levenshtein } from 'fastest-levenshtein';
 import StaticDisjointSet from 'mnemonist/static-disjoint-set';
+import { candidatePairs, estimateModel, explainPair, givenModel, scorePairs, termFrequencies, type FellegiSunterModel, type PairExplanation, type PairSpace, type TermFrequencies } from './fellegiSunter';
 import { normalize } from './normalize';
-import { extraColumnOf, keyId, thresholdOf, type CompiledRules, type Condition, type MatchRule, type RulesConfig } from './rules';
+import { extraColumnOf, keyId, thresholdOf, type CompiledRules, type Condition, type MatchRule, type ProbabilisticRule, type RulesConfig } from './rules';
 
 /** A person record as the map phase leaves it: normalised values by key id. */
 export interface MatchRecord {
@@ -40,6 +43,8 @@ export interface StepStats {
   oversizedBlocks: number;
   largestBlock: number;
   refusedByOverride: number;
+  /** A probabilistic rule's weights, as estimated (or given) for this step: kept with the pass. */
+  model?: FellegiSunterModel;
 }
 
 export interface MatchProgress {
@@ -131,6 +136,8 @@ export class Matcher {
   /** Root → records its group must never join (never-match overrides only; usually empty). */
   private readonly forbidden = new Map<number, number[]>();
   private readonly dedupe: Set<number>;
+  /** The weights each probabilistic rule applied in this matcher, by rule name (for `explain`). */
+  private readonly models = new Map<string, { rule: ProbabilisticRule; model: FellegiSunterModel; tf: TermFrequencies }>();
 
   constructor(records: Iterable<MatchRecord>, private readonly rules: CompiledRules) {
     const sourceIndex = new Map<string, number>();
@@ -196,6 +203,8 @@ export class Matcher {
             if (j !== undefined && j !== i) this.tryLink(i, j, rule.name, rule.confidence, links, stats);
           }
         }
+      } else if (rule.type === 'probabilistic') {
+        if (rule.enabled) await this.runProbabilisticRule(step, rule, links, stats, onProgress);
       } else if (rule.enabled) {
         await this.runMatchRule(step, rule, links, stats, onProgress);
       }
@@ -274,6 +283,54 @@ export class Matcher {
       }
     }
     await onProgress?.({ step, rule: rule.name, comparisons: stats.comparisons, blocksDone: total, blocks: total });
+  }
+
+  private pairSpace(): PairSpace {
+    const counts = new Map<number, number>();
+    for (let i = 0; i < this.size; i++) counts.set(this.sourceOf[i], (counts.get(this.sourceOf[i]) ?? 0) + 1);
+    const sizes = [...counts.entries()];
+    let eligiblePairs = 0;
+    for (let x = 0; x < sizes.length; x++) {
+      if (this.dedupe.has(sizes[x][0])) eligiblePairs += (sizes[x][1] * (sizes[x][1] - 1)) / 2;
+      for (let y = x + 1; y < sizes.length; y++) eligiblePairs += sizes[x][1] * sizes[y][1];
+    }
+    return {
+      size: this.size,
+      column: (id) => this.columns.get(id)!,
+      eligible: (i, j) => this.sourceOf[i] !== this.sourceOf[j] || this.dedupe.has(this.sourceOf[i]),
+      eligiblePairs,
+    };
+  }
+
+  private async runProbabilisticRule(step: number, rule: ProbabilisticRule, links: Link[], stats: StepStats, onProgress?: (p: MatchProgress) => void | Promise<void>): Promise<void> {
+    const space = this.pairSpace();
+    const maxBlock = rule.maxBlockSize ?? this.rules.config.maxBlockSize;
+    await onProgress?.({ step, rule: rule.name, comparisons: 0, blocksDone: 0, blocks: 0 });
+    const candidates = await candidatePairs(rule, space, maxBlock, async (p) => {
+      await onProgress?.({ step, rule: rule.name, ...p });
+    });
+    const model = rule.model ? givenModel(rule) : await estimateModel(rule, space, candidates);
+    const tf = termFrequencies(rule, space);
+    this.models.set(rule.name, { rule, model, tf });
+    stats.model = model;
+    const scored = await scorePairs(rule, model, space, tf, candidates,
+      (i, j) => this.sets.connected(i, j),
+      (i, j, probability) => this.tryLink(i, j, rule.name, Math.round(probability * 1000) / 1000, links, stats));
+    Object.assign(stats, { blocks: candidates.blocks, comparisons: scored.comparisons, oversizedBlocks: candidates.oversizedBlocks, largestBlock: candidates.largestBlock });
+  }
+
+  /**
+   * Why two records are (or are not) one customer under a probabilistic rule this matcher ran:
+   * each comparison's level and weight, the prior and the total. Record ids as in MatchRecord.
+   */
+  explain(a: number, b: number, ruleName?: string): PairExplanation {
+    const entry = ruleName ? this.models.get(ruleName) : [...this.models.values()][0];
+    if (!entry) throw new Error(ruleName ? `no probabilistic rule "${ruleName}" has run` : 'no probabilistic rule has run');
+    const i = this.byId.get(a);
+    const j = this.byId.get(b);
+    if (i === undefined || j === undefined) throw new Error(`unknown record ${i === undefined ? a : b}`);
+    const keysOf = (index: number) => Object.fromEntries([...this.columns].map(([id, column]) => [id, column[index]]));
+    return explainPair(entry.rule, entry.model, keysOf(i), keysOf(j), entry.tf);
   }
 
   /** The mean similarity of the conditions when all hold, else null. */

@@ -2,7 +2,8 @@
  * Match and merge rules as configuration (config/customer-matching.json), in the manner of
  * Customer Insights: rules tried in order, each a set of conditions that must all hold; each
  * condition names an attribute, the normalisations applied to both sides and a precision —
- * exact, high, medium, low, or a similarity threshold of its own. Sources listed under
+ * exact, high, medium, low, or a similarity threshold of its own. A `probabilistic` rule weighs
+ * graded comparisons instead, with weights estimated from the records (fellegiSunter.ts). Sources listed under
  * `deduplicate` may match inside themselves; overrides force or forbid particular pairs; the
  * merge section orders sources per attribute.
  */
@@ -56,7 +57,71 @@ const blockSchema = z.strictObject({
   prefix: z.number().int().min(1).optional(),
 });
 
+/**
+ * One graded level of a probabilistic comparison, tried in order (the first that holds is the
+ * pair's level; none holding is the comparison's last level, "else"):
+ * `exact`; `jaroWinkler` similarity at least `min`; `levenshtein` edit distance at most `max`;
+ * for dates (`YYYY-MM-DD`), `dateSwap` (day and month transposed), `dateYears` (same month and
+ * day, years at most `max` apart), `dateDays` (at most `max` days apart); `swapped`: the value is
+ * the other record's `with` attribute (first and last names swapped).
+ */
+const levelSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('exact') }),
+  z.strictObject({ kind: z.literal('jaroWinkler'), min: z.number().gt(0).max(1) }),
+  z.strictObject({ kind: z.literal('levenshtein'), max: z.number().int().min(1) }),
+  z.strictObject({ kind: z.literal('dateSwap') }),
+  z.strictObject({ kind: z.literal('dateYears'), max: z.number().int().min(1) }),
+  z.strictObject({ kind: z.literal('dateDays'), max: z.number().int().min(1) }),
+  /** Swapped values: each record's value equals (Jaro-Winkler at least `min`; default exactly) the other's `with` attribute (first and last names). */
+  z.strictObject({ kind: z.literal('swapped'), with: matchAttribute, min: z.number().gt(0).max(1).default(1) }),
+], { error: () => 'a level is { "kind": "exact" | "jaroWinkler" (min) | "levenshtein" (max) | "dateSwap" | "dateYears" (max) | "dateDays" (max) | "swapped" (with, min) }' });
+
+const comparisonSchema = z.strictObject({
+  /** How the comparison is named in the saved weights and in explanations (default: the attribute). */
+  name: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_:]*$/).optional(),
+  attribute: matchAttribute,
+  normalize: z.array(z.enum(NORMALIZATIONS)).default([]),
+  levels: z.array(levelSchema).min(1),
+  /** An exact agreement on a rare value weighs more than one on a common value (names). */
+  termFrequency: z.boolean().default(false),
+});
+
+const savedLevelSchema = z.strictObject({ label: z.string(), m: z.number().gt(0).max(1), u: z.number().gt(0).max(1) });
+/** Weights estimated by an earlier pass (`model` in its checkpoint): given, they are used as they are instead of being estimated. */
+export const savedModelSchema = z.object({
+  lambda: z.number().gt(0).lt(1),
+  comparisons: z.array(z.object({ name: z.string(), levels: z.array(savedLevelSchema).min(2) })).min(1),
+});
+
+const probabilisticSchema = z.strictObject({
+  type: z.literal('probabilistic'),
+  name: z.string().regex(/^[a-z][a-z0-9_]*$/),
+  description: z.string().optional(),
+  comparisons: z.array(comparisonSchema).min(2),
+  /**
+   * Blocking rules: each a list of keys that must all be equal. A pair is scored when it shares
+   * any one rule's keys; each rule is also one EM training session (the comparisons of its own
+   * attributes are not estimated there, since every pair in it agrees on them).
+   */
+  blocking: z.array(z.array(blockSchema).min(1)).min(1),
+  /** Link when the match probability (default 0.5, the Bayes decision) or the match weight (log2 odds) reaches this. */
+  threshold: z.union([
+    z.strictObject({ matchProbability: z.number().gt(0).lt(1) }),
+    z.strictObject({ matchWeight: z.number() }),
+  ]).default({ matchProbability: 0.5 }),
+  /** u by random sampling: how many pairs, and the seed of the generator. */
+  sample: z.strictObject({ pairs: z.number().int().min(1000).default(200_000), seed: z.number().int().default(42) }).default({ pairs: 200_000, seed: 42 }),
+  em: z.strictObject({
+    maxIterations: z.number().int().min(1).default(50),
+    tolerance: z.number().gt(0).default(1e-5),
+  }).default({ maxIterations: 50, tolerance: 1e-5 }),
+  maxBlockSize: z.number().int().min(2).optional(),
+  model: savedModelSchema.optional(),
+  enabled: z.boolean().default(true),
+});
+
 const ruleSchema = z.discriminatedUnion('type', [
+  probabilisticSchema,
   z.strictObject({
     type: z.literal('link'),
     name: z.string().regex(/^[a-z][a-z0-9_]*$/),
@@ -105,13 +170,43 @@ export const rulesSchema = z.strictObject({
   cfg.rules.forEach((rule, i) => {
     if (names.has(rule.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `rule name "${rule.name}" is used twice` });
     names.add(rule.name);
+    if (rule.type === 'probabilistic') checkProbabilistic(rule, ['rules', i], ctx);
     if (rule.type === 'match' && !rule.block && !rule.conditions.some((c) => c.precision === 'exact' && c.ifMissing === 'fail')) {
       ctx.addIssue({ code: 'custom', path: ['rules', i], message: `rule "${rule.name}" has no exact, required condition to block on: add one or a "block" key` });
     }
   });
 });
 
+type ProbabilisticInput = z.infer<typeof probabilisticSchema>;
+
+/** What the schema alone cannot say about a probabilistic rule. */
+function checkProbabilistic(rule: ProbabilisticInput, at: Array<string | number>, ctx: z.RefinementCtx): void {
+  const names = new Set<string>();
+  rule.comparisons.forEach((c, k) => {
+    const name = c.name ?? c.attribute;
+    if (names.has(name)) ctx.addIssue({ code: 'custom', path: [...at, 'comparisons', k, 'name'], message: `comparison "${name}" is named twice (give one a "name")` });
+    names.add(name);
+    if (c.termFrequency && c.levels[0].kind !== 'exact') ctx.addIssue({ code: 'custom', path: [...at, 'comparisons', k, 'termFrequency'], message: `comparison "${name}": termFrequency adjusts the exact level, so the first level must be { "kind": "exact" }` });
+    c.levels.forEach((level, l) => {
+      if (l > 0 && level.kind === 'exact') ctx.addIssue({ code: 'custom', path: [...at, 'comparisons', k, 'levels', l], message: `comparison "${name}": "exact" can only be the first level` });
+    });
+    // EM learns a comparison's m only from pairs that were not blocked on its attribute.
+    if (rule.blocking.every((keys) => keys.some((b) => b.attribute === c.attribute))) {
+      ctx.addIssue({ code: 'custom', path: [...at, 'comparisons', k], message: `comparison "${name}": every blocking rule uses ${c.attribute}, so its m probabilities cannot be estimated; add a blocking rule on other attributes` });
+    }
+  });
+  if (rule.model) {
+    const saved = rule.model.comparisons;
+    const same = saved.length === rule.comparisons.length && saved.every((s, k) => s.name === (rule.comparisons[k].name ?? rule.comparisons[k].attribute) && s.levels.length === rule.comparisons[k].levels.length + 1);
+    if (!same) ctx.addIssue({ code: 'custom', path: [...at, 'model'], message: 'the saved model does not fit the comparisons (same names, in order, each with its levels plus "else")' });
+  }
+}
+
 export type RulesConfig = z.infer<typeof rulesSchema>;
+export type ProbabilisticRule = Extract<RulesConfig['rules'][number], { type: 'probabilistic' }>;
+export type Comparison = ProbabilisticRule['comparisons'][number];
+export type ComparisonLevel = Comparison['levels'][number];
+export type BlockKey = ProbabilisticRule['blocking'][number][number];
 export type MatchRule = Extract<RulesConfig['rules'][number], { type: 'match' }>;
 export type LinkRule = Extract<RulesConfig['rules'][number], { type: 'link' }>;
 export type Condition = MatchRule['conditions'][number];
@@ -149,6 +244,13 @@ export async function compileRules(json: unknown, where = 'match rules'): Promis
     if (!keys.has(id)) keys.set(id, { id, attribute, normalize: NORMALIZATIONS.filter((n) => normalize.includes(n)) });
   };
   for (const rule of config.rules) {
+    if (rule.type === 'probabilistic') {
+      for (const c of rule.comparisons) {
+        add(c.attribute, c.normalize);
+        for (const level of c.levels) if (level.kind === 'swapped') add(level.with, c.normalize);
+      }
+      for (const b of rule.blocking.flat()) add(b.attribute, b.normalize);
+    }
     if (rule.type !== 'match') continue;
     for (const c of rule.conditions) add(c.attribute, c.normalize);
     for (const b of rule.block ?? []) add(b.attribute, b.normalize);
@@ -168,8 +270,10 @@ export function unknownExtraColumns(config: RulesConfig, mappings: Iterable<Sour
   for (const m of mappings) if (m.kind === 'person') for (const column of Object.keys(m.extra)) kept.add(column);
   const out: Array<{ rule: string; column: string }> = [];
   for (const rule of config.rules) {
-    if (rule.type !== 'match' || !rule.enabled) continue;
-    for (const { attribute } of [...rule.conditions, ...(rule.block ?? [])]) {
+    if (rule.type === 'link' || !rule.enabled) continue;
+    const used = rule.type === 'match' ? [...rule.conditions, ...(rule.block ?? [])]
+      : [...rule.comparisons, ...rule.blocking.flat(), ...rule.comparisons.flatMap((c) => c.levels.flatMap((l) => (l.kind === 'swapped' ? [{ attribute: l.with }] : [])))];
+    for (const { attribute } of used) {
       const column = extraColumnOf(attribute);
       if (column !== null && !kept.has(column) && !out.some((o) => o.rule === rule.name && o.column === column)) out.push({ rule: rule.name, column });
     }
