@@ -20,6 +20,9 @@ import { TimelineActivityStore } from '../../db/stores/timelineActivities';
 import { TechCheckStore } from '../../db/stores/techChecks';
 import { dealWorkflowId, type TechCheckReminderKind } from '../../workflows/dealLifecycle.contract';
 import { nurtureWorkflowId } from '../../workflows/leadNurture.contract';
+import { enrollmentWorkflowId } from '../../workflows/sequenceEnrollment.contract';
+import { serviceSecret } from '../../db/stores/secrets';
+import { unsubscribeToken } from '../../domain/sequences/links';
 import { orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { importCsv } from '../customers/helpers';
 import { dealAt, productId, qualifiedDeal } from '../helpers/deals';
@@ -87,6 +90,9 @@ interface World {
   productId: string;
   customerId: string;
   importId: string;
+  enrolledContactId: string;
+  sequenceId: string;
+  batchId: string;
 }
 
 describe('authorization matrix: every operation × every kind of caller, from one table (dev server)', function () {
@@ -116,6 +122,43 @@ describe('authorization matrix: every operation × every kind of caller, from on
       const target = await rec.enrolledLead();
       expectStatus(await stack.as.rep.post(`/leads/${target.id}/nurture/pause`), 200);
       return target;
+    },
+    /** A corporate contact with an email, owned by the rep: the default sequence takes them. */
+    contactToEnroll: async (): Promise<Target> => {
+      const contact = await stack.as.rep.post<Contact>('/contacts', { lastName: unique('Lind'), email: uniqueEmail('contact'), customerType: 'corporate' });
+      expectStatus(contact, 201);
+      return { id: contact.body.id };
+    },
+    enrolledContact: async (): Promise<Target & { id: string }> => {
+      const { id } = (await rec.contactToEnroll()) as { id: string };
+      expectStatus(await stack.as.rep.post(`/contacts/${id}/nurture`), 202);
+      await eventually(async () => (await stack.as.rep.get<Nurture>(`/contacts/${id}/nurture`)).body.nextStepAt && (await stack.as.rep.get<Nurture>(`/contacts/${id}/nurture`)).body.steps[0].state === 'done', 'the intro call');
+      return { id, workflowIds: [enrollmentWorkflowId('contact', id)] };
+    },
+    pausedContact: async (): Promise<Target> => {
+      const target = await rec.enrolledContact();
+      expectStatus(await stack.as.rep.post(`/contacts/${target.id}/nurture/pause`), 200);
+      return target;
+    },
+    /** A sequence a manager created and published once. */
+    sequence: async (): Promise<Target> => {
+      const created = await stack.as.manager.post<{ id: string }>('/sequences', {
+        name: unique('Matrix sequence'), steps: [{ key: 'call', type: 'task', title: 'Call', wait: { amount: 1, unit: 'business_days' }, subject: 'Call {{fullName}}', body: 'Call them' }],
+      });
+      expectStatus(created, 201);
+      expectStatus(await stack.as.manager.post(`/sequences/${created.body.id}/publish`), 201);
+      return { id: created.body.id };
+    },
+    sequenceAndLead: async (): Promise<Target> => ({ id: (await rec.sequence()).id, extra: { leadId: (await createLead(db, stack.users.rep.id)).id } }),
+    holidayDay: async (): Promise<Target> => ({ extra: { day: `${2100 + crypto.randomInt(800)}-${String(1 + crypto.randomInt(12)).padStart(2, '0')}-${String(1 + crypto.randomInt(28)).padStart(2, '0')}` } }),
+    holiday: async (): Promise<Target> => {
+      const target = await rec.holidayDay();
+      expectStatus(await stack.as.manager.put(`/holidays/${target.extra!.day}`, { name: 'Matrix day' }), 201);
+      return target;
+    },
+    unsubscribeLink: async (): Promise<Target> => {
+      const lead = await createLead(db, stack.users.rep.id);
+      return { extra: { token: unsubscribeToken(await serviceSecret(db, 'mail_links'), { type: 'lead', id: lead.id }) } };
     },
     deal: async (): Promise<Target> => {
       const id = await qualifiedDeal(stack);
@@ -224,6 +267,41 @@ describe('authorization matrix: every operation × every kind of caller, from on
     'POST /leads/{id}/nurture/stop': [{ expect: ownerOrSupervisor(200), target: rec.enrolledLead, body: () => ({ reason: 'replied' }) }],
     'POST /leads/{id}/nurture/pause': [{ expect: ownerOrSupervisor(200), target: rec.enrolledLead }],
     'POST /leads/{id}/nurture/resume': [{ expect: ownerOrSupervisor(200), target: rec.pausedLead }],
+    'POST /contacts/{id}/nurture': [{ expect: ownerOrSupervisor(202), target: rec.contactToEnroll }],
+    'GET /contacts/{id}/nurture': [{ expect: anyone(200), target: at(() => world.enrolledContactId) }],
+    'POST /contacts/{id}/nurture/stop': [{ expect: ownerOrSupervisor(200), target: rec.enrolledContact, body: () => ({ reason: 'replied' }) }],
+    'POST /contacts/{id}/nurture/pause': [{ expect: ownerOrSupervisor(200), target: rec.enrolledContact }],
+    'POST /contacts/{id}/nurture/resume': [{ expect: ownerOrSupervisor(200), target: rec.pausedContact }],
+
+    // Sequences (issue 9): everyone reads them; managers and admins write them and run bulk actions.
+    'GET /sequences': [{ expect: anyone(200), target: none() }],
+    'POST /sequences': [{ expect: supervisors(201), target: none(), body: () => ({ name: unique('New sequence') }) }],
+    'GET /sequences/{id}': [{ expect: anyone(200), target: at(() => world.sequenceId) }],
+    'PATCH /sequences/{id}': [{ expect: supervisors(200), target: rec.sequence, body: () => ({ description: 'Edited' }), shared: true }],
+    'POST /sequences/{id}/publish': [{ expect: supervisors(201), target: rec.sequence, shared: true }],
+    'POST /sequences/{id}/archive': [{ expect: supervisors(200), target: rec.sequence }],
+    'GET /sequences/{id}/versions/{version}': [{ expect: anyone(200), target: async () => ({ id: world.sequenceId, extra: { version: '1' } }) }],
+    'GET /sequences/{id}/report': [{ expect: anyone(200), target: at(() => world.sequenceId) }],
+    'POST /sequences/{id}/enrollments': [{
+      expect: salesRoles(200), target: rec.sequenceAndLead, shared: true,
+      body: (_who, t) => ({ people: [{ type: 'lead', id: t.extra!.leadId }] }),
+    }],
+    'POST /enrollments/bulk': [{ expect: supervisors(202), target: none(), body: () => ({ action: 'pause', filter: { sequenceId: crypto.randomUUID() } }) }],
+    'GET /enrollments/bulk/{id}': [{ expect: supervisors(200), target: at(() => world.batchId) }],
+    'POST /enrollments/reassign': [{ expect: supervisors(202), target: none(), body: () => ({ fromOwnerId: ids.tech, toOwnerId: ids.admin }) }],
+    'GET /holidays': [{ expect: anyone(200), target: none() }],
+    'PUT /holidays/{day}': [{ expect: supervisors(201), target: rec.holidayDay, body: () => ({ name: 'Founders day' }) }],
+    'DELETE /holidays/{day}': [{ expect: supervisors(204), target: rec.holiday }],
+    'GET /users/{id}/calendar': [{ expect: anyone(200), target: at(() => ids.owner) }],
+    'PATCH /users/{id}/calendar': [{
+      expect: { ...SIGNED_OUT, owner: 200, otherRep: NOT_OWNER, tech: NOT_OWNER, manager: 200, admin: 200 },
+      target: at(() => ids.owner), body: () => ({ signature: 'Best regards' }), shared: true,
+    }],
+    'GET /settings/inbound-email': [{ expect: { ...SIGNED_OUT, owner: FORBIDDEN, otherRep: FORBIDDEN, tech: FORBIDDEN, manager: FORBIDDEN, admin: 200 }, target: none() }],
+    // The mail provider's webhook answers only its shared secret, never a user's token.
+    'POST /inbound/email': [{ expect: { ...SIGNED_OUT, owner: UNAUTHORIZED, otherRep: UNAUTHORIZED, tech: UNAUTHORIZED, manager: UNAUTHORIZED, admin: UNAUTHORIZED }, target: none(), body: () => ({ from: 'someone@example.com', text: 'hi' }) }],
+    // An unsubscribe link works for whoever follows it: the signed token is the authority.
+    'POST /unsubscribe/{token}': [{ expect: publicRoute(200), target: rec.unsubscribeLink, shared: true }],
 
     // Activities: anyone adds to any timeline (their own activity); its owner, its team or a supervisor changes it.
     'POST /activities': [
@@ -366,7 +444,8 @@ describe('authorization matrix: every operation × every kind of caller, from on
 
   /** The operation's path with the target's ids in it. */
   function pathOf(op: string, target: Target): string {
-    const path = op.slice(op.indexOf(' ') + 1).replace('{id}', target.id ?? '').replace('{lineId}', target.lineId ?? '');
+    const path = op.slice(op.indexOf(' ') + 1).replace('{id}', target.id ?? '').replace('{lineId}', target.lineId ?? '')
+      .replace(/\{(\w+)\}/g, (whole, name: string) => target.extra?.[name] ?? whole);
     return target.query ? `${path}?${target.query}` : path;
   }
 
@@ -449,6 +528,13 @@ describe('authorization matrix: every operation × every kind of caller, from on
       }),
       invoicedOrder(stack).then((o) => { world.orderId = o.orderId; world.invoiceId = o.invoiceId; }),
       rec.activity().then((t) => { world.activityId = t.id!; }),
+      rec.enrolledContact().then((t) => { world.enrolledContactId = t.id; }),
+      rec.sequence().then((t) => { world.sequenceId = t.id!; }),
+      (async () => {
+        const batch = await stack.as.manager.post<{ id: string }>('/enrollments/bulk', { action: 'resume', filter: { sequenceId: crypto.randomUUID() } });
+        expectStatus(batch, 202);
+        world.batchId = batch.body.id;
+      })(),
       (async () => {
         world.importId = (await importCsv(db, { contacts: contactsCsv() })).id;
         const ticket = await requestUnification(stack.env.client, stack.taskQueue, { trigger: 'api', by: u.manager.id });

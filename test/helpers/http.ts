@@ -65,6 +65,7 @@ export function client(baseUrl: string, token?: string) {
     get: <T = unknown>(path: string, headers?: Record<string, string>) => call<T>('GET', path, undefined, headers),
     post: <T = unknown>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('POST', path, body, headers),
     patch: <T = unknown>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('PATCH', path, body, headers),
+    put: <T = unknown>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('PUT', path, body, headers),
     del: <T = unknown>(path: string, headers?: Record<string, string>) => call<T>('DELETE', path, undefined, headers),
   };
 }
