@@ -164,8 +164,31 @@ class SequenceEnrollment {
   /** When step `index` fires if the previous one completes at `previousMs`: its wait, then its send window. */
   private stepTime(index: number, previousMs: number): number {
     const def = this.input.sequence.steps[index];
-    const at = waitEnd(previousMs, def.wait, this.input.recipientCalendar);
-    return def.type === 'email' && def.sendWindow ? nextWindowStart(at, this.input.recipientCalendar) : at;
+    try {
+      const at = waitEnd(previousMs, def.wait, this.input.recipientCalendar);
+      return def.type === 'email' && def.sendWindow ? nextWindowStart(at, this.input.recipientCalendar) : at;
+    } catch {
+      // A calendar the rules cannot walk (no working day within years): never wedge the run on it;
+      // wait the same number of whole days instead.
+      return previousMs + def.wait.amount * (def.wait.unit === 'hours' ? 3_600_000 : 86_400_000);
+    }
+  }
+
+  private windowFrom(atMs: number): number {
+    try {
+      return nextWindowStart(atMs, this.input.recipientCalendar);
+    } catch {
+      return atMs;
+    }
+  }
+
+  /** The end of the owner's working day, or the moment itself when the owner's calendar cannot be walked. */
+  private dueFor(nowMs: number): number {
+    try {
+      return endOfWorkingDay(nowMs, this.input.ownerCalendar);
+    } catch {
+      return nowMs;
+    }
   }
 
   private async performStep(index: number): Promise<void> {
@@ -175,7 +198,7 @@ class SequenceEnrollment {
     this.state.currentStep = def.key;
     const now = Date.now();
     // A call or task is due by the end of the owner's working day, not the moment it is created.
-    const dueAt = def.type === 'email' ? now : endOfWorkingDay(now, this.input.ownerCalendar);
+    const dueAt = def.type === 'email' ? now : this.dueFor(now);
     let result: SequenceStepResult;
     try {
       result = await performSequenceStep.executeWithOptions(
@@ -236,7 +259,7 @@ class SequenceEnrollment {
         if (this.state.stopReason) return false;
         // What was left of the wait runs from the resume; an email still waits for its window.
         const resumedAt = Date.now() + (this.state.remainingGapMs ?? 0);
-        untilMs = def.type === 'email' && def.sendWindow ? nextWindowStart(resumedAt, this.input.recipientCalendar) : resumedAt;
+        untilMs = def.type === 'email' && def.sendWindow ? this.windowFrom(resumedAt) : resumedAt;
         this.state.remainingGapMs = null;
         this.setDue(index, untilMs);
         first = false;

@@ -135,6 +135,14 @@ describe('sequence enrollment workflow with stub activities (time-skipping serve
     assert.equal(DEFAULT_SEQUENCE_ID.length, 36);
   });
 
+  it('a calendar the rules cannot walk (no working day at all) never wedges the run: the wait falls back to whole days', async function () {
+    const calls = new Calls();
+    const broken: WorkCalendar = { zone: 'UTC', hours: { days: [], start: '09:00', end: '17:00' }, holidays: [] };
+    const { state, timers } = await runWithTimers(calls, [step('a', 'task', { amount: 0, unit: 'hours' }), step('b', 'email', { amount: 2, unit: 'business_days' }, true)], broken, broken);
+    assert.equal(state.status, 'completed');
+    assert.deepEqual(timers, [2 * 86_400]);
+  });
+
   it('skips the email steps of a person who unsubscribed and goes on with the rest', async function () {
     const calls = new Calls();
     calls.skipEmails = true;
