@@ -83,12 +83,12 @@ const isoOf = (t: { seconds?: unknown; nanos?: number | null } | null | undefine
   t?.seconds ? new Date(Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString() : null;
 
 export function enrollmentBulkRoutes({ db, temporal, taskQueue }: { db: Db; temporal: Client; taskQueue: string }): RouteSpec[] {
-  const namespace = temporal.options.namespace;
+  const namespaceOf = (): string => temporal.options.namespace;
   const calendars = new CalendarStore(db);
   const { enroll } = sequenceEnrollment({ db, temporal, taskQueue });
 
   async function describe(id: string, action: string, query: string): Promise<z.infer<typeof bulkSchema>> {
-    const d = await temporal.workflowService.describeBatchOperation({ namespace, jobId: id });
+    const d = await temporal.workflowService.describeBatchOperation({ namespace: namespaceOf(), jobId: id });
     return {
       id, action: action || d.operationType?.toString() || '', query, state: STATES[d.state ?? 0] ?? 'unknown',
       total: Number(d.totalOperationCount ?? 0), completed: Number(d.completeOperationCount ?? 0), failed: Number(d.failureOperationCount ?? 0),
@@ -100,7 +100,7 @@ export function enrollmentBulkRoutes({ db, temporal, taskQueue }: { db: Db; temp
   async function startBatch(jobId: string, query: string, reason: string, signal: string, arg: unknown, identity: string): Promise<void> {
     try {
       await temporal.workflowService.startBatchOperation({
-        namespace, jobId, visibilityQuery: query, reason,
+        namespace: namespaceOf(), jobId, visibilityQuery: query, reason,
         signalOperation: { signal, input: { payloads: [defaultPayloadConverter.toPayload(arg)] }, identity },
       });
     } catch (error) {
@@ -134,7 +134,7 @@ export function enrollmentBulkRoutes({ db, temporal, taskQueue }: { db: Db; temp
       responses: { 200: { description: 'The batch', schema: bulkSchema }, 404: { description: 'No such batch' } },
       async handler({ params: { id } }) {
         try {
-          const d = await temporal.workflowService.describeBatchOperation({ namespace, jobId: id });
+          const d = await temporal.workflowService.describeBatchOperation({ namespace: namespaceOf(), jobId: id });
           return { status: 200, body: { ...(await describe(id, id.split('-')[1], '')), query: d.reason ?? '' } };
         } catch (error) {
           if ((error as { code?: number }).code === NOT_FOUND) throw new NotFoundError('bulk action', id);
