@@ -23,6 +23,7 @@ import { customerUnificationRoutes } from './routes/customerUnification';
 import { importRoutes } from './routes/imports';
 import { healthRoutes } from './routes/health';
 import { leadNurtureRoutes } from './routes/leadNurture';
+import { leadImportRoutes } from './routes/leadImports';
 import { leadRoutes } from './routes/leads';
 import { dealRoutes } from './routes/deals';
 import { leadQualificationRoutes } from './routes/leadQualification';
@@ -37,7 +38,7 @@ import { timelineRoutes } from './routes/timelines';
 import { auditRoutes } from './routes/audit';
 import { operationRoutes } from './routes/operations';
 import { meRoutes } from './routes/me';
-import type { CustomerConfig, DealConfig, OrderConfig } from '../config';
+import type { CustomerConfig, DealConfig, LeadConfig, OrderConfig } from '../config';
 
 export interface AppDeps {
   db: Db;
@@ -50,6 +51,8 @@ export interface AppDeps {
   deals?: DealConfig;
   /** Customer import mappings, match rules and upload limit. */
   customers: CustomerConfig;
+  /** Lead import limits; LEAD_IMPORT_MAX_MB's default when absent. */
+  leads?: LeadConfig;
   /** Payment terms for new invoices; net 30 when absent. */
   orders?: OrderConfig;
 }
@@ -76,7 +79,7 @@ export function createApp(deps: AppDeps): Express {
 
   const publicRoutes: RouteSpec[] = healthRoutes(deps);
   const routes: RouteSpec[] = [
-    ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps),
+    ...leadRoutes(deps), ...leadImportRoutes(deps), ...leadNurtureRoutes(deps), ...activityRoutes(deps),
     ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
     ...customerRoutes(deps), ...importRoutes(deps), ...customerUnificationRoutes(deps),
     ...orderRoutes(deps), ...invoiceRoutes(deps), ...accountRoutes(deps), ...contactRoutes(deps),

@@ -19,17 +19,24 @@ export interface AuditEntry {
   requestId?: string | null;
 }
 
+const auditRow = (entry: AuditEntry) => ({
+  actor_type: entry.actor.type,
+  actor_id: entry.actor.id,
+  action: entry.action,
+  entity_type: entry.entityType,
+  entity_id: entry.entityId,
+  before: entry.before === undefined ? null : JSON.stringify(entry.before),
+  after: entry.after === undefined ? null : JSON.stringify(entry.after),
+  request_id: entry.requestId ?? null,
+});
+
 export async function recordAudit(trx: Knex, entry: AuditEntry): Promise<void> {
-  await trx('audit_log').insert({
-    actor_type: entry.actor.type,
-    actor_id: entry.actor.id,
-    action: entry.action,
-    entity_type: entry.entityType,
-    entity_id: entry.entityId,
-    before: entry.before === undefined ? null : JSON.stringify(entry.before),
-    after: entry.after === undefined ? null : JSON.stringify(entry.after),
-    request_id: entry.requestId ?? null,
-  });
+  await trx('audit_log').insert(auditRow(entry));
+}
+
+/** Many entries in one statement (a bulk change such as an import): the same rows as one `recordAudit` each. */
+export async function recordAudits(trx: Knex, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length) await trx('audit_log').insert(entries.map(auditRow));
 }
 
 /** Entity types the audit log records (`entity_type`). */
