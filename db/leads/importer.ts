@@ -8,7 +8,7 @@
  * same key in the file, a row an earlier import already created (its key is remembered), a row
  * whose owner is not an active user, and a row whose email an existing lead, an existing contact or
  * an earlier row of the file already has; the rest become leads, each with its `lead.created`
- * audit entry (written in batches), its key, and a report row for everything set aside. Memory
+ * audit entry (one statement for all), its key, and a report row for everything set aside. Memory
  * stays flat whatever the file's size.
  */
 import crypto from 'node:crypto';
@@ -22,9 +22,9 @@ import { bindLeadHeader, emailKey, leadImportKey, type LeadColumn } from '../../
 import { InvalidFieldError } from '../../domain/rejection';
 import { clipRaw, copyField, csvRecordParser, normaliseText, startLine, trimRaw, type ParsedRecord } from '../csvStream';
 import type { Db } from '../knex';
-import { fromRow } from '../rows';
-import { recordAudits, type Actor } from '../stores/audit';
-import type { Lead, LeadFields } from '../stores/leads';
+import { rowJsonSql } from '../rows';
+import { recordAuditsFrom, type Actor } from '../stores/audit';
+import type { LeadFields } from '../stores/leads';
 
 /** One row's non-empty cells (trimmed), by the lead field their column means. */
 export type LeadCells = Partial<Record<LeadColumn, string>>;
@@ -92,7 +92,8 @@ const COPIED = STAGE_COLUMNS.map((d) => d.split(' ')[0]);
 /** Filled in after the copy: the new lead's id, or the lead or contact that has the row's email. */
 const LATER = ['lead_id uuid', 'existing_lead_id uuid', 'existing_contact_id uuid'];
 
-const AUDIT_BATCH = 1000;
+/** A lead's timestamp columns, which its audit entry shows as the API does. */
+const LEAD_TIMESTAMPS = ['created_at', 'updated_at', 'closed_at'];
 
 /** A stage line: `r` a row to create, `x` a rejected row (later also `d` a duplicate, `k` already imported). */
 function stageLine(line: number, kind: 'r' | 'x', parts: { key?: string; emailKey?: string | null; reason?: string; column?: string | null; message?: string; raw: string; lead?: Record<string, unknown> }): string {
@@ -256,17 +257,9 @@ export async function importLeads(db: Db, log: Logger, input: LeadImportInput): 
       insert into leads (id, ${VALUE_COLUMNS.join(', ')}, created_by)
       select lead_id, ${VALUE_COLUMNS.join(', ')}, coalesce($1::uuid, owner_id) from ${stage} where kind = 'r' order by line`, [input.createdBy]);
     await client.query(`insert into lead_import_keys (key, lead_id, import_id, line) select import_key, lead_id, $1, line from ${stage} where kind = 'r'`, [id]);
-    // Each new lead's audit entry is the one `POST /leads` writes, a batch per statement.
-    for (let after = 0; ;) {
-      const { rows } = await client.query<Record<string, unknown>>(
-        `select s.line as import_line, l.* from ${stage} s join leads l on l.id = s.lead_id where s.kind = 'r' and s.line > $1 order by s.line limit ${AUDIT_BATCH}`, [after]);
-      if (rows.length === 0) break;
-      after = Number(rows[rows.length - 1].import_line);
-      await recordAudits(trx, rows.map(({ import_line: _line, ...row }) => {
-        const lead = fromRow<Lead>(row);
-        return { actor: input.actor, action: 'lead.created', entityType: 'lead', entityId: lead.id, after: lead, requestId: input.requestId ?? null };
-      }));
-    }
+    // Each new lead gets the audit entry `POST /leads` writes, all in one statement.
+    await recordAuditsFrom(trx, { actor: input.actor, action: 'lead.created', entityType: 'lead', requestId: input.requestId ?? null },
+      `select l.id::text as entity_id, ${rowJsonSql('l', LEAD_TIMESTAMPS)} as after from ${stage} s join leads l on l.id = s.lead_id where s.kind = 'r' order by s.line`);
     await client.query(`
       insert into lead_import_rows (import_id, line, outcome, reason, column_name, message, email, existing_lead_id, existing_contact_id, raw)
       select $1, line, case kind when 'x' then 'rejected' when 'd' then 'duplicate' else 'already_imported' end, reason, column_name, message,

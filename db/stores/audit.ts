@@ -19,24 +19,31 @@ export interface AuditEntry {
   requestId?: string | null;
 }
 
-const auditRow = (entry: AuditEntry) => ({
-  actor_type: entry.actor.type,
-  actor_id: entry.actor.id,
-  action: entry.action,
-  entity_type: entry.entityType,
-  entity_id: entry.entityId,
-  before: entry.before === undefined ? null : JSON.stringify(entry.before),
-  after: entry.after === undefined ? null : JSON.stringify(entry.after),
-  request_id: entry.requestId ?? null,
-});
-
 export async function recordAudit(trx: Knex, entry: AuditEntry): Promise<void> {
-  await trx('audit_log').insert(auditRow(entry));
+  await trx('audit_log').insert({
+    actor_type: entry.actor.type,
+    actor_id: entry.actor.id,
+    action: entry.action,
+    entity_type: entry.entityType,
+    entity_id: entry.entityId,
+    before: entry.before === undefined ? null : JSON.stringify(entry.before),
+    after: entry.after === undefined ? null : JSON.stringify(entry.after),
+    request_id: entry.requestId ?? null,
+  });
 }
 
-/** Many entries in one statement (a bulk change such as an import): the same rows as one `recordAudit` each. */
-export async function recordAudits(trx: Knex, entries: readonly AuditEntry[]): Promise<void> {
-  if (entries.length) await trx('audit_log').insert(entries.map(auditRow));
+/**
+ * A bulk change's entries (an import's new records) in one statement: one entry per row of
+ * `select`, which yields `entity_id` and `after` (jsonb, e.g. `rowJsonSql`, the shape
+ * `recordAudit` stores) in the order they are to be written. Returns how many were written.
+ */
+export async function recordAuditsFrom(trx: Knex, entry: Pick<AuditEntry, 'actor' | 'action' | 'entityType' | 'requestId'>, select: string): Promise<number> {
+  const result = await trx.raw(
+    `insert into audit_log (actor_type, actor_id, action, entity_type, entity_id, after, request_id)
+     select ?, ?, ?, ?, q.entity_id, q.after, ? from (${select}) q`,
+    [entry.actor.type, entry.actor.id, entry.action, entry.entityType, entry.requestId ?? null],
+  );
+  return (result as { rowCount: number }).rowCount;
 }
 
 /** Entity types the audit log records (`entity_type`). */
