@@ -23,7 +23,7 @@ import { customerUnificationRoutes } from './routes/customerUnification';
 import { importRoutes } from './routes/imports';
 import { healthRoutes } from './routes/health';
 import { leadNurtureRoutes } from './routes/leadNurture';
-import { leadImportRoutes } from './routes/leadImports';
+import { leadImportRoutes, type AfterLeadImport } from './routes/leadImports';
 import { leadRoutes } from './routes/leads';
 import { dealRoutes } from './routes/deals';
 import { leadQualificationRoutes } from './routes/leadQualification';
@@ -53,6 +53,8 @@ export interface AppDeps {
   customers: CustomerConfig;
   /** Lead import limits; LEAD_IMPORT_MAX_MB's default when absent. */
   leads?: LeadConfig;
+  /** What runs after a lead import commits (e.g. enrolling its leads in a sequence); nothing when absent. */
+  afterLeadImport?: AfterLeadImport;
   /** Payment terms for new invoices; net 30 when absent. */
   orders?: OrderConfig;
 }

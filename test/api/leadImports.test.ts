@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +18,7 @@ import { countRows } from '../helpers/db';
 import { createLead, uniqueEmail } from '../helpers/fixtures';
 import { apiRequest, type Reply } from '../helpers/http';
 import { expectStatus, startStack, type TestStack } from '../helpers/stack';
+import { eventually } from '../helpers/temporal';
 import type { Lead, LeadImportView, Problem } from '../helpers/apiTypes';
 
 const WATCHED = ['leads', 'audit_log', 'lead_imports', 'lead_import_rows', 'lead_import_keys', 'contacts'];
@@ -247,6 +249,29 @@ describe('lead import (POST /leads/imports)', function () {
     assert.deepEqual(await countRows(stack.db, WATCHED), before, 'nothing written');
     expectStatus(await stack.as.rep.get('/leads?limit=1'), 200);
     expectStatus(await upload(token, csv(row())), 201);
+  });
+
+  it('a client that stops mid-upload leaves nothing imported and no transaction open', async function () {
+    const before = await countRows(stack.db, WATCHED);
+    const text = csv(...Array.from({ length: 2000 }, () => row()));
+    const cut = (head: string, body: Buffer) => new Promise<void>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(stack.url).port), '127.0.0.1', () => {
+        socket.write(Buffer.concat([Buffer.from(head), body.subarray(0, Math.floor(body.length / 2))]));
+        setTimeout(() => socket.destroy(), 300);
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve());
+    });
+    const auth = `Authorization: Bearer ${stack.users.manager.token}\r\n`;
+    await cut(`POST /leads/imports HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: text/csv\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n`, Buffer.from(text));
+    const form = multipart('AbC', [{ name: 'file', filename: 'leads.csv', content: text }]);
+    await cut(`POST /leads/imports HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: multipart/form-data; boundary=AbC\r\nContent-Length: ${form.length}\r\n\r\n`, form);
+    await eventually(async () => {
+      const open = await stack.db.raw("select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and (state like 'idle in transaction%' or query ilike 'copy lead_import_stage%' and state <> 'idle')");
+      return open.rows[0].n === 0;
+    }, 'no import transaction left open');
+    assert.deepEqual(await countRows(stack.db, WATCHED), before);
+    expectStatus(await upload(stack.users.manager.token, csv(row())), 201);
   });
 
   it('lets only a manager or an admin name another owner: a rep is refused for the file, and for a row', async function () {
