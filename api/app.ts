@@ -23,6 +23,7 @@ import { customerUnificationRoutes } from './routes/customerUnification';
 import { importRoutes } from './routes/imports';
 import { healthRoutes } from './routes/health';
 import { leadNurtureRoutes } from './routes/leadNurture';
+import { leadImportRoutes, type AfterLeadImport } from './routes/leadImports';
 import { leadRoutes } from './routes/leads';
 import { dealRoutes } from './routes/deals';
 import { leadQualificationRoutes } from './routes/leadQualification';
@@ -40,7 +41,7 @@ import { meRoutes } from './routes/me';
 import { sequenceRoutes } from './routes/sequences';
 import { enrollmentBulkRoutes } from './routes/enrollmentBulk';
 import { inboundRoutes, inboundSettingsRoutes, unsubscribePage } from './routes/inbound';
-import type { CustomerConfig, DealConfig, OrderConfig } from '../config';
+import type { CustomerConfig, DealConfig, LeadConfig, OrderConfig } from '../config';
 
 export interface AppDeps {
   db: Db;
@@ -53,6 +54,10 @@ export interface AppDeps {
   deals?: DealConfig;
   /** Customer import mappings, match rules and upload limit. */
   customers: CustomerConfig;
+  /** Lead import limits; LEAD_IMPORT_MAX_MB's default when absent. */
+  leads?: LeadConfig;
+  /** What runs after a lead import commits (e.g. enrolling its leads in a sequence); nothing when absent. */
+  afterLeadImport?: AfterLeadImport;
   /** Payment terms for new invoices; net 30 when absent. */
   orders?: OrderConfig;
   /** INBOUND_EMAIL_SECRET; absent: the per-database secret. */
@@ -81,7 +86,7 @@ export function createApp(deps: AppDeps): Express {
 
   const publicRoutes: RouteSpec[] = [...healthRoutes(deps), ...inboundRoutes(deps)];
   const routes: RouteSpec[] = [
-    ...leadRoutes(deps), ...leadNurtureRoutes(deps), ...sequenceRoutes(deps), ...enrollmentBulkRoutes(deps), ...inboundSettingsRoutes(deps), ...activityRoutes(deps),
+    ...leadRoutes(deps), ...leadImportRoutes(deps), ...leadNurtureRoutes(deps), ...sequenceRoutes(deps), ...enrollmentBulkRoutes(deps), ...inboundSettingsRoutes(deps), ...activityRoutes(deps),
     ...leadQualificationRoutes(deps), ...dealRoutes(deps), ...quoteRoutes(deps), ...techCheckRoutes(deps), ...productRoutes(deps),
     ...customerRoutes(deps), ...importRoutes(deps), ...customerUnificationRoutes(deps),
     ...orderRoutes(deps), ...invoiceRoutes(deps), ...accountRoutes(deps), ...contactRoutes(deps),

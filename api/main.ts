@@ -25,7 +25,7 @@ export async function startApi(config: Config, log: Logger, db: Db): Promise<Run
   const interceptors = config.tracing ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
   const temporal = new Client({ connection, namespace: config.temporalNamespace, ...(interceptors ? { interceptors } : {}) });
   const url = config.publicUrl ?? `http://localhost:${config.port}`;
-  const app = createApp({ db, temporal, taskQueue: config.taskQueue, log, publicUrl: url, deals: config.deals, customers: config.customers, orders: config.orders, inboundSecret: config.inboundEmailSecret });
+  const app = createApp({ db, temporal, taskQueue: config.taskQueue, log, publicUrl: url, deals: config.deals, customers: config.customers, leads: config.leads, orders: config.orders, inboundSecret: config.inboundEmailSecret });
   const server = createApiServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -51,6 +51,7 @@ export interface Config {
   deals: DealConfig;
   orders: OrderConfig;
   customers: CustomerConfig;
+  leads: LeadConfig;
   /** WORKER_METRICS_PORT: where the worker serves GET /metrics (0: any free port; null: `off`). */
   workerMetricsPort: number | null;
   /** Where traces go over OTLP; null (the default): no tracing at all. */
@@ -85,6 +86,14 @@ export interface CustomerConfig {
   /** CUSTOMER_IMPORT_MAX_MB: the largest file `POST /imports` accepts (default 1024). */
   importMaxBytes: number;
 }
+
+/** Lead imports from CSV files. */
+export interface LeadConfig {
+  /** LEAD_IMPORT_MAX_MB: the largest file `POST /leads/imports` accepts (default 20). */
+  importMaxBytes: number;
+}
+
+export const DEFAULT_LEAD_IMPORT_MAX_MB = 20;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -174,6 +183,7 @@ export function loadConfig(env: Env = process.env): Config {
       paymentTermsDays: days(env, 'PAYMENT_TERMS_DAYS', 30),
     },
     customers: customerConfig(env),
+    leads: { importMaxBytes: positiveMb(env, 'LEAD_IMPORT_MAX_MB', DEFAULT_LEAD_IMPORT_MAX_MB) },
     workerMetricsPort: optionalPort(env, 'WORKER_METRICS_PORT', 9464),
     tracing: tracingConfig(env),
     inboundEmailSecret: str(env, 'INBOUND_EMAIL_SECRET'),
@@ -209,6 +219,13 @@ function optionalPort(env: Env, name: string, fallback: number): number | null {
   if (/^off$/i.test(raw)) return null;
   if (raw === '0') return 0;
   return int(env, name, fallback);
+}
+
+function positiveMb(env: Env, name: string, fallback: number): number {
+  const raw = str(env, name);
+  const mb = raw === null ? fallback : Number(raw);
+  if (!Number.isInteger(mb) || mb <= 0) throw new ConfigError(`${name} must be a positive whole number, got "${raw}"`);
+  return mb * 1024 * 1024;
 }
 
 function customerConfig(env: Env): CustomerConfig {

@@ -11,6 +11,19 @@ export function fromRow<T>(row: Record<string, unknown>): T {
   return out as T;
 }
 
+/**
+ * `fromRow` in SQL, for set-based writes of what a record looks like (an audit entry's `after`):
+ * the row of `alias` as jsonb with camelCase keys, and its `timestamps` columns as `toISOString`
+ * writes them (UTC, milliseconds, `Z`).
+ */
+export function rowJsonSql(alias: string, timestamps: readonly string[]): string {
+  const isTimestamp = timestamps.length ? `e.k in (${timestamps.map((c) => `'${c.replace(/'/g, "''")}'`).join(', ')}) and e.v <> 'null'::jsonb` : 'false';
+  return `(select jsonb_object_agg(
+      lower(left(e.k, 1)) || substr(replace(initcap(replace(e.k, '_', ' ')), ' ', ''), 2),
+      case when ${isTimestamp} then to_jsonb(to_char((e.v #>> '{}')::timestamptz at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) else e.v end)
+    from jsonb_each(to_jsonb(${alias})) as e(k, v))`;
+}
+
 /** Drops undefined values, so a partial patch only touches the fields it names. */
 export function toRow(values: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};

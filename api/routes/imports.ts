@@ -18,6 +18,7 @@ import { SUPERVISORS } from '../auth';
 import { HttpError } from '../errors';
 import { route, type RouteSpec } from '../http';
 import { idParams, isoDateTime, paging } from '../schemas';
+import { badRequest, malformedMultipart } from '../uploads';
 import { requestUnification, type UnificationTicket } from '../unificationClient';
 
 const fileSchema = z.object({
@@ -56,10 +57,6 @@ const rejectsQuery = z.object({
   ...paging,
 });
 
-function badRequest(code: string, field: string, message: string): HttpError {
-  return new HttpError(400, 'validation_failed', `${field}: ${message}`, { field, errors: [{ field, code, message }] });
-}
-
 export interface ImportRoutesDeps {
   db: Db;
   temporal: Client;
@@ -67,12 +64,6 @@ export interface ImportRoutesDeps {
   log: Logger;
   /** Mapping files and upload limit (config `customers`). */
   customers: CustomerConfig;
-}
-
-/** A multipart body that cannot be read to its end: the client stopped, or lied about the end. */
-function malformedMultipart(reason: string): HttpError {
-  const message = `the multipart body cannot be read: ${reason}`;
-  return new HttpError(400, 'malformed_multipart', message, { field: 'body', errors: [{ field: 'body', code: 'malformed_multipart', message }] });
 }
 
 /**

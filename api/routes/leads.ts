@@ -3,44 +3,17 @@ import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { CUSTOMER_TYPES, LEAD_SOURCES, LEAD_STATUSES, LeadStore, type LeadFields } from '../../db/stores/leads';
+import { CUSTOMER_TYPES, LEAD_STATUSES, LeadStore, type LeadFields } from '../../db/stores/leads';
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
-import { leadSchema } from '../views/leads';
+import { EMPTY_LEAD, createLeadBody, leadSchema } from '../views/leads';
 import { route, type RouteSpec } from '../http';
 import { idFor } from '../idempotency';
-import { cents, definedOnly, timeZone, emailAddress, idParams, optionalText, pageOf, paging, text } from '../schemas';
+import { definedOnly, idParams, pageOf, paging, text } from '../schemas';
 import { stopNurtureForClosedLead } from '../processes/nurture';
 
-const leadFields = {
-  topic: text(200).describe('What the lead is interested in, e.g. a product'),
-  firstName: optionalText(100),
-  lastName: text(100),
-  email: emailAddress().nullable().optional(),
-  mobilePhone: optionalText(50),
-  businessPhone: optionalText(50),
-  companyName: optionalText(200),
-  website: z.url({ protocol: /^https?$/ }).max(500).nullable().optional(),
-  street: optionalText(200),
-  city: optionalText(100),
-  postalCode: optionalText(20),
-  state: optionalText(100),
-  country: optionalText(100),
-  source: z.enum(LEAD_SOURCES).optional(),
-  customerType: z.enum(CUSTOMER_TYPES).describe('Only corporate leads can be nurtured'),
-  estimatedValueCents: cents().nullable().optional(),
-  ownerId: z.uuid().optional().describe('The rep who owns the lead; defaults to the caller'),
-  timeZone: timeZone().nullable().optional(),
-};
-
-const createLeadBody = z.strictObject(leadFields);
 const patchLeadBody = createLeadBody
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: 'name at least one field to change', params: { code: 'empty_patch' } });
-
-const EMPTY_LEAD: Omit<LeadFields, 'topic' | 'lastName' | 'customerType' | 'ownerId'> = {
-  firstName: null, email: null, mobilePhone: null, businessPhone: null, companyName: null, website: null, street: null,
-  city: null, postalCode: null, state: null, country: null, estimatedValueCents: null, source: 'other',
-};
 
 const listQuery = z.object({
   status: z.enum(LEAD_STATUSES).optional(),

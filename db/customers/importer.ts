@@ -13,12 +13,12 @@
 import crypto from 'node:crypto';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StringDecoder } from 'node:string_decoder';
-import { parse, type CsvError } from 'csv-parse';
+import type { CsvError } from 'csv-parse';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../knex';
+import { clipRaw, copyField, csvRecordParser, normaliseText, startLine, trimRaw, type ParsedRecord } from '../csvStream';
 import { bindHeader, parseRow, type BoundLayout, type PersonRow, type PurchaseRow, type RejectReason, type SourceMapping } from '../../domain/customers/mapping';
 
 /** One file's counts are the import's totals, for that file (`ImportTotals`), and more. */
@@ -53,20 +53,6 @@ export interface ImportFileInput {
   onProgress?: (progress: ImportProgress) => void;
 }
 
-const MAX_RAW = 4000;
-
-const NEEDS_ESCAPE = /[\\\t\n\r]/;
-
-/** COPY text-format field. */
-function copyField(value: string | number | boolean | null | undefined): string {
-  if (value === null || value === undefined) return '\\N';
-  const text = typeof value === 'string' ? value : String(value);
-  // COPY cannot carry NUL at all: a rejected row's raw text shows it as U+FFFD (accepted rows never hold one).
-  const storable = text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
-  if (!NEEDS_ESCAPE.test(storable)) return storable;
-  return storable.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
-}
-
 const PERSON_STAGE = [
   'first_name text', 'last_name text', 'full_name text', 'email text', 'phone text', 'date_of_birth date', 'gender text',
   'postal_code text', 'street text', 'city text', 'state text', 'country text', 'created_on date', 'reward_points integer',
@@ -81,7 +67,7 @@ const columnNames = (defs: string[]) => defs.map((d) => d.split(' ')[0]);
 function acceptedLine(line: number, row: PersonRow | PurchaseRow, raw: string): string {
   const fields: Array<string | number | boolean | null | undefined> = [line, 'r', row.sourceKey];
   // The raw text rides along so that a later duplicate of this key can be rejected with it.
-  const rawText = raw.length > MAX_RAW ? `${raw.slice(0, MAX_RAW)}…` : raw;
+  const rawText = clipRaw(raw);
   if (row.kind === 'person') {
     const values = PERSON_VALUES.map((k) => row.values[k] ?? null);
     fields.push(null, null, null, null, rawText, ...values, JSON.stringify(row.links), JSON.stringify(row.extra));
@@ -99,53 +85,8 @@ function acceptedLine(line: number, row: PersonRow | PurchaseRow, raw: string): 
  */
 function rejectedLine(kind: 'person' | 'purchase', line: number, sourceKey: string | null, reason: RejectReason, column: string | null, message: string, raw: string, mark: 'x' | 'v' = 'x'): string {
   const width = (kind === 'person' ? PERSON_STAGE : PURCHASE_STAGE).length;
-  const fields = [line, mark, sourceKey, null, reason, column, message, raw.length > MAX_RAW ? `${raw.slice(0, MAX_RAW)}…` : raw, ...Array<null>(width).fill(null)];
+  const fields = [line, mark, sourceKey, null, reason, column, message, clipRaw(raw), ...Array<null>(width).fill(null)];
   return `${fields.map(copyField).join('\t')}\n`;
-}
-
-/** UTF-8 decoding, BOM removal and CRLF → LF, so csv-parse counts lines right. */
-function normaliseText(onBytes: (chunk: Buffer) => void): Transform {
-  const decoder = new StringDecoder('utf8');
-  let first = true;
-  let heldCr = false;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      onBytes(chunk);
-      let text = (heldCr ? '\r' : '') + decoder.write(chunk);
-      heldCr = text.endsWith('\r');
-      if (heldCr) text = text.slice(0, -1);
-      if (first && text.length) {
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-        first = false;
-      }
-      done(null, text.replace(/\r\n/g, '\n'));
-    },
-    flush(done) {
-      done(null, (heldCr ? '\r' : '') + decoder.end());
-    },
-  });
-}
-
-/** The record's text without the empty lines before it and its line end. */
-function trimRaw(raw: string): string {
-  let start = 0;
-  let end = raw.length;
-  while (start < end && raw.charCodeAt(start) === 10) start++;
-  if (end > start && raw.charCodeAt(end - 1) === 10) end--;
-  return start === 0 && end === raw.length ? raw : raw.slice(start, end);
-}
-
-/** The line a record starts on: csv-parse reports the line it ends on. */
-function startLine(endLine: number, body: string): number {
-  let inner = 0;
-  for (let i = body.indexOf('\n'); i !== -1; i = body.indexOf('\n', i + 1)) inner++;
-  return endLine - inner;
-}
-
-interface ParsedRecord {
-  record: string[];
-  raw: string;
-  info: { lines: number };
 }
 
 export interface ImportSession {
@@ -272,15 +213,7 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
       },
     });
 
-    const parser = parse({
-      delimiter: mapping.delimiter,
-      relax_column_count: true,
-      relax_quotes: true,
-      skip_records_with_error: true,
-      skip_empty_lines: true,
-      info: true,
-      raw: true,
-    });
+    const parser = csvRecordParser(mapping.delimiter);
     parser.on('skip', (error: CsvError) => {
       const raw = trimRaw(String((error as unknown as { raw?: string }).raw ?? ''));
       const line = startLine(Number(error.lines ?? 0), raw);

@@ -32,6 +32,20 @@ export async function recordAudit(trx: Knex, entry: AuditEntry): Promise<void> {
   });
 }
 
+/**
+ * A bulk change's entries (an import's new records) in one statement: one entry per row of
+ * `select`, which yields `entity_id` and `after` (jsonb, e.g. `rowJsonSql`, the shape
+ * `recordAudit` stores) in the order they are to be written. Returns how many were written.
+ */
+export async function recordAuditsFrom(trx: Knex, entry: Pick<AuditEntry, 'actor' | 'action' | 'entityType' | 'requestId'>, select: string): Promise<number> {
+  const result = await trx.raw(
+    `insert into audit_log (actor_type, actor_id, action, entity_type, entity_id, after, request_id)
+     select ?, ?, ?, ?, q.entity_id, q.after, ? from (${select}) q`,
+    [entry.actor.type, entry.actor.id, entry.action, entry.entityType, entry.requestId ?? null],
+  );
+  return (result as { rowCount: number }).rowCount;
+}
+
 /** Entity types the audit log records (`entity_type`). */
 export const AUDIT_ENTITIES = ['lead', 'deal', 'quote', 'activity', 'account', 'contact', 'order', 'invoice', 'sequence'] as const;
 export type AuditEntity = (typeof AUDIT_ENTITIES)[number];

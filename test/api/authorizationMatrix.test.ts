@@ -32,7 +32,7 @@ import { apiRequest } from '../helpers/http';
 import { invoicedOrder, today, wonOrder } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
 import { operationId } from '../../api/workflowCalls';
-import type { Account, Contact, DealUpdated, Nurture, Problem, QuoteDetail } from '../helpers/apiTypes';
+import type { Account, Contact, DealUpdated, LeadImportView, Nurture, Problem, QuoteDetail } from '../helpers/apiTypes';
 
 type Caller = 'none' | 'malformed' | 'badToken' | 'owner' | 'otherRep' | 'tech' | 'manager' | 'admin';
 const CALLERS: readonly Caller[] = ['none', 'malformed', 'badToken', 'owner', 'otherRep', 'tech', 'manager', 'admin'];
@@ -93,6 +93,7 @@ interface World {
   enrolledContactId: string;
   sequenceId: string;
   batchId: string;
+  leadImportId: string;
 }
 
 describe('authorization matrix: every operation × every kind of caller, from one table (dev server)', function () {
@@ -252,6 +253,12 @@ describe('authorization matrix: every operation × every kind of caller, from on
       { variant: 'naming another rep as owner', expect: { ...salesRoles(201), owner: REASSIGN }, target: none(), body: () => ({ ...leadBody(), ownerId: ids.otherRep }) },
     ],
     'GET /leads': [{ expect: anyone(200), target: none() }],
+    // A lead import creates leads: whoever may create one; its report (raw rows) is the importer's and their supervisors'.
+    'POST /leads/imports': [
+      { expect: salesRoles(201), target: none(), form: leadsUpload },
+      { variant: 'naming another rep as owner', expect: { ...salesRoles(201), owner: REASSIGN }, target: none(() => `ownerId=${ids.otherRep}`), form: leadsUpload },
+    ],
+    'GET /leads/imports/{id}': [{ expect: ownerOrSupervisor(200), target: at(() => world.leadImportId) }],
     'GET /leads/{id}': [{ expect: anyone(200), target: at(() => world.leadId) }],
     'PATCH /leads/{id}': [
       { expect: ownerOrSupervisor(200), target: rec.lead, body: () => ({ topic: 'Cameras for 3 warehouses' }), shared: true },
@@ -427,6 +434,17 @@ describe('authorization matrix: every operation × every kind of caller, from on
       + `${key},Dana,Reyes,Dana Reyes,1/2/1980,Female,${key.toLowerCase()}@example.com,555.010.0199,78226,1 Main St,San Antonio,TX,USA,4/12/2020,low,No,50000,Engineer,high\n`;
   }
 
+  /** One lead with an email of its own. */
+  function leadsCsv(): string {
+    return `topic,lastName,customerType,email\nDoorbells,Reyes,corporate,${uniqueEmail('matrix')}\n`;
+  }
+
+  function leadsUpload(): FormData {
+    const form = new FormData();
+    form.append('file', new Blob([leadsCsv()], { type: 'text/csv' }), 'leads.csv');
+    return form;
+  }
+
   function contactsUpload(): FormData {
     const form = new FormData();
     form.append('contacts', new Blob([contactsCsv()], { type: 'text/csv' }), 'contacts.csv');
@@ -535,6 +553,10 @@ describe('authorization matrix: every operation × every kind of caller, from on
         expectStatus(batch, 202);
         world.batchId = batch.body.id;
       })(),
+      apiRequest<LeadImportView>(stack.url, 'POST', '/leads/imports', { headers: { Authorization: `Bearer ${u.rep.token}`, 'Content-Type': 'text/csv' }, body: leadsCsv() }).then((r) => {
+        expectStatus(r, 201);
+        world.leadImportId = r.body.id;
+      }),
       (async () => {
         world.importId = (await importCsv(db, { contacts: contactsCsv() })).id;
         const ticket = await requestUnification(stack.env.client, stack.taskQueue, { trigger: 'api', by: u.manager.id });
