@@ -12,6 +12,7 @@ import { createDealLifecycleActivities } from '../activities/dealLifecycle';
 import { createCustomerUnificationActivities } from '../activities/customerUnification';
 import { createOrderToCashActivities } from '../activities/orderToCash';
 import { createSequenceEnrollmentActivities } from '../activities/sequenceEnrollment';
+import { createLeadImportEnrollmentActivities } from '../activities/leadImportEnrollment';
 
 export interface ActivityDeps {
   db: Db;
@@ -45,6 +46,7 @@ export function createActivities(deps: ActivityDeps) {
     dealLifecycle: createDealLifecycleActivities(deps),
     customerUnification: createCustomerUnificationActivities(deps),
     orderToCash: createOrderToCashActivities(deps),
+    leadImportEnrollment: createLeadImportEnrollmentActivities(deps),
     sequenceEnrollment: createSequenceEnrollmentActivities({ ...deps, publicUrl: deps.publicUrl ?? 'http://localhost:3000' }),
   });
 }

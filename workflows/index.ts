@@ -4,3 +4,4 @@ export { dealLifecycleWorkflow } from './dealLifecycle';
 export { customerUnificationWorkflow, scheduledCustomerUnificationWorkflow } from './customerUnification';
 export { orderToCashWorkflow } from './orderToCash';
 export { sequenceEnrollmentWorkflow } from './sequenceEnrollment';
+export { leadImportEnrollmentWorkflow } from './leadImportEnrollment';

@@ -11,6 +11,7 @@ import { defineSignal } from '@temporalio/workflow';
 import type { SequenceDefinition, StepType } from '../domain/sequences/definition';
 import type { WorkCalendar } from '../domain/sequences/time';
 import type { NurtureFailure, NurtureState, NurtureStepState, NurtureStopReason } from './leadNurture.contract';
+import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey, SequenceIdKey, SequenceVersionKey } from './searchAttributes';
 
 export type PersonType = 'lead' | 'contact';
 
@@ -106,4 +107,32 @@ export interface SequenceSkippedInput {
   sequenceVersion: number;
   steps: Array<{ step: string; stepIndex: number; dueAt: string | null }>;
   reason: SequenceStopReason;
+}
+
+/** What starting an enrollment takes, the same from the API and from a lead import's enrollment. */
+export function enrollmentStart(
+  person: { type: PersonType; id: string; ownerId: string; customerType: 'corporate' | 'consumer'; name: string; company: string | null },
+  sequence: SequenceDefinition,
+  calendars: { recipient: WorkCalendar; owner: WorkCalendar },
+  enrolledBy: string,
+) {
+  const input: SequenceEnrollmentInput = {
+    person: { type: person.type, id: person.id }, ownerId: person.ownerId, customerType: person.customerType, enrolledBy,
+    sequence: { sequenceId: sequence.sequenceId, version: sequence.version, name: sequence.name, eligibility: sequence.eligibility, steps: sequence.steps },
+    recipientCalendar: calendars.recipient, ownerCalendar: calendars.owner,
+  };
+  return {
+    workflowId: enrollmentWorkflowId(person.type, person.id),
+    input,
+    staticSummary: `${sequence.name} v${sequence.version}: ${person.name}${person.company ? ` (${person.company})` : ''}`,
+    typedSearchAttributes: [
+      ...(person.type === 'lead' ? [{ key: LeadIdKey, value: person.id }] : []),
+      { key: OwnerIdKey, value: person.ownerId },
+      { key: CustomerTypeKey, value: person.customerType },
+      { key: SequenceIdKey, value: sequence.sequenceId },
+      { key: SequenceVersionKey, value: sequence.version },
+      { key: NurtureStatusKey, value: 'running' },
+      { key: NurtureStepKey, value: sequence.steps[0].key },
+    ],
+  };
 }

@@ -8,15 +8,15 @@ import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
 import { recordAudit } from '../../db/stores/audit';
 import { CalendarStore } from '../../db/stores/calendars';
-import { PersonStore, personName, type Person } from '../../db/stores/people';
+import { PersonStore, personName } from '../../db/stores/people';
 import { SequenceStore, type PersonType } from '../../db/stores/sequences';
 import type { User } from '../../db/stores/users';
-import { ConflictError, UnprocessableError } from '../../domain/rejection';
+import { ConflictError } from '../../domain/rejection';
+import { enrollmentRefusal } from '../../domain/sequences/eligibility';
 import type { StopNurtureInput } from '../../workflows/leadNurture.contract';
 import { stopNurtureSignal } from '../../workflows/leadNurture.contract';
-import { enrollmentWorkflowId, type SequenceEnrollmentInput } from '../../workflows/sequenceEnrollment.contract';
+import { enrollmentStart, enrollmentWorkflowId } from '../../workflows/sequenceEnrollment.contract';
 import type { sequenceEnrollmentWorkflow } from '../../workflows/sequenceEnrollment';
-import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey, SequenceIdKey, SequenceVersionKey } from '../../workflows/searchAttributes';
 import { assertOwnerOrSupervisor } from '../auth';
 import type { Operation } from '../idempotency';
 import { workflowCalls } from '../workflowCalls';
@@ -37,19 +37,6 @@ export interface EnrollDeps {
   taskQueue: string;
 }
 
-/** Why a person cannot be enrolled in a version, as the API refuses it; null when they can. */
-export function enrollmentRefusal(person: Person, version: { eligibility: { customerTypes: string[] }; steps: Array<{ type: string }> }): Error | null {
-  if (!version.eligibility.customerTypes.includes(person.customerType)) {
-    const corporateOnly = version.eligibility.customerTypes.length === 1 && version.eligibility.customerTypes[0] === 'corporate';
-    return new UnprocessableError(corporateOnly ? 'not_corporate' : 'not_eligible', `this sequence takes ${version.eligibility.customerTypes.join(' or ')} people; this ${person.type} is ${person.customerType}`, 'customerType');
-  }
-  if (person.status !== 'open') return new ConflictError('lead_closed', `${person.type} ${person.id} is already ${person.status}`, undefined, { leadStatus: person.status });
-  const emails = version.steps.some((s) => s.type === 'email');
-  if (emails && person.doNotEmailAt) return new ConflictError('do_not_email', `${person.type} ${person.id} unsubscribed on ${person.doNotEmailAt}; a sequence with emails cannot enroll them`);
-  if (emails && !person.email) return new UnprocessableError('email_required', 'the sequence sends emails: give the person an email address first', 'email');
-  return null;
-}
-
 export function sequenceEnrollment({ db, temporal, taskQueue }: EnrollDeps) {
   const people = new PersonStore(db);
   const sequences = new SequenceStore(db);
@@ -65,32 +52,23 @@ export function sequenceEnrollment({ db, temporal, taskQueue }: EnrollDeps) {
     if (refusal) throw refusal;
     const ownerCalendar = await calendars.user(person.ownerId);
     const recipientCalendar = await calendars.forPerson(type, person.id, ownerCalendar, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10));
-    const workflowId = enrollmentWorkflowId(type, person.id);
-    const input: SequenceEnrollmentInput = {
-      person: { type, id: person.id }, ownerId: person.ownerId, customerType: person.customerType, enrolledBy: user.id,
-      sequence: { sequenceId: version.sequenceId, version: version.version, name: version.name, eligibility: version.eligibility, steps: version.steps },
-      recipientCalendar, ownerCalendar: { zone: ownerCalendar.zone, hours: ownerCalendar.hours, holidays: recipientCalendar.holidays },
-    };
+    const start = enrollmentStart(
+      { type, id: person.id, ownerId: person.ownerId, customerType: person.customerType, name: personName(person), company: person.company },
+      version, { recipient: recipientCalendar, owner: { zone: ownerCalendar.zone, hours: ownerCalendar.hours, holidays: recipientCalendar.holidays } }, user.id,
+    );
+    const { workflowId } = start;
     const enrolled = (runId: string): Enrolled => ({
       workflowId, runId, leadId: type === 'lead' ? person.id : null, person: { type, id: person.id }, sequenceId: version.sequenceId, sequenceVersion: version.version, status: 'running',
     });
     let runId: string;
     try {
       const handle = await calls.start<typeof sequenceEnrollmentWorkflow>('sequenceEnrollmentWorkflow', {
-        workflowId, taskQueue, args: [input],
+        workflowId, taskQueue, args: [start.input],
         workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         // Which request started it: a rerun of the same request (its answer was lost) is told it did.
         memo: { operation: operation.operationKey },
-        staticSummary: `${version.name} v${version.version}: ${personName(person)}${person.company ? ` (${person.company})` : ''}`,
-        typedSearchAttributes: [
-          ...(type === 'lead' ? [{ key: LeadIdKey, value: person.id }] : []),
-          { key: OwnerIdKey, value: person.ownerId },
-          { key: CustomerTypeKey, value: person.customerType },
-          { key: SequenceIdKey, value: version.sequenceId },
-          { key: SequenceVersionKey, value: version.version },
-          { key: NurtureStatusKey, value: 'running' },
-          { key: NurtureStepKey, value: version.steps[0].key },
-        ],
+        staticSummary: start.staticSummary,
+        typedSearchAttributes: start.typedSearchAttributes,
       });
       runId = handle.firstExecutionRunId;
     } catch (error) {

@@ -10,7 +10,12 @@ import type { Db } from '../../db/knex';
 import type { LeadImportResult } from '../../db/leads/importer';
 import { LEAD_IMPORT_OUTCOMES, LeadImportStore } from '../../db/stores/leadImports';
 import { UserStore, type User } from '../../db/stores/users';
-import { InvalidFieldError } from '../../domain/rejection';
+import { InvalidFieldError, NotFoundError } from '../../domain/rejection';
+import { SequenceStore } from '../../db/stores/sequences';
+import type { Client } from '@temporalio/client';
+import { getLeadImportEnrollmentQuery, leadImportEnrollmentWorkflowId } from '../../workflows/leadImportEnrollment.contract';
+import type { leadImportEnrollmentWorkflow } from '../../workflows/leadImportEnrollment';
+import { workflowCalls } from '../workflowCalls';
 import { WORKERS, assertMayAssignOwner, assertOwnerOrSupervisor } from '../auth';
 import { route, type RouteSpec } from '../http';
 import { runLeadImport } from '../processes/leadImport';
@@ -45,6 +50,16 @@ export const leadImportViewSchema = leadImportSchema.extend({
 
 const postQuery = z.object({
   ownerId: z.uuid().optional().describe('The owner of every row that names none; defaults to the caller. Naming another user needs a manager or an admin'),
+  sequenceId: z.uuid().optional().describe('Enroll every lead the import creates in this sequence (its latest published version, pinned now), in the background: `enrollment` in the answer names the workflow, `GET /leads/imports/{id}/enrollment` shows its progress'),
+});
+
+const enrollmentSchema = z.object({
+  workflowId: z.string(), sequenceId: z.uuid(), sequenceVersion: z.number().int(),
+  enrolled: z.number().int(), refused: z.record(z.string(), z.number().int()).describe('Leads not enrolled, by code: not_corporate, email_required, already_enrolled, …'),
+  done: z.boolean(),
+});
+export const leadImportPostedSchema = leadImportViewSchema.extend({
+  enrollment: enrollmentSchema.nullable().describe('The enrollment of the created leads, when `sequenceId` was given'),
 });
 
 const rowsQuery = z.object({
@@ -62,11 +77,14 @@ export type AfterLeadImport = (result: LeadImportResult, by: User) => Promise<vo
 export interface LeadImportRoutesDeps {
   db: Db;
   log: Logger;
+  temporal: Client;
+  taskQueue: string;
   leads?: LeadConfig;
   afterLeadImport?: AfterLeadImport;
 }
 
-export function leadImportRoutes({ db, log, leads, afterLeadImport }: LeadImportRoutesDeps): RouteSpec[] {
+export function leadImportRoutes({ db, log, leads, afterLeadImport, temporal, taskQueue }: LeadImportRoutesDeps): RouteSpec[] {
+  const sequences = new SequenceStore(db);
   const imports = new LeadImportStore(db);
   const users = new UserStore(db);
   const maxBytes = leads?.importMaxBytes ?? DEFAULT_LEAD_IMPORT_MAX_MB * 1024 * 1024;
@@ -91,7 +109,9 @@ export function leadImportRoutes({ db, log, leads, afterLeadImport }: LeadImport
         schema: { type: 'string', description: 'The CSV file (UTF-8); or `multipart/form-data` with one file part' },
       },
       responses: {
-        201: { description: 'Imported: the counts and the first page of the rows not created (the rest: `GET /leads/imports/{id}`)', schema: leadImportViewSchema },
+        201: { description: 'Imported: the counts and the first page of the rows not created (the rest: `GET /leads/imports/{id}`)', schema: leadImportPostedSchema },
+        404: { description: '`sequence_not_found`: no such sequence' },
+        409: { description: '`sequence_archived`, `sequence_not_published`: the sequence takes no enrollments (nothing is imported)' },
         403: { description: 'Wrong role, or a rep naming another owner (`owner_reassign_forbidden`)' },
         413: { description: '`file_too_large` (LEAD_IMPORT_MAX_MB)' },
       },
@@ -101,6 +121,8 @@ export function leadImportRoutes({ db, log, leads, afterLeadImport }: LeadImport
           const owner = await users.get(query.ownerId);
           if (!owner || owner.disabledAt) throw new InvalidFieldError('ownerId', 'unknown_user', `ownerId ${query.ownerId} is not an active user`);
         }
+        // Judged before the file is read: a sequence that takes nobody imports nothing.
+        const version = query.sequenceId ? await sequences.forEnrollment(query.sequenceId) : null;
         const result = await receiveCsvFile(req, maxBytes, ({ stream, fileName, beforeCommit }) => runLeadImport({
           db, log, origin: 'api', importer: user, defaultOwnerId: query.ownerId ?? user.id, actor: { type: 'user', id: user.id }, requestId,
           fileName, stream, beforeCommit,
@@ -113,10 +135,37 @@ export function leadImportRoutes({ db, log, leads, afterLeadImport }: LeadImport
             log.warn({ err: error, importId: result.id }, 'leads imported but the follow-up failed');
           }
         }
+        let enrollment: z.infer<typeof enrollmentSchema> | null = null;
+        if (version) {
+          const workflowId = leadImportEnrollmentWorkflowId(result.id);
+          await workflowCalls(temporal).start<typeof leadImportEnrollmentWorkflow>('leadImportEnrollmentWorkflow', {
+            workflowId, taskQueue, workflowIdConflictPolicy: 'USE_EXISTING',
+            memo: { sequenceId: version.sequenceId, sequenceVersion: version.version },
+            args: [{ importId: result.id, sequenceId: version.sequenceId, sequenceVersion: version.version, enrolledBy: user.id }],
+            staticSummary: `Enroll the leads of import ${result.fileName} in ${version.name} v${version.version}`,
+          });
+          enrollment = { workflowId, sequenceId: version.sequenceId, sequenceVersion: version.version, enrolled: 0, refused: {}, done: false };
+        }
         const stored = await imports.require(result.id);
         const page = { limit: 50, offset: 0 };
         const { items, total } = await imports.rows(result.id, page);
-        return { status: 201, body: { ...stored, rows: { data: items, page: { ...page, total } } }, headers: { Location: `/leads/imports/${result.id}` } };
+        return { status: 201, body: { ...stored, rows: { data: items, page: { ...page, total } }, enrollment }, headers: { Location: `/leads/imports/${result.id}` } };
+      },
+    }),
+    route({
+      method: 'get', path: '/leads/imports/:id/enrollment', tag: 'Leads', summary: 'The enrollment of an import’s leads: how many enrolled, refused by code, done',
+      roles: WORKERS, params,
+      responses: { 200: { description: 'Its progress', schema: enrollmentSchema }, 403: { description: 'Wrong role, or `not_owner`: the import is someone else\'s' }, 404: { description: 'No such import, or it enrolled nobody (`enrollment_not_found`)' } },
+      async handler({ user, params: { id } }) {
+        const found = await imports.require(id);
+        assertOwnerOrSupervisor(user, found.createdBy ?? '', 'import');
+        const workflowId = leadImportEnrollmentWorkflowId(id);
+        const description = await workflowCalls(temporal).describe(workflowId);
+        if (!description) throw new NotFoundError('enrollment', workflowId);
+        const handle = temporal.workflow.getHandle<typeof leadImportEnrollmentWorkflow>(workflowId);
+        const progress = description.status.name === 'RUNNING' ? await workflowCalls(temporal).query(handle, getLeadImportEnrollmentQuery) : await handle.result();
+        const args = description.memo as { sequenceId?: string; sequenceVersion?: number } | undefined;
+        return { status: 200, body: { workflowId, sequenceId: args?.sequenceId ?? '', sequenceVersion: args?.sequenceVersion ?? 0, ...progress } };
       },
     }),
     route({

@@ -23,6 +23,7 @@ import { nurtureWorkflowId } from '../../workflows/leadNurture.contract';
 import { enrollmentWorkflowId } from '../../workflows/sequenceEnrollment.contract';
 import { serviceSecret } from '../../db/stores/secrets';
 import { unsubscribeToken } from '../../domain/sequences/links';
+import { DEFAULT_SEQUENCE_ID } from '../../domain/sequences/definition';
 import { orderWorkflowId } from '../../workflows/orderToCash.contract';
 import { importCsv } from '../customers/helpers';
 import { dealAt, productId, qualifiedDeal } from '../helpers/deals';
@@ -259,6 +260,7 @@ describe('authorization matrix: every operation × every kind of caller, from on
       { variant: 'naming another rep as owner', expect: { ...salesRoles(201), owner: REASSIGN }, target: none(() => `ownerId=${ids.otherRep}`), form: leadsUpload },
     ],
     'GET /leads/imports/{id}': [{ expect: ownerOrSupervisor(200), target: at(() => world.leadImportId) }],
+    'GET /leads/imports/{id}/enrollment': [{ expect: ownerOrSupervisor(200), target: at(() => world.leadImportId) }],
     'GET /leads/{id}': [{ expect: anyone(200), target: at(() => world.leadId) }],
     'PATCH /leads/{id}': [
       { expect: ownerOrSupervisor(200), target: rec.lead, body: () => ({ topic: 'Cameras for 3 warehouses' }), shared: true },
@@ -553,7 +555,7 @@ describe('authorization matrix: every operation × every kind of caller, from on
         expectStatus(batch, 202);
         world.batchId = batch.body.id;
       })(),
-      apiRequest<LeadImportView>(stack.url, 'POST', '/leads/imports', { headers: { Authorization: `Bearer ${u.rep.token}`, 'Content-Type': 'text/csv' }, body: leadsCsv() }).then((r) => {
+      apiRequest<LeadImportView>(stack.url, 'POST', `/leads/imports?sequenceId=${DEFAULT_SEQUENCE_ID}`, { headers: { Authorization: `Bearer ${u.rep.token}`, 'Content-Type': 'text/csv' }, body: leadsCsv() }).then((r) => {
         expectStatus(r, 201);
         world.leadImportId = r.body.id;
       }),

@@ -19,7 +19,8 @@ import { createLead, uniqueEmail } from '../helpers/fixtures';
 import { apiRequest, type Reply } from '../helpers/http';
 import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { eventually } from '../helpers/temporal';
-import type { Lead, LeadImportView, Problem } from '../helpers/apiTypes';
+import type { Lead, LeadImportPosted, LeadImportView, Problem } from '../helpers/apiTypes';
+import { DEFAULT_SEQUENCE_ID } from '../../domain/sequences/definition';
 
 const WATCHED = ['leads', 'audit_log', 'lead_imports', 'lead_import_rows', 'lead_import_keys', 'contacts'];
 const HEADER = 'External ID,Topic,First Name,last_name,EMAIL,Company,Phone,customerType,Favourite Colour';
@@ -297,6 +298,29 @@ describe('lead import (POST /leads/imports)', function () {
 
     expectStatus(await stack.as.otherRep.get(`/leads/imports/${byRep.body.id}`), 403, 'not_owner');
     expectStatus(await stack.as.manager.get(`/leads/imports/${byRep.body.id}`), 200);
+  });
+
+  it('enrolls every lead it creates in the sequence named, in the background, and reports who was refused and why', async function () {
+    const emails = [uniqueEmail('seq-a'), uniqueEmail('seq-b'), uniqueEmail('seq-c')];
+    const reply = await upload<LeadImportPosted>(stack.users.rep.token, csv(row({ email: emails[0] }), row({ email: emails[1] }), row({ email: emails[2], type: 'consumer' })), { query: `?sequenceId=${DEFAULT_SEQUENCE_ID}` });
+    expectStatus(reply, 201);
+    assert.equal(reply.body.rowsCreated, 3);
+    assert.equal(reply.body.enrollment?.sequenceVersion, 1);
+    const progress = await eventually(async () => {
+      const p = await apiRequest<{ done: boolean; enrolled: number; refused: Record<string, number> }>(stack.url, 'GET', `/leads/imports/${reply.body.id}/enrollment`, { headers: { Authorization: `Bearer ${stack.users.rep.token}` } });
+      return p.body.done ? p.body : null;
+    }, 'the enrollment of the import');
+    assert.equal(progress.enrolled, 2);
+    assert.deepEqual(progress.refused, { not_corporate: 1 });
+    const leads = await leadsByEmail(emails.slice(0, 2));
+    for (const lead of leads) {
+      const state = await apiRequest<{ sequenceId: string; sequenceVersion: number }>(stack.url, 'GET', `/leads/${lead.id}/nurture`, { headers: { Authorization: `Bearer ${stack.users.rep.token}` } });
+      assert.equal(state.status, 200);
+      assert.equal(state.body.sequenceId, DEFAULT_SEQUENCE_ID);
+    }
+    const archivedSequence = await apiRequest<{ id: string }>(stack.url, 'POST', '/sequences', { headers: { Authorization: `Bearer ${stack.users.manager.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'Gone' }) });
+    const refused = await upload<Problem>(stack.users.rep.token, csv(row()), { query: `?sequenceId=${archivedSequence.body.id}` });
+    expectStatus(refused, 409, 'sequence_not_published');
   });
 
   it('npm run leads:import imports a file the same way, and a second run creates nothing', async function () {

@@ -19,7 +19,7 @@ import type { passSchema, ticketSchema } from '../../api/routes/customerUnificat
 import type { customerSchema, customerViewSchema } from '../../api/routes/customers';
 import type { healthSchema } from '../../api/routes/health';
 import type { importSchema, importViewSchema } from '../../api/routes/imports';
-import type { leadImportViewSchema } from '../../api/routes/leadImports';
+import type { leadImportViewSchema, leadImportPostedSchema } from '../../api/routes/leadImports';
 import type { invoiceChangedSchema } from '../../api/routes/invoices';
 import type { enrolledSchema, nurtureSchema } from '../../api/routes/leadNurture';
 import type { qualifiedSchema } from '../../api/routes/leadQualification';
@@ -116,6 +116,7 @@ export type ImportSummary = z.infer<typeof importSchema>;
 export type Imported = ImportSummary & { unification: UnificationTicket | null };
 export type ImportView = z.infer<typeof importViewSchema>;
 /** POST /leads/imports and GET /leads/imports/{id}. */
+export type LeadImportPosted = z.infer<typeof leadImportPostedSchema>;
 export type LeadImportView = z.infer<typeof leadImportViewSchema>;
 export type UnificationTicket = z.infer<typeof ticketSchema>;
 export type UnificationPass = z.infer<typeof passSchema>;
