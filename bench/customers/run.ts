@@ -139,6 +139,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { sizes: { type: 'string', default: '10000,100000,1000000' }, work: { type: 'string' } } });
   const sizes = values.sizes!.split(',').map(Number);
   const config = loadConfig();
+  const loadAtStart = os.loadavg()[0];
   const work = path.resolve(values.work ?? path.join(os.tmpdir(), 'customer-bench'));
   fs.mkdirSync(work, { recursive: true });
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -237,7 +238,7 @@ async function main(): Promise<void> {
   });
   writeBenchmarkSection('customers', 'Customer view: import against plain COPY, unification at 10k / 100k / 1M records, match quality',
     `npm run bench:customers -- ${argv.join(' ')}`, [
-      `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; embedded PostgreSQL 18 with default durability; Temporal dev server (CLI ${'v1.5.1'}); worker in the benchmark process. Other sessions shared the machine, so single figures move by ±20 %; each baseline ran next to its figure.`,
+      `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; embedded PostgreSQL 18 with default durability; Temporal dev server (CLI ${'v1.5.1'}); worker in the benchmark process. Other sessions shared the machine (load average ${loadAtStart.toFixed(1)} when the run started, ${os.loadavg()[0].toFixed(1)} when it ended), so single figures move by ±20 % or more; each baseline ran next to its figure, and the ratios are what compare across runs.`,
       '',
       'Data: `bench/customers/generate.ts` (seed 42) — N person records (eCommerce contacts + loyalty members, about 1.43 records per person) with their purchases, in the Contoso layout, with the noise of customers-sample and a truth.csv. Baseline: plain `COPY … FROM STDIN (FORMAT csv, HEADER)` of the same four files into text tables. Ours: parse, map and type every cell, reject bad rows, stage with COPY, reject duplicate keys, upsert by source key — one transaction. Unification: from the request to the pass\'s completion through the real workflow and worker; then an unchanged re-run.',
       '',
