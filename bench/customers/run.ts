@@ -7,7 +7,7 @@
  * embedded PostgreSQL (default durability settings) measures, in the same run:
  *   - the baseline: plain `COPY ... FROM STDIN (FORMAT csv, HEADER)` of the same four files into
  *     text tables, and our import of them (parse, map, type, reject, stage, upsert): rows/s and
- *     the ratio;
+ *     the ratio import ÷ COPY in rows/s (goal ≥ 0.5), with the time of each import step;
  *   - end-to-end unification through the real workflow on a Temporal dev server with the real
  *     worker: request → pass completed, with the time of each phase, then an unchanged re-run;
  *   - match quality of the result against the generator's truth.csv.
@@ -41,6 +41,8 @@ import { benchmarkSection, writeBenchmarkSection } from '../report';
 import { generate } from './generate';
 import { QUALITY_SECTION, qualityLines, readTruth, standardQuality } from './quality';
 
+/** Issue 10: our import ÷ plain COPY of the same files, in rows/s, same run. */
+const RATIO_GOAL = 0.5;
 const FILES = ['contacts.csv', 'loyalty.csv', 'pos_purchases.csv', 'online_purchases.csv'];
 const log = createLogger('warn', { pretty: true }).child({ component: 'bench' });
 const secs = (ms: number) => (ms / 1000).toFixed(1);
@@ -52,6 +54,8 @@ interface SizeResult {
   rows: number;
   copyMs: number;
   importMs: number;
+  /** Import time by step, summed over the four files. */
+  steps: Record<'stream' | 'duplicates' | 'rejects' | 'upsert', number>;
   unifyMs: number;
   phases: Record<string, number>;
   rerunMs: number;
@@ -90,7 +94,7 @@ async function plainCopy(url: string, dir: string): Promise<number> {
   }
 }
 
-async function ourImport(db: Db, dir: string, perFile: string[]): Promise<number> {
+async function ourImport(db: Db, dir: string, perFile: string[], steps: SizeResult['steps']): Promise<number> {
   const mappings = loadMappings();
   const started = Date.now();
   const session = await beginImport(db, log, { origin: 'cli' });
@@ -99,9 +103,25 @@ async function ourImport(db: Db, dir: string, perFile: string[]): Promise<number
     const line = `${mapping.fileName}: ${fmt(summary.rowsRead)} rows in ${secs(summary.ms)} s (${Object.entries(summary.timings).map(([k, v]) => `${k} ${secs(v)} s`).join(', ')})`;
     console.log(`  ${line}`);
     perFile.push(line);
+    for (const [step, ms] of Object.entries(summary.timings) as Array<[keyof SizeResult['steps'], number]>) steps[step] += ms;
   }
   await session.commit();
   return Date.now() - started;
+}
+
+/** The goal line: met only when measured at 100k and 1M in this run, with the bound the steps after parsing set. */
+function ratioGoal(results: SizeResult[]): string[] {
+  const goalSizes = [100_000, 1_000_000];
+  const measured = results.filter((r) => goalSizes.includes(r.records));
+  const ratio = (r: SizeResult) => r.copyMs / r.importMs;
+  const met = measured.length === goalSizes.length && measured.every((r) => ratio(r) >= RATIO_GOAL);
+  const missing = goalSizes.filter((n) => !measured.some((r) => r.records === n));
+  const figures = measured.map((r) => {
+    const afterParse = r.steps.duplicates + r.steps.rejects + r.steps.upsert;
+    return `${ratio(r).toFixed(3)} at ${fmt(r.records)} records (plain COPY ${secs(r.copyMs)} s, import ${secs(r.importMs)} s: stream ${secs(r.steps.stream)} s, duplicate check ${secs(r.steps.duplicates)} s, rejects ${secs(r.steps.rejects)} s, upsert ${secs(r.steps.upsert)} s; `
+      + `were parsing and staging as fast as the whole plain COPY, the steps after it would still cap the ratio at ${(r.copyMs / (r.copyMs + afterParse)).toFixed(2)})`;
+  });
+  return [`Goal import ÷ plain COPY ≥ ${RATIO_GOAL} in rows/s at 100k and 1M records, same run: **${met ? 'met' : 'not met'}** — ${figures.join('; ') || 'no goal size measured'}${missing.length ? `; not measured in this run: ${missing.map(fmt).join(', ')} records` : ''}.`];
 }
 
 function phaseTimes(pass: PassView): Record<string, number> {
@@ -119,6 +139,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { sizes: { type: 'string', default: '10000,100000,1000000' }, work: { type: 'string' } } });
   const sizes = values.sizes!.split(',').map(Number);
   const config = loadConfig();
+  const loadAtStart = os.loadavg()[0];
   const work = path.resolve(values.work ?? path.join(os.tmpdir(), 'customer-bench'));
   fs.mkdirSync(work, { recursive: true });
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -151,8 +172,9 @@ async function main(): Promise<void> {
 
       const copyMs = await plainCopy(cluster.urlFor(`${name}_copy`), dir);
       const perFile: string[] = [];
-      const importMs = await ourImport(db, dir, perFile);
-      console.log(`\n[${fmt(size)}] ${fmt(rows)} rows: plain COPY ${secs(copyMs)} s (${fmt(rows / (copyMs / 1000))} rows/s), our import ${secs(importMs)} s (${fmt(rows / (importMs / 1000))} rows/s), ratio ${(importMs / copyMs).toFixed(2)}×`);
+      const steps = { stream: 0, duplicates: 0, rejects: 0, upsert: 0 };
+      const importMs = await ourImport(db, dir, perFile, steps);
+      console.log(`\n[${fmt(size)}] ${fmt(rows)} rows: plain COPY ${secs(copyMs)} s (${fmt(rows / (copyMs / 1000))} rows/s), our import ${secs(importMs)} s (${fmt(rows / (importMs / 1000))} rows/s), import ÷ COPY in rows/s ${(copyMs / importMs).toFixed(3)} (goal ≥ ${RATIO_GOAL})`);
 
       const taskQueue = `bench-${size}`;
       const mailer = createSmtpMailer({ host: '127.0.0.1', port: 1, secure: false, user: null, password: null, from: 'bench@contoso.example' });
@@ -179,7 +201,7 @@ async function main(): Promise<void> {
         const quality = pairwiseQuality(new Map(members.map((m: { source_key: string; customer_id: string }) => [m.source_key, m.customer_id])), readTruth(path.join(dir, 'truth.csv')));
         console.log(`[${fmt(size)}] quality vs truth.csv: precision ${quality.precision.toFixed(4)}, recall ${quality.recall.toFixed(4)}, F1 ${quality.f1.toFixed(4)}; peak RSS ${fmt(peakRss / 2 ** 20)} MiB`);
         results.push({
-          perFile,
+          perFile, steps,
           records: size, rows, copyMs, importMs, unifyMs, phases, rerunMs, customers: pass.summary!.customers,
           f1: quality.f1, precision: quality.precision, recall: quality.recall, rssMb: peakRss / 2 ** 20,
         });
@@ -197,11 +219,11 @@ async function main(): Promise<void> {
   }
 
   const table = [
-    '| person records | CSV rows (4 files) | plain COPY (baseline) | our import | import time ÷ COPY time | unification end to end | map / match / cluster / merge | unchanged re-run | µs per record | F1 vs truth.csv (precision / recall) | peak RSS |',
+    '| person records | CSV rows (4 files) | plain COPY (baseline) | our import | import ÷ COPY in rows/s (goal ≥ 0.5) | unification end to end | map / match / cluster / merge | unchanged re-run | µs per record | F1 vs truth.csv (precision / recall) | peak RSS |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: |',
     ...results.map((r) => {
       const p = r.phases;
-      return `| ${fmt(r.records)} | ${fmt(r.rows)} | ${fmt(r.rows / (r.copyMs / 1000))} rows/s | ${fmt(r.rows / (r.importMs / 1000))} rows/s | ${(r.importMs / r.copyMs).toFixed(1)}× | ${secs(r.unifyMs)} s | ${secs(p.map)} / ${secs(p.match)} / ${secs(p.cluster)} / ${secs(p.merge)} s | ${secs(r.rerunMs)} s | ${fmt((r.unifyMs * 1000) / r.records)} | ${r.f1.toFixed(4)} (${r.precision.toFixed(4)} / ${r.recall.toFixed(4)}) | ${fmt(r.rssMb)} MiB |`;
+      return `| ${fmt(r.records)} | ${fmt(r.rows)} | ${fmt(r.rows / (r.copyMs / 1000))} rows/s | ${fmt(r.rows / (r.importMs / 1000))} rows/s | ${(r.copyMs / r.importMs).toFixed(3)} | ${secs(r.unifyMs)} s | ${secs(p.map)} / ${secs(p.match)} / ${secs(p.cluster)} / ${secs(p.merge)} s | ${secs(r.rerunMs)} s | ${fmt((r.unifyMs * 1000) / r.records)} | ${r.f1.toFixed(4)} (${r.precision.toFixed(4)} / ${r.recall.toFixed(4)}) | ${fmt(r.rssMb)} MiB |`;
     }),
   ];
   console.log(`\n${table.join('\n')}`);
@@ -216,7 +238,7 @@ async function main(): Promise<void> {
   });
   writeBenchmarkSection('customers', 'Customer view: import against plain COPY, unification at 10k / 100k / 1M records, match quality',
     `npm run bench:customers -- ${argv.join(' ')}`, [
-      `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; embedded PostgreSQL 18 with default durability; Temporal dev server (CLI ${'v1.5.1'}); worker in the benchmark process. Other sessions shared the machine, so single figures move by ±20 %; each baseline ran next to its figure.`,
+      `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; embedded PostgreSQL 18 with default durability; Temporal dev server (CLI ${'v1.5.1'}); worker in the benchmark process. Other sessions shared the machine (load average ${loadAtStart.toFixed(1)} when the run started, ${os.loadavg()[0].toFixed(1)} when it ended), so single figures move by ±20 % or more; each baseline ran next to its figure, and the ratios are what compare across runs.`,
       '',
       'Data: `bench/customers/generate.ts` (seed 42) — N person records (eCommerce contacts + loyalty members, about 1.43 records per person) with their purchases, in the Contoso layout, with the noise of customers-sample and a truth.csv. Baseline: plain `COPY … FROM STDIN (FORMAT csv, HEADER)` of the same four files into text tables. Ours: parse, map and type every cell, reject bad rows, stage with COPY, reject duplicate keys, upsert by source key — one transaction. Unification: from the request to the pass\'s completion through the real workflow and worker; then an unchanged re-run.',
       '',
@@ -225,7 +247,11 @@ async function main(): Promise<void> {
       ...(growth.length ? [`Growth: ${growth.join('; ')}. Blocking keeps the comparisons proportional to the records (no phase compares all pairs); the time per record (table) still rises at 1M, where the in-memory match handles a million records at once and the map and merge phases write a million rows each.`, ''] : []),
       `Import time by step at ${fmt(largest.records)} records: ${largest.perFile.join('; ')}.`,
       '',
-      'Why the import is far slower than plain COPY: COPY only splits text into text columns; ours parses every cell in JavaScript (dates, money, integers, e-mail checks), keeps each row\'s raw text for the reject report, then upserts into indexed tables (six search indexes and a generated phone column on the person records) by set-based SQL, all in one transaction. The `stream` step (parse + map + COPY into the stage) runs at about 60–90k rows/s; the rest is Postgres writing rows and indexes. What would narrow the gap: parsing on worker threads, loading a first import straight into the target tables, building the search indexes after a bulk load.',
+      ...ratioGoal(results),
+      '',
+      'Where the import\'s time goes (profile of one import of the 100,000-record set beside a plain COPY, `node --cpu-prof --require tsx/cjs bench/customers/profileImport.ts DIR`, 2026-11-30, load average about 10 on the 2 cores, so every figure is about 3× what an idle machine gives): plain COPY 1.7 s; first load 32.9 s (ratio 0.051) = stream 10.1 s + duplicate check 2.8 s + filing rejects 0.4 s + upsert 19.4 s; re-import of the same files 18.8 s (0.090) = stream 10.7 s + duplicate check 3.7 s + rejects 0.7 s + upsert 3.6 s (nothing rewritten). In the stream step Node is busy, not waiting: per import about 4.5 s in csv-parse (a third of it building the `info` and `raw` that give each reject its line and raw text), 1.5 s writing stage lines, 1.2 s mapping and typing values, 0.7 s garbage collection. The upsert is Postgres writing rows: for contacts (53,929 rows; COPY of the file 0.37 s) the insert from the stage took 7–13 s; without the six search indexes (two over `search_fold()`, which unaccents) 3.7–5.6 s, plus 1.8 s to build them afterwards; without them and without the two foreign-key triggers per row (`first_import_id`, `last_import_id`) 3.1 s; the same rows written by `create table as` 1.2 s.',
+      '',
+      'Directions measured: typing in set-based SQL (`pg_input_is_valid`, PostgreSQL 18 here; an approximation of the contacts mapping without its e-mail and encoding checks) over a raw-text COPY of contacts took 0.37 s (COPY) + 1.0 s (typing) against 3.1 s for our stream step of that file, but the write into the indexed, foreign-keyed tables that follows costs several times the whole COPY whichever way the rows are typed, and a CSV COPY stops at the first broken row (an unclosed quote, a wrong column count), which our import must keep as a reject with its line and raw text; dropping the search indexes for a first load into an empty table and building them afterwards saved a fifth to two fifths of that file\'s insert (noisy), helps only the first person file, and needs an exclusive lock on the person records for the whole import (readers and the unification pass would wait). Neither was adopted: with the steps after parsing measured in the same run, the ratio cannot reach 0.5 while the import upserts into the indexed target tables in its transaction (see the goal line).',
       '',
       benchmarkSection(QUALITY_SECTION, 'Match quality', 'npm run bench:customers:quality', qualityLines(quality), 3),
     ]);
