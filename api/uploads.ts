@@ -25,6 +25,18 @@ export function malformedMultipart(reason: string): HttpError {
 const tooLarge = (maxBytes: number) => new HttpError(413, 'file_too_large', `the file is larger than ${Math.round(maxBytes / 1048576)} MiB`, { field: 'file' });
 const aborted = () => new HttpError(400, 'request_aborted', 'the client stopped sending the upload before its end', { field: 'body' });
 
+/** The end of a multipart upload: fields ignored, errors to `fail`, the close to `done`, a client gone mid-body to an error. */
+export function settleMultipart(req: Request, parser: busboy.Busboy, fail: (error: Error) => void, done: () => void): void {
+  parser.on('field', () => undefined);
+  parser.on('error', fail);
+  parser.on('close', () => done());
+  req.on('error', fail);
+  // The client went away before the end of its body: busboy would wait for ever.
+  req.on('close', () => {
+    if (!req.complete) parser.destroy(new Error('the client stopped sending the upload before its end'));
+  });
+}
+
 export interface UploadedFile {
   stream: Readable;
   fileName: string;
@@ -124,14 +136,7 @@ async function receiveMultipart<T>(req: Request, maxBytes: number, consume: (fil
     parser.on('filesLimit', () => {
       refusal ??= badRequest('too_many_files', 'body', 'send one file per import');
     });
-    parser.on('field', () => undefined);
-    parser.on('error', fail);
-    parser.on('close', () => resolve());
-    req.on('error', fail);
-    // The client went away before the end of its body: busboy would wait for ever.
-    req.on('close', () => {
-      if (!req.complete) parser.destroy(new Error('the client stopped sending the upload before its end'));
-    });
+    settleMultipart(req, parser, fail, resolve);
   });
   read.catch(() => undefined);
   req.pipe(parser);

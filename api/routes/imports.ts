@@ -18,7 +18,7 @@ import { SUPERVISORS } from '../auth';
 import { HttpError } from '../errors';
 import { route, type RouteSpec } from '../http';
 import { idParams, isoDateTime, paging } from '../schemas';
-import { badRequest, malformedMultipart } from '../uploads';
+import { badRequest, malformedMultipart, settleMultipart } from '../uploads';
 import { requestUnification, type UnificationTicket } from '../unificationClient';
 
 const fileSchema = z.object({
@@ -115,14 +115,7 @@ async function receive(req: Request, db: Db, log: Logger, settings: CustomerConf
       });
       work.catch(() => stream.resume());
     });
-    parser.on('field', () => undefined);
-    parser.on('error', fail);
-    parser.on('close', () => resolve());
-    req.on('error', fail);
-    // The client went away before the end of its body: busboy would wait for ever.
-    req.on('close', () => {
-      if (!req.complete) parser.destroy(new Error('the client stopped sending the upload before its end'));
-    });
+    settleMultipart(req, parser, fail, resolve);
   });
   req.pipe(parser);
   try {
