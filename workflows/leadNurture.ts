@@ -4,7 +4,6 @@
  * Deterministic: time comes from the workflow clock, all I/O from activities.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
@@ -12,8 +11,7 @@ import {
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
-  type ActivityOptions,
-} from '@temporalio/workflow';
+  type ActivityOptions } from '@temporalio/workflow';
 import type { LeadNurtureActivities } from '../activities/leadNurture';
 import {
   MANUAL_STOP_REASONS,
@@ -32,7 +30,7 @@ import {
   type StopNurtureInput,
 } from './leadNurture.contract';
 import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey } from './searchAttributes';
-import { describeDuration, iso } from './lib/entity';
+import { describeDuration, iso, permanentFailure } from './lib/entity';
 
 /**
  * Step writes retry until the database is back (nothing accepted is lost); a lead that no longer
@@ -50,13 +48,6 @@ const { performNurtureStep, recordSkippedNurtureSteps } = proxyActivities<LeadNu
  * one reaches the workflow) stops the sequence as `step_failed` instead of failing the run.
  */
 const STEP_FAILURE_STOPS = 'nurture-step-failure-stops';
-
-/** The failure a permanently failed activity reported, or null for anything else. */
-function permanentFailure(error: unknown): { code: string; message: string } | null {
-  if (!(error instanceof ActivityFailure)) return null;
-  const cause = error.cause;
-  return { code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'step_failed', message: cause?.message ?? error.message };
-}
 
 class LeadNurture {
   private readonly state: NurtureState;

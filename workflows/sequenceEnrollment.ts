@@ -5,7 +5,6 @@
  * the API serves both workflow types alike.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
@@ -13,8 +12,7 @@ import {
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
-  type LocalActivityOptions,
-} from '@temporalio/workflow';
+  type LocalActivityOptions } from '@temporalio/workflow';
 import type { SequenceEnrollmentActivities } from '../activities/sequenceEnrollment';
 import { endOfWorkingDay, nextWindowStart, waitEnd, describeWait } from '../domain/sequences/time';
 import {
@@ -38,7 +36,7 @@ import {
   type SequenceStepResult,
 } from './sequenceEnrollment.contract';
 import { CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey, SequenceIdKey, SequenceVersionKey } from './searchAttributes';
-import { describeDuration, iso } from './lib/entity';
+import { describeDuration, iso, permanentFailure } from './lib/entity';
 
 /**
  * Writes retry until the database is back; a person who no longer exists is a business fact. Steps
@@ -54,12 +52,6 @@ const STEP_ACTIVITY: LocalActivityOptions = {
 };
 
 const { performSequenceStep, endSequenceEnrollment } = proxyLocalActivities<SequenceEnrollmentActivities>(STEP_ACTIVITY);
-
-function permanentFailure(error: unknown): { code: string; message: string } | null {
-  if (!(error instanceof ActivityFailure)) return null;
-  const cause = error.cause;
-  return { code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'step_failed', message: cause?.message ?? error.message };
-}
 
 class SequenceEnrollment {
   private readonly state: SequenceState;

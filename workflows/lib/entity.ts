@@ -69,3 +69,10 @@ export function updateFailure(error: unknown, entity: string, refused: (cause: A
   if (cause instanceof ApplicationFailure) return refused(cause);
   return ApplicationFailure.nonRetryable(`the change could not be written: ${(cause as Error | undefined)?.message ?? 'unknown error'}`, `${entity}_write_failed`);
 }
+
+/** The failure a permanently failed activity reported (its type is the code), or null for anything else. */
+export function permanentFailure(error: unknown): { code: string; message: string } | null {
+  if (!(error instanceof ActivityFailure)) return null;
+  const cause = error.cause;
+  return { code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'step_failed', message: cause?.message ?? error.message };
+}
