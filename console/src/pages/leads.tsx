@@ -133,7 +133,7 @@ export function LeadPage({ me, id }: { me: Me; id: string }) {
         {({ lead, nurture, deal }) => {
           const may = mayChange(me, lead.ownerId) && lead.status === 'open';
           const enroll = () => action.run(async () => {
-            await act((key) => api.POST('/leads/{id}/nurture', { params: { path: { id }, header: { 'Idempotency-Key': key } } }));
+            await act((key) => api.POST('/leads/{id}/nurture', { params: { path: { id }, header: { 'Idempotency-Key': key } }, body: {} }));
             changed();
           });
           const qualify = () => action.run(async () => {
