@@ -6,13 +6,12 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../../db/knex';
-import { recordAudit } from '../../db/stores/audit';
-import { CalendarStore } from '../../db/stores/calendars';
-import { PersonStore, personName } from '../../db/stores/people';
+import { personName } from '../../db/stores/people';
 import { SequenceStore, type PersonType } from '../../db/stores/sequences';
 import type { User } from '../../db/stores/users';
 import { ConflictError } from '../../domain/rejection';
 import { enrollmentRefusal } from '../../domain/sequences/eligibility';
+import { DEFAULT_WORKING_HOURS } from '../../domain/sequences/time';
 import type { StopNurtureInput } from '../../workflows/leadNurture.contract';
 import { stopNurtureSignal } from '../../workflows/leadNurture.contract';
 import { enrollmentStart, enrollmentWorkflowId } from '../../workflows/sequenceEnrollment.contract';
@@ -38,23 +37,21 @@ export interface EnrollDeps {
 }
 
 export function sequenceEnrollment({ db, temporal, taskQueue }: EnrollDeps) {
-  const people = new PersonStore(db);
   const sequences = new SequenceStore(db);
-  const calendars = new CalendarStore(db);
   const calls = workflowCalls(temporal);
 
   /** Starts `<type>-nurture-<id>` on the sequence's latest version (the default sequence when none is named). */
   async function enroll(user: User, type: PersonType, personId: string, sequenceId: string | null, operation: Operation, requestId: string): Promise<Enrolled> {
-    const person = await people.require(type, personId);
+    // One round trip before the start, one after: the person, the owner's calendar, the holidays and the version together.
+    const { person, owner, holidays, version } = await sequences.enrollmentContext(type, personId, sequenceId, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10));
     assertOwnerOrSupervisor(user, person.ownerId, type);
-    const version = await sequences.forEnrollment(sequenceId);
     const refusal = enrollmentRefusal(person, version);
     if (refusal) throw refusal;
-    const ownerCalendar = await calendars.user(person.ownerId);
-    const recipientCalendar = await calendars.forPerson(type, person.id, ownerCalendar, new Date(Date.now() - 86_400_000).toISOString().slice(0, 10));
+    const recipientCalendar = { zone: person.timeZone ?? owner.zone, hours: DEFAULT_WORKING_HOURS, holidays };
+    const ownerCalendar = { zone: owner.zone, hours: owner.hours, holidays };
     const start = enrollmentStart(
       { type, id: person.id, ownerId: person.ownerId, customerType: person.customerType, name: personName(person), company: person.company },
-      version, { recipient: recipientCalendar, owner: { zone: ownerCalendar.zone, hours: ownerCalendar.hours, holidays: recipientCalendar.holidays } }, user.id,
+      version, { recipient: recipientCalendar, owner: ownerCalendar }, user.id,
     );
     const { workflowId } = start;
     const enrolled = (runId: string): Enrolled => ({
@@ -79,10 +76,10 @@ export function sequenceEnrollment({ db, temporal, taskQueue }: EnrollDeps) {
       }
       throw error;
     }
-    await db.transaction(async (trx) => {
-      await sequences.recordEnrollment({ runId, workflowId, sequenceId: version.sequenceId, sequenceVersion: version.version, personType: type, personId: person.id, ownerId: person.ownerId, enrolledBy: user.id }, trx);
-      await recordAudit(trx, { actor: { type: 'user', id: user.id }, action: 'nurture.enrolled', entityType: type, entityId: person.id, after: { workflowId, runId, sequenceId: version.sequenceId, sequenceVersion: version.version }, requestId });
-    });
+    await sequences.recordEnrollmentAudited(
+      { runId, workflowId, sequenceId: version.sequenceId, sequenceVersion: version.version, personType: type, personId: person.id, ownerId: person.ownerId, enrolledBy: user.id },
+      { actorId: user.id, requestId },
+    );
     return enrolled(runId);
   }
 

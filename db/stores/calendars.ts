@@ -22,7 +22,7 @@ export interface Holiday {
 }
 
 /** Holidays further ahead than this are not pinned into a new enrollment (a sequence is weeks long). */
-const HOLIDAY_HORIZON_DAYS = 400;
+export const HOLIDAY_HORIZON_DAYS = 400;
 
 export class CalendarStore {
   constructor(private readonly db: Knex) {}

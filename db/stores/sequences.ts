@@ -10,6 +10,9 @@ import type { SequenceDefinition, SequenceEligibility, SequenceStep } from '../.
 import { fromRow } from '../rows';
 import { recordAudit } from './audit';
 import type { UserWriteContext, WriteContext } from './context';
+import type { Person } from './people';
+import { HOLIDAY_HORIZON_DAYS, type UserCalendar } from './calendars';
+import { DEFAULT_WORKING_HOURS } from '../../domain/sequences/time';
 
 export interface Sequence {
   id: string;
@@ -72,6 +75,15 @@ const toVersion = (row: Record<string, unknown>): SequenceVersion => {
   return v;
 };
 
+/** Everything an enrollment needs, read in one round trip (issue 9's enrollment figure). */
+export interface EnrollmentContext {
+  person: Person;
+  owner: UserCalendar;
+  /** The company's holidays from `today` on, within what a sequence can reach. */
+  holidays: string[];
+  version: SequenceVersion;
+}
+
 export class SequenceStore {
   constructor(private readonly db: Knex) {}
 
@@ -111,6 +123,56 @@ export class SequenceStore {
     const version = await this.version(sequence.id, sequence.latestVersion);
     if (!version) throw new NotFoundError('sequence version', `${sequence.id}/${sequence.latestVersion}`);
     return version;
+  }
+
+  /**
+   * The person, their owner's calendar, the holidays and the sequence's latest version, in one
+   * query; refuses as `forEnrollment` does.
+   */
+  async enrollmentContext(type: PersonType, personId: string, sequenceId: string | null, today: string): Promise<EnrollmentContext> {
+    const personSql = type === 'lead'
+      ? `select l.id, l.first_name, l.last_name, l.email, l.company_name as company, l.topic, l.status, l.owner_id, l.customer_type, l.time_zone, l.do_not_email_at
+           from leads l where l.id = :personId`
+      : `select c.id, c.first_name, c.last_name, c.email, a.name as company, null::text as topic, 'open' as status, c.owner_id, c.customer_type, c.time_zone, c.do_not_email_at
+           from contacts c left join accounts a on a.id = c.parent_account_id where c.id = :personId`;
+    const { rows } = await this.db.raw(`
+      with p as (${personSql}),
+           s as (select * from sequences where ${sequenceId ? 'id = :sequenceId' : 'is_default'} limit 1)
+      select (select row_to_json(p) from p) as person,
+             (select json_build_object('zone', u.time_zone, 'hours', u.working_hours, 'signature', u.email_signature, 'name', u.name) from users u join p on u.id = p.owner_id) as owner,
+             (select coalesce(json_agg(to_char(h.day, 'YYYY-MM-DD') order by h.day), '[]'::json) from holidays h where h.day >= :today::date and h.day < :today::date + ${HOLIDAY_HORIZON_DAYS}) as holidays,
+             (select row_to_json(s) from s) as sequence,
+             (select row_to_json(v) from sequence_versions v join s on v.sequence_id = s.id and v.version = s.latest_version) as version`,
+    { personId, today, ...(sequenceId ? { sequenceId } : {}) });
+    const row = rows[0] as { person: Record<string, unknown> | null; owner: UserCalendar | null; holidays: string[]; sequence: Record<string, unknown> | null; version: Record<string, unknown> | null };
+    if (!row.person) throw new NotFoundError(type, personId);
+    if (!row.sequence) throw new NotFoundError('sequence', sequenceId ?? 'default');
+    const sequence = toSequence(row.sequence);
+    if (sequence.archivedAt) throw new ConflictError('sequence_archived', `sequence ${sequence.id} is archived and takes no new enrollments`, 'sequenceId');
+    if (!row.version) throw new ConflictError('sequence_not_published', `sequence ${sequence.id} has no published version yet`, 'sequenceId');
+    const p = fromRow<Omit<Person, 'type'>>(row.person);
+    return {
+      person: { ...p, type, doNotEmailAt: p.doNotEmailAt ? new Date(p.doNotEmailAt).toISOString() : null },
+      owner: { ...row.owner!, hours: row.owner!.hours ?? DEFAULT_WORKING_HOURS },
+      holidays: row.holidays,
+      version: toVersion(row.version),
+    };
+  }
+
+  /** After the start: the enrollment row and its audit entry, in one statement. */
+  async recordEnrollmentAudited(record: EnrollmentRecord, audit: { actorId: string; requestId: string | null }): Promise<void> {
+    await this.db.raw(`
+      with e as (
+        insert into sequence_enrollments (run_id, workflow_id, sequence_id, sequence_version, person_type, person_id, owner_id, enrolled_by)
+        values (:runId, :workflowId, :sequenceId, :sequenceVersion, :personType, :personId, :ownerId, :enrolledBy)
+        on conflict (run_id) do nothing
+      )
+      insert into audit_log (actor_type, actor_id, action, entity_type, entity_id, after, request_id)
+      values ('user', :actorId, 'nurture.enrolled', :personType, :personId, :after::jsonb, :requestId)`,
+    {
+      ...record, actorId: audit.actorId, requestId: audit.requestId,
+      after: JSON.stringify({ workflowId: record.workflowId, runId: record.runId, sequenceId: record.sequenceId, sequenceVersion: record.sequenceVersion }),
+    });
   }
 
   async defaultSequence(): Promise<Sequence> {
