@@ -28,17 +28,20 @@ export interface InboundDeps {
   inboundSecret?: string | null;
 }
 
+/** Long texts are kept up to a bound rather than refused: a reply quoting a long thread is still a reply. */
+const clipped = (max: number) => z.string().transform((v) => v.slice(0, max));
+
 const inboundBody = z.object({
   from: z.string().min(1).max(1000),
   to: z.string().max(1000).optional(),
-  subject: z.string().max(2000).optional(),
+  subject: z.string().max(1000).optional(),
   /** The raw header block (SendGrid's inbound parse) … */
-  headers: z.string().max(200_000).optional(),
+  headers: clipped(100_000).optional().describe('The raw header block; kept up to 100,000 characters'),
   /** … or the ids themselves. */
   messageId: z.string().max(1000).optional(),
   inReplyTo: z.string().max(1000).optional(),
-  references: z.string().max(20_000).optional(),
-  text: z.string().max(1_000_000).optional(),
+  references: clipped(20_000).optional(),
+  text: clipped(100_000).optional().describe('The reply’s text; kept up to 100,000 characters'),
 });
 
 export const inboundResultSchema = z.object({

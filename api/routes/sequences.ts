@@ -37,8 +37,8 @@ const stepSchema = z.strictObject({
   title: text(120),
   wait: waitSchema.describe('Before this step: from the enrollment (first step) or the previous step'),
   sendWindow: z.boolean().default(false).describe('Emails only: send inside the recipient’s working hours, moved to the next window otherwise'),
-  subject: template(300).pipe(z.string().trim().min(1)),
-  body: template(20_000),
+  subject: template(200).pipe(z.string().trim().min(1)),
+  body: template(4_000).describe('At most 4,000 characters, so a sequence of 30 steps fits one request'),
 }).superRefine((step, ctx) => {
   if (step.sendWindow && step.type !== 'email') ctx.addIssue({ code: 'custom', path: ['sendWindow'], message: 'only email steps have a send window', params: { code: 'not_allowed' } });
 });
