@@ -414,6 +414,8 @@ async function main(): Promise<void> {
         '| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |',
         ...timerRows.map((r) => `| ${fmt(r.n)} | ${r.processes} × ${fmt(r.cache)} | ${fmt(r.startsPerS)} | ${fmt(r.firstWave)} | ${r.waveDone < r.n ? `${fmt(r.waveDone)} of ${fmt(r.n)} only; ` : ''}${fmt(r.wave)} | ${(r.wave / r.firstWave).toFixed(2)} | ${fmt(r.rssStart)} MiB | ${r.rssHour.map((x) => fmt(x)).join(', ')} MiB | ${r.firstCores} | ${r.waveCores} | ${r.load} |`),
         '',
+        'Derived figures, their reading and the extrapolation to 10,000 and beyond (assumptions stated): docs/capacity.md.',
+        '',
       );
     }
     if (bulk) {
@@ -426,6 +428,8 @@ async function main(): Promise<void> {
         '| --- | ---: | ---: | ---: | ---: | ---: |',
         `| pause | ${bulk.batchPause.toFixed(1)} s | ${bulk.batchPauseApplied.toFixed(1)} s | ${bulk.clientPause.toFixed(1)} s | ${bulk.clientPauseApplied.toFixed(1)} s | ${(bulk.batchPause / bulk.clientPause).toFixed(2)} |`,
         `| resume | ${bulk.batchResume.toFixed(1)} s | ${bulk.batchResumeApplied.toFixed(1)} s | ${bulk.clientResume.toFixed(1)} s | ${bulk.clientResumeApplied.toFixed(1)} s | ${(bulk.batchResume / bulk.clientResume).toFixed(2)} |`,
+        '',
+        'The batch runs at the server\'s batch rate limit (`worker.batcherRPS`, default 50 operations/s; `POST /enrollments/bulk` sets no `maxOperationsPerSecond`), so its time grows linearly with the runs: about 200 s per 10,000.',
         '',
         `Signals per second: batch pause ${fmt(bulk.n / bulk.batchPause)}, batch resume ${fmt(bulk.n / bulk.batchResume)}; client one by one ${fmt(bulk.n / bulk.clientPause)} and ${fmt(bulk.n / bulk.clientResume)}. Worker RSS at the end: ${fmt(bulk.rss)} MiB. Load when done: ${bulk.load}.`,
         '',
