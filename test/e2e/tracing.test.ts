@@ -112,15 +112,15 @@ describe('one trace from an API request to the workflow and its activities', fun
     }, what);
     // A span made in the workflow reaches the exporter once it ends: the activity's when its result
     // is back in the workflow, the run's when the workflow ends (stopping the sequence ends it).
-    await finished(['RunActivity:performNurtureStep', 'StartActivity:performNurtureStep'], 'the first nurture step\'s spans');
+    await finished(['RunActivity:performSequenceStep', 'StartActivity:performSequenceStep'], 'the first nurture step\'s spans');
     assert.equal((await client(url, users.rep.token).post(`/leads/${lead.id}/nurture/stop`, { reason: 'manual' })).status, 200);
-    const spans = await finished(['RunWorkflow:leadNurtureWorkflow'], 'the workflow run\'s span');
+    const spans = await finished(['RunWorkflow:sequenceEnrollmentWorkflow'], 'the workflow run\'s span');
 
     const request = byName(spans, 'POST /leads/:id/nurture');
-    const start = byName(spans, 'StartWorkflow:leadNurtureWorkflow');
-    const run = byName(spans, 'RunWorkflow:leadNurtureWorkflow');
-    const scheduled = byName(spans, 'StartActivity:performNurtureStep');
-    const activity = byName(spans, 'RunActivity:performNurtureStep');
+    const start = byName(spans, 'StartWorkflow:sequenceEnrollmentWorkflow');
+    const run = byName(spans, 'RunWorkflow:sequenceEnrollmentWorkflow');
+    const scheduled = byName(spans, 'StartActivity:performSequenceStep');
+    const activity = byName(spans, 'RunActivity:performSequenceStep');
     for (const [what, span] of Object.entries({ request, start, run, scheduled, activity })) {
       assert.ok(span, `a ${what} span among ${spans.map((s) => s.name).join(', ')}`);
       assert.equal(span.spanContext().traceId, callerTrace, `the ${what} span continues the caller's trace`);
@@ -221,7 +221,7 @@ describe('one trace from an API request to the workflow and its activities', fun
       assert.equal(reply.status, 202, JSON.stringify(reply.body));
       await eventually(async () => {
         const names = received.filter((s) => s.traceId === traceId).map((s) => `${s.service} ${s.name}`);
-        return ['sales-process-api POST /leads/:id/nurture', 'sales-process-api StartWorkflow:leadNurtureWorkflow', 'sales-process-worker RunActivity:performNurtureStep']
+        return ['sales-process-api POST /leads/:id/nurture', 'sales-process-api StartWorkflow:sequenceEnrollmentWorkflow', 'sales-process-worker RunActivity:performSequenceStep']
           .every((n) => names.includes(n));
       }, 'the API\'s and the worker\'s spans at the collector', 30_000);
     } finally {

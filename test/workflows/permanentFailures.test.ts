@@ -95,7 +95,7 @@ describe('permanent activity failures never wedge a workflow (dev server, real w
 
   it('nurture: a step that fails permanently stops the sequence as step_failed (remaining steps skipped); enrolling again works', async function () {
     const lead = await createLead(stack.db, stack.users.rep.id);
-    inject('performNurtureStep', () => pgError('22021'));
+    inject('performSequenceStep', () => pgError('22021'));
     expectStatus(await stack.as.rep.post(`/leads/${lead.id}/nurture`), 202);
     const stopped = await eventually(async () => {
       const state = (await stack.as.rep.get<Nurture>(`/leads/${lead.id}/nurture`)).body;

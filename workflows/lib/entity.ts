@@ -70,9 +70,16 @@ export function updateFailure(error: unknown, entity: string, refused: (cause: A
   return ApplicationFailure.nonRetryable(`the change could not be written: ${(cause as Error | undefined)?.message ?? 'unknown error'}`, `${entity}_write_failed`);
 }
 
-/** The failure a permanently failed activity reported (its type is the code), or null for anything else. */
+/**
+ * The failure a permanently failed activity reported (its type is the code), or null for anything
+ * else. An activity's failure arrives as an ActivityFailure around it; a local activity's as the
+ * ApplicationFailure itself.
+ */
 export function permanentFailure(error: unknown): { code: string; message: string } | null {
-  if (!(error instanceof ActivityFailure)) return null;
-  const cause = error.cause;
-  return { code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'step_failed', message: cause?.message ?? error.message };
+  if (error instanceof ActivityFailure) {
+    const cause = error.cause;
+    return { code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'step_failed', message: cause?.message ?? error.message };
+  }
+  if (error instanceof ApplicationFailure) return { code: error.type || 'step_failed', message: error.message };
+  return null;
 }
