@@ -85,3 +85,21 @@ export function csvRecordParser(delimiter = ','): Parser {
     raw: true,
   });
 }
+
+/**
+ * Gathers COPY lines into chunks of about 64 KiB: one COPY message per row would cost more than
+ * the parsing. `emit` pushes a full chunk into the stream; `rest` is what the flush must push.
+ */
+export function copyChunks(): { emit(text: string, stream: Transform): void; rest(): string | undefined } {
+  let pending = '';
+  return {
+    emit(text, stream) {
+      pending += text;
+      if (pending.length >= 1 << 16) {
+        stream.push(pending);
+        pending = '';
+      }
+    },
+    rest: () => pending || undefined,
+  };
+}

@@ -18,7 +18,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../knex';
-import { clipRaw, copyField, csvRecordParser, normaliseText, startLine, trimRaw, type ParsedRecord } from '../csvStream';
+import { clipRaw, copyChunks, copyField, csvRecordParser, normaliseText, startLine, trimRaw, type ParsedRecord } from '../csvStream';
 import { bindHeader, parseRow, type BoundLayout, type PersonRow, type PurchaseRow, type RejectReason, type SourceMapping } from '../../domain/customers/mapping';
 
 /** One file's counts are the import's totals, for that file (`ImportTotals`), and more. */
@@ -161,15 +161,7 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
       input.onProgress({ source: mapping.source, fileName, bytesRead: bytes, totalBytes: input.totalBytes ?? null, rowsRead, rowsRejected: rejectedInStream });
     };
 
-    // Lines are gathered into chunks: one COPY message per row would cost more than the parsing.
-    let pending = '';
-    const emit = (text: string, stream: Transform) => {
-      pending += text;
-      if (pending.length >= 1 << 16) {
-        stream.push(pending);
-        pending = '';
-      }
-    };
+    const { emit, rest } = copyChunks();
     const toCopy = new Transform({
       writableObjectMode: true,
       transform(item: ParsedRecord, _enc, done) {
@@ -209,7 +201,7 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
         done();
       },
       flush(done) {
-        done(null, pending || undefined);
+        done(null, rest());
       },
     });
 

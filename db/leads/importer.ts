@@ -20,7 +20,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from '../../config/logger';
 import { bindLeadHeader, emailKey, leadImportKey, type LeadColumn } from '../../domain/leadImport';
 import { InvalidFieldError } from '../../domain/rejection';
-import { clipRaw, copyField, csvRecordParser, normaliseText, startLine, trimRaw, type ParsedRecord } from '../csvStream';
+import { clipRaw, copyChunks, copyField, csvRecordParser, normaliseText, startLine, trimRaw, type ParsedRecord } from '../csvStream';
 import type { Db } from '../knex';
 import { rowJsonSql } from '../rows';
 import { recordAuditsFrom, type Actor } from '../stores/audit';
@@ -132,14 +132,7 @@ export async function importLeads(db: Db, log: Logger, input: LeadImportInput): 
       input.onProgress({ bytesRead: bytes, rowsRead, rowsRejected: rejectedInStream });
     };
 
-    let pending = '';
-    const emit = (text: string, stream: Transform) => {
-      pending += text;
-      if (pending.length >= 1 << 16) {
-        stream.push(pending);
-        pending = '';
-      }
-    };
+    const { emit, rest } = copyChunks();
     const reject = (stream: Transform, line: number, raw: string, reason: string, column: string | null, message: string) => {
       rejectedInStream++;
       emit(stageLine(line, 'x', { reason, column, message, raw }), stream);
@@ -193,7 +186,7 @@ export async function importLeads(db: Db, log: Logger, input: LeadImportInput): 
         done();
       },
       flush(done) {
-        done(null, pending || undefined);
+        done(null, rest());
       },
     });
 
