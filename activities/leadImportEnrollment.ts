@@ -8,9 +8,9 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Logger } from '../config/logger';
 import type { Db } from '../db/knex';
-import { CalendarStore } from '../db/stores/calendars';
 import { LeadImportStore } from '../db/stores/leadImports';
-import { PersonStore, personName } from '../db/stores/people';
+import { personName } from '../db/stores/people';
+import { DEFAULT_WORKING_HOURS } from '../domain/sequences/time';
 import { SequenceStore } from '../db/stores/sequences';
 import { Rejection } from '../domain/rejection';
 import { enrollmentRefusal } from '../domain/sequences/eligibility';
@@ -19,14 +19,13 @@ import { enrollmentStart } from '../workflows/sequenceEnrollment.contract';
 
 export function createLeadImportEnrollmentActivities({ db, log }: { db: Db; log: Logger }) {
   const imports = new LeadImportStore(db);
-  const people = new PersonStore(db);
   const sequences = new SequenceStore(db);
-  const calendars = new CalendarStore(db);
 
   async function enrollImportPage(input: EnrollPageInput): Promise<EnrollPageResult> {
     const { client, info } = Context.current();
-    const version = await sequences.version(input.sequenceId, input.sequenceVersion);
-    if (!version) throw ApplicationFailure.nonRetryable(`sequence ${input.sequenceId} v${input.sequenceVersion} does not exist`, 'sequence_not_found');
+    if (!(await sequences.version(input.sequenceId, input.sequenceVersion))) {
+      throw ApplicationFailure.nonRetryable(`sequence ${input.sequenceId} v${input.sequenceVersion} does not exist`, 'sequence_not_found');
+    }
     const ids = await imports.createdLeadIds(input.importId, { limit: input.limit, offset: input.offset });
     const result: EnrollPageResult = { read: ids.length, enrolled: 0, refused: {} };
     const refuse = (code: string) => { result.refused[code] = (result.refused[code] ?? 0) + 1; };
@@ -34,21 +33,25 @@ export function createLeadImportEnrollmentActivities({ db, log }: { db: Db; log:
     const today = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     for (const [i, leadId] of ids.entries()) {
       Context.current().heartbeat({ offset: input.offset + i });
-      const person = await people.get('lead', leadId);
-      if (!person) {
-        refuse('lead_not_found');
+      // The same one query the API's enrollment reads, with the version the import pinned.
+      let context;
+      try {
+        context = await sequences.enrollmentContext('lead', leadId, input.sequenceId, today, input.sequenceVersion);
+      } catch (error) {
+        if (!(error instanceof Rejection)) throw error;
+        refuse(error.code);
         continue;
       }
+      const { person, owner, holidays, version } = context;
       const refusal = enrollmentRefusal(person, version);
       if (refusal) {
         refuse(refusal instanceof Rejection ? refusal.code : 'refused');
         continue;
       }
-      const owner = await calendars.user(person.ownerId);
-      const recipient = await calendars.forPerson('lead', person.id, owner, today);
+      const enrolledBy = input.enrolledBy ?? person.ownerId;
       const start = enrollmentStart(
         { type: 'lead', id: person.id, ownerId: person.ownerId, customerType: person.customerType, name: personName(person), company: person.company },
-        version, { recipient, owner: { zone: owner.zone, hours: owner.hours, holidays: recipient.holidays } }, input.enrolledBy ?? person.ownerId,
+        version, { recipient: { zone: person.timeZone ?? owner.zone, hours: DEFAULT_WORKING_HOURS, holidays }, owner: { zone: owner.zone, hours: owner.hours, holidays } }, enrolledBy,
       );
       try {
         const handle = await client.workflow.start('sequenceEnrollmentWorkflow', {
@@ -58,7 +61,7 @@ export function createLeadImportEnrollmentActivities({ db, log }: { db: Db; log:
         });
         await sequences.recordEnrollment({
           runId: handle.firstExecutionRunId, workflowId: start.workflowId, sequenceId: version.sequenceId, sequenceVersion: version.version,
-          personType: 'lead', personId: person.id, ownerId: person.ownerId, enrolledBy: input.enrolledBy ?? person.ownerId,
+          personType: 'lead', personId: person.id, ownerId: person.ownerId, enrolledBy,
         });
         result.enrolled += 1;
       } catch (error) {

@@ -5,9 +5,8 @@
  */
 import type { Knex } from 'knex';
 import { NotFoundError } from '../../domain/rejection';
-import { DEFAULT_WORKING_HOURS, type WorkCalendar, type WorkingHours } from '../../domain/sequences/time';
+import { DEFAULT_WORKING_HOURS, type WorkingHours } from '../../domain/sequences/time';
 import { dateOnly } from '../rows';
-import type { PersonType } from './sequences';
 
 export interface UserCalendar {
   zone: string;
@@ -57,12 +56,5 @@ export class CalendarStore {
 
   async deleteHoliday(day: string): Promise<boolean> {
     return (await this.db('holidays').where({ day }).delete()) > 0;
-  }
-
-  /** The recipient's calendar: their zone (or the owner's), the owner's hours, the company's holidays. */
-  async forPerson(type: PersonType, personId: string, owner: UserCalendar, today: string): Promise<WorkCalendar> {
-    const row = await this.db(type === 'lead' ? 'leads' : 'contacts').where({ id: personId }).first('time_zone');
-    const holidays = (await this.holidays(today)).map((h) => h.day);
-    return { zone: row?.time_zone ?? owner.zone, hours: DEFAULT_WORKING_HOURS, holidays };
   }
 }

@@ -127,9 +127,10 @@ export class SequenceStore {
 
   /**
    * The person, their owner's calendar, the holidays and the sequence's latest version, in one
-   * query; refuses as `forEnrollment` does.
+   * query; refuses as `forEnrollment` does. With `pinnedVersion` (a lead import that pinned its
+   * version when it was accepted) that version, archived sequence or not.
    */
-  async enrollmentContext(type: PersonType, personId: string, sequenceId: string | null, today: string): Promise<EnrollmentContext> {
+  async enrollmentContext(type: PersonType, personId: string, sequenceId: string | null, today: string, pinnedVersion?: number): Promise<EnrollmentContext> {
     const personSql = type === 'lead'
       ? `select l.id, l.first_name, l.last_name, l.email, l.company_name as company, l.topic, l.status, l.owner_id, l.customer_type, l.time_zone, l.do_not_email_at
            from leads l where l.id = :personId`
@@ -142,13 +143,13 @@ export class SequenceStore {
              (select json_build_object('zone', u.time_zone, 'hours', u.working_hours, 'signature', u.email_signature, 'name', u.name) from users u join p on u.id = p.owner_id) as owner,
              (select coalesce(json_agg(to_char(h.day, 'YYYY-MM-DD') order by h.day), '[]'::json) from holidays h where h.day >= :today::date and h.day < :today::date + ${HOLIDAY_HORIZON_DAYS}) as holidays,
              (select row_to_json(s) from s) as sequence,
-             (select row_to_json(v) from sequence_versions v join s on v.sequence_id = s.id and v.version = s.latest_version) as version`,
-    { personId, today, ...(sequenceId ? { sequenceId } : {}) });
+             (select row_to_json(v) from sequence_versions v join s on v.sequence_id = s.id and v.version = ${pinnedVersion === undefined ? 's.latest_version' : ':pinnedVersion'}) as version`,
+    { personId, today, ...(sequenceId ? { sequenceId } : {}), ...(pinnedVersion === undefined ? {} : { pinnedVersion }) });
     const row = rows[0] as { person: Record<string, unknown> | null; owner: UserCalendar | null; holidays: string[]; sequence: Record<string, unknown> | null; version: Record<string, unknown> | null };
     if (!row.person) throw new NotFoundError(type, personId);
     if (!row.sequence) throw new NotFoundError('sequence', sequenceId ?? 'default');
     const sequence = toSequence(row.sequence);
-    if (sequence.archivedAt) throw new ConflictError('sequence_archived', `sequence ${sequence.id} is archived and takes no new enrollments`, 'sequenceId');
+    if (sequence.archivedAt && pinnedVersion === undefined) throw new ConflictError('sequence_archived', `sequence ${sequence.id} is archived and takes no new enrollments`, 'sequenceId');
     if (!row.version) throw new ConflictError('sequence_not_published', `sequence ${sequence.id} has no published version yet`, 'sequenceId');
     const p = fromRow<Omit<Person, 'type'>>(row.person);
     return {
