@@ -87,20 +87,21 @@ export function enrollmentBulkRoutes({ db, temporal, taskQueue }: { db: Db; temp
   const calendars = new CalendarStore(db);
   const { enroll } = sequenceEnrollment({ db, temporal, taskQueue });
 
-  async function describe(id: string, action: string, query: string): Promise<z.infer<typeof bulkSchema>> {
+  /** The batch's progress; its reason is the visibility query it runs over (the caller is its identity). */
+  async function describe(id: string, action: string): Promise<z.infer<typeof bulkSchema>> {
     const d = await temporal.workflowService.describeBatchOperation({ namespace: namespaceOf(), jobId: id });
     return {
-      id, action: action || d.operationType?.toString() || '', query, state: STATES[d.state ?? 0] ?? 'unknown',
+      id, action, query: d.reason ?? '', state: STATES[d.state ?? 0] ?? 'unknown',
       total: Number(d.totalOperationCount ?? 0), completed: Number(d.completeOperationCount ?? 0), failed: Number(d.failureOperationCount ?? 0),
       startedAt: isoOf(d.startTime), closedAt: isoOf(d.closeTime),
     };
   }
 
   /** Starts the batch once per operation; a retry of the same request finds it. */
-  async function startBatch(jobId: string, query: string, reason: string, signal: string, arg: unknown, identity: string): Promise<void> {
+  async function startBatch(jobId: string, query: string, signal: string, arg: unknown, identity: string): Promise<void> {
     try {
       await temporal.workflowService.startBatchOperation({
-        namespace: namespaceOf(), jobId, visibilityQuery: query, reason,
+        namespace: namespaceOf(), jobId, visibilityQuery: query, reason: query,
         signalOperation: { signal, input: { payloads: [defaultPayloadConverter.toPayload(arg)] }, identity },
       });
     } catch (error) {
@@ -123,9 +124,9 @@ export function enrollmentBulkRoutes({ db, temporal, taskQueue }: { db: Db; temp
         const [name, arg] = body.action === 'pause' ? [pauseEnrollmentSignal.name, { by: user.id }]
           : body.action === 'resume' ? [resumeEnrollmentSignal.name, { by: user.id }]
             : [stopNurtureSignal.name, { reason: body.reason ?? 'manual', by: user.id }];
-        await startBatch(jobId, query, `${body.action} by ${user.id} (${requestId})`, name, arg, user.id);
+        await startBatch(jobId, query, name, arg, user.id);
         await recordAudit(db, { actor: { type: 'user', id: user.id }, action: `enrollments.bulk_${body.action}`, entityType: 'sequence', entityId: body.filter.sequenceId ?? '*', after: { jobId, query }, requestId });
-        return { status: 202, body: await describe(jobId, body.action, query), headers: { Location: `/enrollments/bulk/${jobId}` } };
+        return { status: 202, body: await describe(jobId, body.action), headers: { Location: `/enrollments/bulk/${jobId}` } };
       },
     }),
     route({
@@ -134,8 +135,7 @@ export function enrollmentBulkRoutes({ db, temporal, taskQueue }: { db: Db; temp
       responses: { 200: { description: 'The batch', schema: bulkSchema }, 404: { description: 'No such batch' } },
       async handler({ params: { id } }) {
         try {
-          const d = await temporal.workflowService.describeBatchOperation({ namespace: namespaceOf(), jobId: id });
-          return { status: 200, body: { ...(await describe(id, id.split('-')[1], '')), query: d.reason ?? '' } };
+          return { status: 200, body: await describe(id, id.split('-')[1]) };
         } catch (error) {
           if ((error as { code?: number }).code === NOT_FOUND) throw new NotFoundError('bulk action', id);
           throw error;
@@ -164,9 +164,9 @@ export function enrollmentBulkRoutes({ db, temporal, taskQueue }: { db: Db; temp
         const query = visibilityQuery({ ownerId: body.fromOwnerId }, ['sequenceEnrollmentWorkflow']);
         const jobId = jobIdOf(operation.operationKey, 'reassign');
         const holidays = (await calendars.holidays(new Date(Date.now() - 86_400_000).toISOString().slice(0, 10))).map((h) => h.day);
-        await startBatch(jobId, query, `reassign by ${user.id} (${requestId})`, reassignEnrollmentSignal.name,
+        await startBatch(jobId, query, reassignEnrollmentSignal.name,
           { ownerId: body.toOwnerId, ownerCalendar: { zone: to.zone, hours: to.hours, holidays }, by: user.id }, user.id);
-        return { status: 202, body: { ...(await describe(jobId, 'reassign', query)), people }, headers: { Location: `/enrollments/bulk/${jobId}` } };
+        return { status: 202, body: { ...(await describe(jobId, 'reassign')), people }, headers: { Location: `/enrollments/bulk/${jobId}` } };
       },
     }),
     route({

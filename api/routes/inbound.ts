@@ -72,8 +72,9 @@ export function inboundRoutes({ db, temporal, log, inboundSecret }: InboundDeps)
   const expectedSecret = () => (inboundSecret ? Promise.resolve(inboundSecret) : (secret ??= serviceSecret(db, 'inbound_email').catch((e) => { secret = null; throw e; })));
 
   async function authenticate(req: express.Request): Promise<void> {
-    const given = req.get('x-inbound-secret')
-      ?? (/^Basic\s+(.+)$/i.exec(req.get('authorization') ?? '')?.[1] ? Buffer.from(/^Basic\s+(.+)$/i.exec(req.get('authorization')!)![1], 'base64').toString('utf8').split(':').slice(1).join(':') : undefined);
+    const basic = /^Basic\s+(.+)$/i.exec(req.get('authorization') ?? '')?.[1];
+    // HTTP Basic: the password (after the first colon) is the secret.
+    const given = req.get('x-inbound-secret') ?? (basic ? Buffer.from(basic, 'base64').toString('utf8').split(':').slice(1).join(':') : undefined);
     if (!given || !safeEqual(given, await expectedSecret())) throw new UnauthorizedError('the inbound-mail secret is missing or wrong (X-Inbound-Secret, or HTTP Basic with it as the password)');
   }
 
