@@ -5,9 +5,12 @@
  */
 import { z } from 'zod';
 import type { Db } from '../../db/knex';
-import { DealStore } from '../../db/stores/deals';
-import { QUOTE_STATUSES, QuoteStore } from '../../db/stores/quotes';
-import { TechCheckStore } from '../../db/stores/techChecks';
+import { fromRow } from '../../db/rows';
+import { readTogether } from '../../db/snapshot';
+import { DealStore, dealFacts, toMove, type Deal, type DealLine } from '../../db/stores/deals';
+import { QUOTE_STATUSES, QuoteStore, toQuote } from '../../db/stores/quotes';
+import { TechCheckStore, type TechCheck } from '../../db/stores/techChecks';
+import { NotFoundError } from '../../domain/rejection';
 import { DEAL_STAGES, DEAL_STATUSES, TECH_CHECK_OUTCOMES, dealWorkflowId, type DealState } from '../../workflows/dealLifecycle.contract';
 import { movesNow, techCheckGate } from '../../domain/deal';
 import { isoDate, isoDateTime } from '../schemas';
@@ -161,19 +164,19 @@ export function dealViews(db: Db) {
   const checks = new TechCheckStore(db);
 
   async function dealDetail(id: string): Promise<DealDetail> {
-    // One snapshot, so the stage, the facts and the moves shown belong together.
-    const { deal, lines, facts, checkList, quoteList, moves, orders } = await db.transaction(
-      async (trx) => ({
-        deal: await deals.require(id, trx),
-        lines: await deals.lines(id, trx),
-        facts: await deals.facts(id, trx),
-        checkList: await checks.forDeal(id, trx),
-        quoteList: await quotes.forDeal(id, trx),
-        moves: await deals.moves(id, trx),
-        orders: await trx('orders').where({ deal_id: id }).orderBy('created_at').select('id', 'order_number', 'status', 'total_cents'),
-      }),
-      { isolationLevel: 'repeatable read', readOnly: true },
-    );
+    // One snapshot, so the stage, the facts and the moves shown belong together; one round trip.
+    const rows = await readTogether(db, {
+      deal: deals.query(id), lines: deals.linesQuery(id), checks: checks.forDealQuery(id), quotes: quotes.forDealQuery(id), moves: deals.movesQuery(id),
+      orders: db('orders').where({ deal_id: id }).orderBy('created_at').select('id', 'order_number', 'status', 'total_cents'),
+    });
+    if (!rows.deal.length) throw new NotFoundError('deal', id);
+    const deal = fromRow<Deal>(rows.deal[0]);
+    const lines = rows.lines.map((r) => fromRow<DealLine>(r));
+    const checkList = rows.checks.map((r) => fromRow<TechCheck>(r));
+    const quoteList = rows.quotes.map(toQuote);
+    const moves = rows.moves.map(toMove);
+    const orders = rows.orders;
+    const facts = dealFacts(deal, lines.length, quoteList, checkList);
     const { allowed, blocked } = movesNow(deal.stage, deal.status, facts);
     return {
       ...deal,

@@ -6,7 +6,7 @@
  * Postgres is where the workflow believes it is (open, same move count). Every write is audited.
  */
 import type { Knex } from 'knex';
-import type { DealFacts, DealOutcome, DealPosition, DealStage, DealStatus, StageMove, TechCheckFacts } from '../../domain/deal';
+import type { ActiveQuoteFacts, DealFacts, DealOutcome, DealPosition, DealStage, DealStatus, StageMove, TechCheckFacts } from '../../domain/deal';
 import { ConflictError, InvalidFieldError, NotFoundError } from '../../domain/rejection';
 import { fromRow, toRow } from '../rows';
 import { recordAudit } from './audit';
@@ -102,11 +102,54 @@ export interface DealCloseFields {
 
 const LINE_COLUMNS = ['deal_lines.*', 'products.sku', 'products.name as product_name'];
 
+export const toMove = (r: Record<string, unknown>): StageMove => ({
+  seq: r.seq as number, from: r.from_stage as DealStage, to: r.to_stage as StageMove['to'],
+  by: r.moved_by as string, at: (r.at as Date).toISOString(), reason: (r.reason as string | null) ?? null,
+});
+
+/**
+ * What the stage rules judge, from the deal, its line count, its quotes and its checks (oldest
+ * first). The offer the customer holds: the quote they accepted, else the active one (at most one of either).
+ */
+export function dealFacts(
+  deal: Deal, lineCount: number,
+  quotes: ReadonlyArray<Required<ActiveQuoteFacts> | { status: string }>,
+  checks: ReadonlyArray<TechCheckFacts>,
+): DealFacts {
+  const quote = (quotes.find((q) => q.status === 'won') ?? quotes.find((q) => q.status === 'active')) as Required<ActiveQuoteFacts> | undefined;
+  return {
+    name: deal.name,
+    ownerId: deal.ownerId,
+    lineCount,
+    valueCents: deal.valueCents,
+    estimatedValueCents: deal.estimatedValueCents,
+    activeQuote: quote ? { id: quote.id, quoteNumber: quote.quoteNumber, revision: quote.revision, totalCents: quote.totalCents, status: quote.status } : null,
+    techChecks: checks.map((c): TechCheckFacts => ({
+      id: c.id, quoteId: c.quoteId, quoteRevision: c.quoteRevision, outcome: c.outcome, completedAt: c.completedAt, performedBy: c.performedBy,
+    })),
+  };
+}
+
 export class DealStore {
   constructor(private readonly db: Knex) {}
 
+  /** The deal's row (for a snapshot read; `get` runs it). */
+  query(id: string, db: Knex = this.db): Knex.QueryBuilder {
+    return db('deals').where({ id });
+  }
+
+  /** The deal's product lines in their order. */
+  linesQuery(dealId: string, db: Knex = this.db): Knex.QueryBuilder {
+    return db('deal_lines').join('products', 'products.id', 'deal_lines.product_id').select(LINE_COLUMNS).where('deal_lines.deal_id', dealId).orderBy([{ column: 'deal_lines.position' }, { column: 'deal_lines.created_at' }]);
+  }
+
+  /** Every stage move and the close, in order. */
+  movesQuery(dealId: string, db: Knex = this.db): Knex.QueryBuilder {
+    return db('deal_stage_moves').where({ deal_id: dealId }).orderBy('seq');
+  }
+
   async get(id: string, db: Knex = this.db): Promise<Deal | null> {
-    const row = await db('deals').where({ id }).first();
+    const row = await this.query(id, db).first();
     return row ? fromRow<Deal>(row) : null;
   }
 
@@ -136,7 +179,7 @@ export class DealStore {
   }
 
   async lines(dealId: string, db: Knex = this.db): Promise<DealLine[]> {
-    const rows = await db('deal_lines').join('products', 'products.id', 'deal_lines.product_id').select(LINE_COLUMNS).where('deal_lines.deal_id', dealId).orderBy([{ column: 'deal_lines.position' }, { column: 'deal_lines.created_at' }]);
+    const rows = await this.linesQuery(dealId, db);
     return rows.map((r: Record<string, unknown>) => fromRow<DealLine>(r));
   }
 
@@ -146,11 +189,8 @@ export class DealStore {
   }
 
   async moves(dealId: string, db: Knex = this.db): Promise<StageMove[]> {
-    const rows = await db('deal_stage_moves').where({ deal_id: dealId }).orderBy('seq');
-    return rows.map((r: Record<string, unknown>) => ({
-      seq: r.seq as number, from: r.from_stage as DealStage, to: r.to_stage as StageMove['to'],
-      by: r.moved_by as string, at: (r.at as Date).toISOString(), reason: (r.reason as string | null) ?? null,
-    }));
+    const rows = await this.movesQuery(dealId, db);
+    return rows.map(toMove);
   }
 
   /** What the stage rules judge, straight from the rows. */
@@ -158,21 +198,9 @@ export class DealStore {
     // One after another: `db` may be a transaction, and a connection runs one query at a time.
     const deal = await this.require(dealId, db);
     const [{ count }] = await db('deal_lines').where({ deal_id: dealId }).count<{ count: number }[]>({ count: '*' });
-    // The offer the customer holds: the active quote, or the one they accepted (at most one of either).
-    const quote = await db('quotes').where({ deal_id: dealId }).whereIn('status', ['active', 'won']).orderByRaw("status = 'won' desc").first('id', 'quote_number', 'revision', 'total_cents', 'status');
+    const quotes = await db('quotes').where({ deal_id: dealId }).whereIn('status', ['active', 'won']).select('id', 'quote_number', 'revision', 'total_cents', 'status');
     const checks = await db('tech_checks').where({ deal_id: dealId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
-    return {
-      name: deal.name,
-      ownerId: deal.ownerId,
-      lineCount: Number(count),
-      valueCents: deal.valueCents,
-      estimatedValueCents: deal.estimatedValueCents,
-      activeQuote: quote ? { id: quote.id, quoteNumber: quote.quote_number, revision: quote.revision, totalCents: quote.total_cents, status: quote.status } : null,
-      techChecks: checks.map((c: Record<string, unknown>): TechCheckFacts => ({
-        id: c.id as string, quoteId: c.quote_id as string, quoteRevision: c.quote_revision as number,
-        outcome: c.outcome as TechCheckFacts['outcome'], completedAt: (c.completed_at as Date).toISOString(), performedBy: c.performed_by as string,
-      })),
-    };
+    return dealFacts(deal, Number(count), quotes.map((q: Record<string, unknown>) => fromRow<Required<ActiveQuoteFacts>>(q)), checks.map((c: Record<string, unknown>) => fromRow<TechCheckFacts>(c)));
   }
 
   /**

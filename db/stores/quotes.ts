@@ -74,7 +74,7 @@ export interface QuoteEdit {
 
 const LINE_COLUMNS = ['quote_lines.id', 'quote_lines.quote_id', 'quote_lines.product_id', 'products.sku', 'products.name as product_name', 'quote_lines.quantity', 'quote_lines.unit_price_cents', 'quote_lines.discount_cents', 'quote_lines.amount_cents', 'quote_lines.position'];
 
-function toQuote(row: Record<string, unknown>): Quote {
+export function toQuote(row: Record<string, unknown>): Quote {
   return fromRowWithDates<Quote>(row, ['valid_until', 'close_date']);
 }
 
@@ -95,8 +95,13 @@ export class QuoteStore {
     return quote;
   }
 
+  /** The deal's quotes, oldest first (for a snapshot read; `forDeal` runs it). */
+  forDealQuery(dealId: string, db: Knex = this.db): Knex.QueryBuilder {
+    return db('quotes').where({ deal_id: dealId }).orderBy([{ column: 'created_at' }, { column: 'quote_number' }, { column: 'revision' }]);
+  }
+
   async forDeal(dealId: string, db: Knex = this.db): Promise<Quote[]> {
-    const rows = await db('quotes').where({ deal_id: dealId }).orderBy([{ column: 'created_at' }, { column: 'quote_number' }, { column: 'revision' }]);
+    const rows = await this.forDealQuery(dealId, db);
     return rows.map(toQuote);
   }
 

@@ -37,8 +37,13 @@ export const reminderKeyPrefix = (dealId: string): string => `deal-${dealId}/tec
 export class TechCheckStore {
   constructor(private readonly db: Knex) {}
 
+  /** The deal's checks, oldest first (for a snapshot read; `forDeal` runs it). */
+  forDealQuery(dealId: string, db: Knex = this.db): Knex.QueryBuilder {
+    return db('tech_checks').where({ deal_id: dealId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+  }
+
   async forDeal(dealId: string, db: Knex = this.db): Promise<TechCheck[]> {
-    const rows = await db('tech_checks').where({ deal_id: dealId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+    const rows = await this.forDealQuery(dealId, db);
     return rows.map((r: Record<string, unknown>) => fromRow<TechCheck>(r));
   }
 
