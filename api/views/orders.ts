@@ -5,8 +5,11 @@
  */
 import { z } from 'zod';
 import type { Db } from '../../db/knex';
-import { InvoiceStore, type Invoice } from '../../db/stores/invoices';
-import { OrderStore } from '../../db/stores/orders';
+import { fromRow } from '../../db/rows';
+import { readTogether } from '../../db/snapshot';
+import { InvoiceStore, toInvoice, type Invoice } from '../../db/stores/invoices';
+import { OrderStore, orderFacts, toFulfillment, toOrder, type OrderLine } from '../../db/stores/orders';
+import { NotFoundError } from '../../domain/rejection';
 import {
   FULFILLMENT_KINDS,
   INVOICE_CANCEL_REASONS,
@@ -133,17 +136,16 @@ export function orderViews(db: Db) {
   });
 
   async function orderDetail(id: string): Promise<OrderDetail> {
-    // One snapshot, so the status, the facts and the invoices shown belong together.
-    const { order, lines, fulfillments, facts, invoiceList } = await db.transaction(
-      async (trx) => ({
-        order: await orders.require(id, trx),
-        lines: await orders.lines(id, trx),
-        fulfillments: await orders.fulfillments(id, trx),
-        facts: await orders.facts(id, trx),
-        invoiceList: await invoices.forOrder(id, trx),
-      }),
-      { isolationLevel: 'repeatable read', readOnly: true },
-    );
+    // One snapshot, so the status, the facts and the invoices shown belong together; one round trip.
+    const rows = await readTogether(db, {
+      order: orders.query(id), lines: orders.linesQuery(id), fulfillments: orders.fulfillmentsQuery(id), invoices: invoices.forOrderQuery(id),
+    });
+    if (!rows.order.length) throw new NotFoundError('order', id);
+    const order = toOrder(rows.order[0]);
+    const lines = rows.lines.map((r) => fromRow<OrderLine>(r));
+    const fulfillments = rows.fulfillments.map(toFulfillment);
+    const invoiceList = rows.invoices.map(toInvoice);
+    const facts = orderFacts(order, fulfillments.length, invoiceList);
     const now = Date.now();
     const live = liveInvoice(facts);
     const { allowed, blocked } = orderActionsNow(facts);

@@ -86,7 +86,7 @@ export interface NewInvoice {
 const DATE_COLUMNS = ['issued_on', 'due_on', 'paid_on'];
 const LINE_COLUMNS = ['invoice_lines.id', 'invoice_lines.product_id', 'products.sku', 'products.name as product_name', 'invoice_lines.quantity', 'invoice_lines.unit_price_cents', 'invoice_lines.discount_cents', 'invoice_lines.amount_cents', 'invoice_lines.position'];
 
-const toInvoice = (row: Record<string, unknown>): Invoice => fromRowWithDates<Invoice>(row, DATE_COLUMNS);
+export const toInvoice = (row: Record<string, unknown>): Invoice => fromRowWithDates<Invoice>(row, DATE_COLUMNS);
 
 /** The overdue task's idempotency key: one per invoice, however often the activity is retried. */
 export const overdueTaskKey = (orderId: string, invoiceId: string): string => `order-${orderId}/invoice-${invoiceId}/overdue`;
@@ -105,8 +105,13 @@ export class InvoiceStore {
     return invoice;
   }
 
+  /** The order's invoices, oldest first (for a snapshot read; `forOrder` runs it). */
+  forOrderQuery(orderId: string, db: Knex = this.db): Knex.QueryBuilder {
+    return db('invoices').where({ order_id: orderId }).orderBy([{ column: 'created_at' }, { column: 'invoice_number' }]);
+  }
+
   async forOrder(orderId: string, db: Knex = this.db): Promise<Invoice[]> {
-    const rows = await db('invoices').where({ order_id: orderId }).orderBy([{ column: 'created_at' }, { column: 'invoice_number' }]);
+    const rows = await this.forOrderQuery(orderId, db);
     return rows.map(toInvoice);
   }
 

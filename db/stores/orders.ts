@@ -68,13 +68,45 @@ export interface OrderFilter {
 
 const LINE_COLUMNS = ['order_lines.id', 'order_lines.product_id', 'products.sku', 'products.name as product_name', 'order_lines.quantity', 'order_lines.unit_price_cents', 'order_lines.discount_cents', 'order_lines.amount_cents', 'order_lines.position'];
 
-const toOrder = (row: Record<string, unknown>): Order => fromRowWithDates<Order>(row, ['fulfilled_on']);
+export const toOrder = (row: Record<string, unknown>): Order => fromRowWithDates<Order>(row, ['fulfilled_on']);
+export const toFulfillment = (row: Record<string, unknown>): Fulfillment => fromRowWithDates<Fulfillment>(row, ['fulfilled_on']);
+
+/** What the order's rules judge, from the order, its fulfilment count and its invoices (oldest first). */
+export function orderFacts(order: Order, fulfillmentCount: number, invoices: ReadonlyArray<InvoiceFacts>): OrderFacts {
+  return {
+    orderNumber: order.orderNumber,
+    name: order.name,
+    dealId: order.dealId,
+    ownerId: order.ownerId,
+    totalCents: order.totalCents,
+    status: order.status,
+    fulfillmentCount,
+    invoices: invoices.map((i) => ({
+      id: i.id, invoiceNumber: i.invoiceNumber, status: i.status, totalCents: i.totalCents, paidCents: i.paidCents, issuedOn: i.issuedOn, dueOn: i.dueOn, overdueActivityId: i.overdueActivityId,
+    })),
+  };
+}
 
 export class OrderStore {
   constructor(private readonly db: Knex) {}
 
+  /** The order's row (for a snapshot read; `get` runs it). */
+  query(id: string, db: Knex = this.db): Knex.QueryBuilder {
+    return db('orders').where({ id });
+  }
+
+  /** The order's lines in their order. */
+  linesQuery(orderId: string, db: Knex = this.db): Knex.QueryBuilder {
+    return db('order_lines').join('products', 'products.id', 'order_lines.product_id').select(LINE_COLUMNS).where('order_lines.order_id', orderId).orderBy('order_lines.position');
+  }
+
+  /** The order's fulfilments in their order. */
+  fulfillmentsQuery(orderId: string, db: Knex = this.db): Knex.QueryBuilder {
+    return db('order_fulfillments').where({ order_id: orderId }).orderBy('seq').select('seq', 'kind', 'fulfilled_on', 'note', 'recorded_by', 'created_at');
+  }
+
   async get(id: string, db: Knex = this.db): Promise<Order | null> {
-    const row = await db('orders').where({ id }).first();
+    const row = await this.query(id, db).first();
     return row ? toOrder(row) : null;
   }
 
@@ -102,13 +134,13 @@ export class OrderStore {
   }
 
   async lines(orderId: string, db: Knex = this.db): Promise<OrderLine[]> {
-    const rows = await db('order_lines').join('products', 'products.id', 'order_lines.product_id').select(LINE_COLUMNS).where('order_lines.order_id', orderId).orderBy('order_lines.position');
+    const rows = await this.linesQuery(orderId, db);
     return rows.map((r: Record<string, unknown>) => fromRow<OrderLine>(r));
   }
 
   async fulfillments(orderId: string, db: Knex = this.db): Promise<Fulfillment[]> {
-    const rows = await db('order_fulfillments').where({ order_id: orderId }).orderBy('seq').select('seq', 'kind', 'fulfilled_on', 'note', 'recorded_by', 'created_at');
-    return rows.map((r: Record<string, unknown>) => fromRowWithDates<Fulfillment>(r, ['fulfilled_on']));
+    const rows = await this.fulfillmentsQuery(orderId, db);
+    return rows.map(toFulfillment);
   }
 
   /** What the order rules judge, straight from the rows. */
@@ -118,16 +150,7 @@ export class OrderStore {
     const [{ count }] = await db('order_fulfillments').where({ order_id: orderId }).count<{ count: number }[]>({ count: '*' });
     const invoices = await db('invoices').where({ order_id: orderId }).orderBy([{ column: 'created_at' }, { column: 'invoice_number' }])
       .select('id', 'invoice_number', 'status', 'total_cents', 'paid_cents', 'issued_on', 'due_on', 'overdue_activity_id');
-    return {
-      orderNumber: order.orderNumber,
-      name: order.name,
-      dealId: order.dealId,
-      ownerId: order.ownerId,
-      totalCents: order.totalCents,
-      status: order.status,
-      fulfillmentCount: Number(count),
-      invoices: invoices.map((r: Record<string, unknown>) => fromRowWithDates<InvoiceFacts>(r, ['issued_on', 'due_on'])),
-    };
+    return orderFacts(order, Number(count), invoices.map((r: Record<string, unknown>) => fromRowWithDates<InvoiceFacts>(r, ['issued_on', 'due_on'])));
   }
 
   /** Locks the order for a change the workflow decided. */
