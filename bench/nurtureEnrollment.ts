@@ -233,28 +233,24 @@ async function main(): Promise<void> {
     `| ${label} | ${fmt(f.rates)} | ${median(f.rates).toFixed(0)} | ${(median(f.rates) / median(base.rates)).toFixed(2)} | ${cpuCells(f, withWorker)} | ${total(f).toFixed(1)} |`;
   const header = `| path | per round (/s) | median | ÷ baseline | CPU ms per request: ${kinds.map(([, label]) => label).join(' | ')} | all |`;
   const rule = '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
-  const enrollRatio = ratioOf(enroll);
-  const moveRatio = ratioOf(move);
+  /** One path pair's table and its verdict. */
+  const comparison = (title: string, pair: { raw: PathFigures; api: PathFigures }, labels: [string, string], withWorker: boolean, reading: string) => {
+    const ratio = ratioOf(pair);
+    return [
+      `### ${title}`, '', header, rule,
+      row(labels[0], pair.raw, pair.raw, withWorker),
+      row(labels[1], pair.api, pair.raw, withWorker),
+      '', `**${title}, API ÷ raw client: ${ratio.toFixed(2)}**; goal ≥ ${GOAL}: ${verdict(ratio)}. ${reading}`, '',
+    ];
+  };
   const lines = [
     `Machine: ${os.cpus().length} × ${os.cpus()[0].model}, Node ${process.version}; Temporal dev server (CLI v1.5.1, SQLite in memory), embedded PostgreSQL 18; the API as its own process (api/main.ts), as \`npm start\` and a deployment run it. Load average at the start: ${uptimeAtStart}; at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} (other sessions share the two cores, so rates move between rounds: compare within a round, and the CPU columns, which load changes little).`,
     `${ROUNDS} rounds, raw and API alternating, concurrency ${CONCURRENCY}: ${PER_ROUND} enrollments per path and round (no worker polls their queue); ${CONCURRENCY * MOVES_PER_LANE} stage moves per path and round (${CONCURRENCY} deals, ${MOVES_PER_LANE} moves each between Qualify and Develop, the worker in the bench process running them). CPU: user + system seconds of each kind of process over the path's rounds ÷ its requests, from /proc.`,
     '',
-    '### Enrollment',
-    '',
-    header, rule,
-    row('raw `client.workflow.start` of the same sequence enrollment, same input and options (**baseline**)', enroll.raw, enroll.raw, false),
-    row('`POST /leads/:id/nurture` over HTTP', enroll.api, enroll.raw, false),
-    '',
-    `**Enrollment, API ÷ raw client: ${enrollRatio.toFixed(2)}**; goal ≥ ${GOAL}: ${verdict(enrollRatio)}. Besides the token read the API makes two Postgres round trips: the person, the owner's calendar, the holidays and the version in one query before the start; the enrollment row and its audit entry in one statement after it.`,
-    '',
-    '### Deal stage move',
-    '',
-    header, rule,
-    row('raw `executeUpdate(advanceDealUpdate)` (**baseline**; the worker writes the move)', move.raw, move.raw, true),
-    row('`POST /deals/:id/advance` over HTTP', move.api, move.raw, true),
-    '',
-    `**Stage move, API Update ÷ raw client Update: ${moveRatio.toFixed(2)}**; goal ≥ ${GOAL}: ${verdict(moveRatio)}. The API adds three Postgres round trips to the Update: the token, the deal's ownership check, and the deal's detail for the answer (the deal, lines, Tech Checks, quotes, moves and orders in one snapshot, one round trip: db/snapshot.ts).`,
-    '',
+    ...comparison('Enrollment', enroll, ['raw `client.workflow.start` of the same sequence enrollment, same input and options (**baseline**)', '`POST /leads/:id/nurture` over HTTP'], false,
+      'Besides the token read the API makes two Postgres round trips: the person, the owner\'s calendar, the holidays and the version in one query before the start; the enrollment row and its audit entry in one statement after it.'),
+    ...comparison('Deal stage move', move, ['raw `executeUpdate(advanceDealUpdate)` (**baseline**; the worker writes the move)', '`POST /deals/:id/advance` over HTTP'], true,
+      'The API adds three Postgres round trips to the Update: the token, the deal\'s ownership check, and the deal\'s detail for the answer (the deal, lines, Tech Checks, quotes, moves and orders in one snapshot, one round trip: db/snapshot.ts).'),
     `History events per completed 4-step enrollment of the default sequence (time-skipping server, real activities): **${events}** (\`sequenceEnrollmentWorkflow\`, steps as local activities; goal ≤ 45: ${events <= 45 ? 'met' : 'not met'}), beside **${legacyEvents}** for the same cadence run by \`leadNurtureWorkflow\` before sequences were data (baseline, same run).`,
   ];
   writeBenchmarkSection('nurture', 'The API against the raw Temporal client (enrollment, stage move) and history size', 'npm run bench -- nurture', lines);
