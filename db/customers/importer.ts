@@ -3,30 +3,27 @@
  *
  * One import is one database transaction on one dedicated connection, so a failed or refused
  * import changes nothing. Each file streams through: line-end normalisation → a fast record
- * splitter (db/csvScan.ts: lines, field counts, broken records; csv-parse from the first
- * irregular record on) → `COPY … (FORMAT csv)` of the records as they stand into a temporary
- * raw stage (text columns, PostgreSQL splits the fields) with each record's line; rows that are
- * broken (wrong column count, bad encoding, a wrong header, unreadable CSV) go in as rejects with
- * their raw text. Set-based SQL then types every cell (db/customers/typingSql.ts: the rules of
- * domain/customers/values.ts, `pg_input_is_valid` for dates), rejects rows without a usable key
- * or a purchase's date or total, leaves out (and reports) any other value that does not parse,
- * rejects duplicate keys (the first occurrence wins), files the rejects, and upserts the accepted
- * rows by source key, touching a stored row only when its content hash changed — so re-importing a
- * file changes nothing and a newer file updates exactly what differs. Into an empty table (a first
- * load) the rows go without its secondary indexes and foreign keys, rebuilt once before the commit.
- * Memory stays flat whatever the file size.
+ * splitter (db/csvScan.ts: each record's line, field count and fields; csv-parse takes over from
+ * the first irregular record) → the mapping (types parsed, row rejected or accepted, a value that
+ * does not parse left out of its row) → `COPY` into a temporary staging table that holds accepted
+ * rows, rejected rows and rejected values alike. Set-based SQL then rejects duplicate keys (the
+ * first occurrence wins), files the rejected rows, and upserts the accepted ones by source key,
+ * touching a stored row only when its content hash changed — so re-importing a file changes
+ * nothing and a newer file updates exactly what differs. Into an empty table (a first load) the
+ * rows go without its secondary indexes, unique constraints and foreign keys, built once before
+ * the commit. Memory stays flat whatever the file size.
  */
 import crypto from 'node:crypto';
-import { Writable, type Readable } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from '../../config/logger';
 import type { Db } from '../knex';
-import { clipRaw, normaliseText } from '../csvStream';
+import { clipRaw, copyField, normaliseText } from '../csvStream';
 import { csvScanner, type ScannedRecord } from '../csvScan';
-import { bindHeader, type BoundLayout, type RejectReason, type SourceMapping } from '../../domain/customers/mapping';
-import { lit, typingStatement } from './typingSql';
+import { rowHash, type HashValue } from './rowHash';
+import { bindHeader, parseRow, type BoundLayout, type PersonRow, type PurchaseRow, type RejectReason, type SourceMapping } from '../../domain/customers/mapping';
 
 /** One file's counts are the import's totals, for that file (`ImportTotals`), and more. */
 export interface FileSummary extends ImportTotals {
@@ -38,14 +35,11 @@ export interface FileSummary extends ImportTotals {
   headerError: string | null;
   rejectReasons: Record<string, number>;
   ms: number;
-  /**
-   * Where the time went: splitting and COPY into the raw stage, typing in SQL, the duplicate
-   * check, filing rejects, the upsert.
-   */
+  /** Where the time went: reading, typing and COPY into the stage, the duplicate check, filing rejects, the upsert. */
   timings: Record<ImportStep, number>;
 }
 
-export type ImportStep = 'stream' | 'type' | 'duplicates' | 'rejects' | 'upsert';
+export type ImportStep = 'stream' | 'duplicates' | 'rejects' | 'upsert';
 
 export interface ImportProgress {
   source: string;
@@ -65,21 +59,97 @@ export interface ImportFileInput {
   onProgress?: (progress: ImportProgress) => void;
 }
 
-/** A COPY (FORMAT csv) field: quoted, so empty text stays text; NUL (which COPY refuses) shown as U+FFFD. */
-function csvField(text: string): string {
-  const storable = text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
-  return `"${storable.includes('"') ? storable.replaceAll('"', '""') : storable}"`;
-}
-
-const BAD_TEXT = /[\u0000\uFFFD]/;
-
-/** The typed columns of each kind's stage (what typingSql.ts makes; the upsert copies them). */
 const PERSON_STAGE = [
   'first_name text', 'last_name text', 'full_name text', 'email text', 'phone text', 'date_of_birth date', 'gender text',
   'postal_code text', 'street text', 'city text', 'state text', 'country text', 'created_on date', 'reward_points integer',
   'links jsonb', 'extra jsonb',
 ];
+const PERSON_VALUES = ['firstName', 'lastName', 'fullName', 'email', 'phone', 'dateOfBirth', 'gender', 'postalCode', 'street', 'city', 'state', 'country', 'createdOn', 'rewardPoints'] as const;
 const PURCHASE_STAGE = ['customer_source text', 'customer_key text', 'product_id text', 'purchased_on date', 'total_cents bigint', 'points_added integer', 'extra jsonb'];
+const COMMON_STAGE = ['line integer not null', 'kind char(1) not null', 'source_key text', 'row_hash text', 'reason text', 'column_name text', 'message text', 'raw text'];
+
+const columnNames = (defs: string[]) => defs.map((d) => d.split(' ')[0]);
+
+/** COPY text form of a typed value (never NUL: parseRow rejects text holding it). */
+function copyValue(value: string | number | boolean | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  if (typeof value !== 'string') return String(value);
+  return NEEDS_ESCAPE.test(value) ? copyField(value) : value;
+}
+
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
+/**
+ * An accepted row's stage line. Its raw text rides along only when the key may have been seen
+ * before in the file (`maybeDuplicate`): a later occurrence is rejected with its raw text, the
+ * first one loads and needs none.
+ */
+function acceptedLine(line: number, row: PersonRow | PurchaseRow, raw: string, maybeDuplicate: boolean): string {
+  const head = `${line}\tr\t${copyValue(row.sourceKey)}\t`;
+  const rawText = `\t\\N\t\\N\t\\N\t${maybeDuplicate ? copyField(clipRaw(raw)) : '\\N'}`;
+  let text = '';
+  let hashed: HashValue[];
+  if (row.kind === 'person') {
+    const v = row.values;
+    hashed = PERSON_VALUES.map((k) => v[k]);
+    for (const value of hashed) text += `\t${copyValue(value as string | number | null | undefined)}`;
+    text += `\t${isEmpty(row.links) ? '{}' : copyValue(JSON.stringify(row.links))}\t${isEmpty(row.extra) ? '{}' : copyValue(JSON.stringify(row.extra))}\n`;
+    hashed.push(row.links, row.extra);
+  } else {
+    const v = row.values;
+    hashed = [row.customerSource, row.customerKey, v.productId, v.purchasedOn, v.total, v.pointsAdded];
+    for (const value of hashed) text += `\t${copyValue(value as string | number | null | undefined)}`;
+    text += `\t${isEmpty(row.extra) ? '{}' : copyValue(JSON.stringify(row.extra))}\n`;
+    hashed.push(row.extra);
+  }
+  // The hash of the typed columns, as md5(row(…)::text) over them would give it.
+  return head + rowHash(hashed) + rawText + text;
+}
+
+function isEmpty(object: object): boolean {
+  for (const _ in object) return false;
+  return true;
+}
+
+/**
+ * The keys seen so far in a file, as a Bloom filter: fixed memory whatever the file size, never
+ * "no" for a key it holds (now and then "maybe" for one it does not).
+ */
+export class KeyFilter {
+  private readonly bits = new Uint32Array(1 << 20);
+
+  /** Adds the key; true when it may have been added before. */
+  add(key: string): boolean {
+    let h1 = 0x811c9dc5;
+    let h2 = 0x9e3779b9;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
+    }
+    const mask = (1 << 25) - 1;
+    let seen = true;
+    for (const h of [h1 & mask, (h1 + h2) & mask, (h1 + 2 * h2) & mask]) {
+      const word = h >>> 5;
+      const bit = 1 << (h & 31);
+      if (!(this.bits[word] & bit)) {
+        seen = false;
+        this.bits[word] |= bit;
+      }
+    }
+    return seen;
+  }
+}
+
+/**
+ * A stage line that is a report, not a row to load: `x` a rejected row, `v` a value left out of
+ * the accepted row of the same line.
+ */
+function rejectedLine(kind: 'person' | 'purchase', line: number, sourceKey: string | null, reason: RejectReason, column: string | null, message: string, raw: string, mark: 'x' | 'v' = 'x'): string {
+  const width = (kind === 'person' ? PERSON_STAGE : PURCHASE_STAGE).length;
+  const fields = [line, mark, sourceKey, null, reason, column, message, clipRaw(raw), ...Array<null>(width).fill(null)];
+  return `${fields.map(copyField).join('\t')}\n`;
+}
 
 export interface ImportSession {
   readonly id: string;
@@ -139,11 +209,10 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
       throw new Error(`source "${mapping.source}" appears twice in one import`);
     }
     const started = Date.now();
-    const n = ++stageCount;
-    const raw = `customer_import_raw_${n}`;
-    const stage = `customer_import_stage_${n}`;
+    const stage = `customer_import_stage_${++stageCount}`;
     const kind = mapping.kind;
-    const d = mapping.delimiter;
+    const typed = kind === 'person' ? PERSON_STAGE : PURCHASE_STAGE;
+    await client.query(`create temporary table ${stage} (${[...COMMON_STAGE, ...typed].join(', ')}) on commit drop`);
 
     const sha = crypto.createHash('sha256');
     let bytes = 0;
@@ -162,171 +231,113 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
       input.onProgress({ source: mapping.source, fileName, bytesRead: bytes, totalBytes: input.totalBytes ?? null, rowsRead, rowsRejected: rejectedInStream });
     };
 
-    // The raw stage has one text column per header column once the header fits the mapping (else none).
-    const width = () => (layout ? (layout as BoundLayout).header.length : 0);
-    const reject = (line: number, key: string | null, reason: RejectReason, column: string | null, message: string, text: string): string => {
-      rejectedInStream++;
-      const fields = [String(line), csvField(clipRaw(text)), reason, column === null ? '' : csvField(column), csvField(message), key ? csvField(key) : ''];
-      return `${fields.join(d)}${d.repeat(width())}\n`;
-    };
-    const split = (r: ScannedRecord) => r.fields ?? r.text.split(d);
+    const keys = new KeyFilter();
     const sink = {
       record(r: ScannedRecord): string {
+        const fields = r.fields ?? r.text.split(mapping.delimiter);
         if (!headerSeen) {
           headerSeen = true;
-          const names = split(r);
-          if (names.some((name) => BAD_TEXT.test(name))) {
+          if (fields.some((name) => name.includes('\u0000') || name.includes('\uFFFD'))) {
             // A UTF-16 or binary file: its header cannot even be read, so no row of it can.
             headerReason = 'invalid_encoding';
             headerError = 'the file is not UTF-8 text (UTF-16 or binary?): save it as UTF-8 CSV';
             return '';
           }
-          const bound = bindHeader(mapping, names);
+          const bound = bindHeader(mapping, fields);
           if (bound.ok) layout = bound.layout;
           else headerError = bound.message;
           return '';
         }
         rowsRead++;
         report();
-        const bound = layout as BoundLayout | null;
-        if (!bound) return reject(r.line, null, headerReason, null, headerReason === 'wrong_header' ? `wrong header: ${headerError}` : headerError ?? '', r.text);
-        if (r.fieldCount !== bound.header.length || BAD_TEXT.test(r.text)) {
-          const fields = split(r);
-          const key = bound.keyIndex < fields.length ? fields[bound.keyIndex]?.trim() || null : null;
-          if (fields.length !== bound.header.length) return reject(r.line, key, 'wrong_column_count', null, `expected ${bound.header.length} columns, found ${fields.length}`, r.text);
-          // NUL is valid UTF-8 but never text: it is what a UTF-16 file or a binary one looks like.
-          const at = fields.findIndex((f) => BAD_TEXT.test(f));
-          const message = fields[at].includes('\u0000') ? 'the text holds NUL bytes: the file is not UTF-8 text (UTF-16 or binary?)' : 'the text is not valid UTF-8';
-          return reject(r.line, key, 'invalid_encoding', bound.header[at].trim(), message, r.text);
+        if (!layout) {
+          rejectedInStream++;
+          return rejectedLine(kind, r.line, null, headerReason, null, headerReason === 'wrong_header' ? `wrong header: ${headerError}` : headerError ?? '', r.text);
         }
-        // The record as it stands when COPY reads it into the same fields; its raw text rides along
-        // only when it holds quotes (else the fields joined by the delimiter give it back).
-        if (r.copyable) return `${r.line}${d}${r.fields ? csvField(clipRaw(r.text)) : ''}${d}${d}${d}${d}${d}${r.text}\n`;
-        return `${r.line}${d}${csvField(clipRaw(r.text))}${d}${d}${d}${d}${d}${r.fields!.map(csvField).join(d)}\n`;
+        const result = parseRow(layout, fields);
+        if (!result.ok) {
+          rejectedInStream++;
+          const key = layout.keyIndex < fields.length ? fields[layout.keyIndex]?.trim() || null : null;
+          return rejectedLine(kind, r.line, key, result.reason, result.column ?? null, result.message, r.text);
+        }
+        let text = acceptedLine(r.line, result.row, r.text, keys.add(result.row.sourceKey));
+        for (const v of result.row.rejectedValues) {
+          text += rejectedLine(kind, r.line, result.row.sourceKey, v.reason, v.column, v.message, r.text, 'v');
+        }
+        return text;
       },
-      broken(line: number, text: string, message: string): string {
+      broken(line: number, raw: string, message: string): string {
         if (!headerSeen) {
           headerSeen = true;
           headerError = `the header line cannot be read: ${message}`;
         }
         rowsRead++;
-        return reject(line, null, 'malformed_row', null, message, text);
+        rejectedInStream++;
+        return rejectedLine(kind, line, null, 'malformed_row', null, message, raw);
       },
     };
 
-    // COPY starts with the first chunk, when the header (always the first record) has set the stage's width.
-    let stageReady: Promise<void> | null = null;
-    const createStage = () => (stageReady ??= client.query(
-      `create temp table ${raw} (line integer not null, raw text, reason text, column_name text, message text, source_key text${
-        Array.from({ length: width() }, (_, i) => `, c${i + 1} text`).join('')}) on commit drop`).then(() => undefined));
-    let copy: Writable | null = null;
-    const toStage = new Writable({
-      decodeStrings: false,
-      write(chunk: string, _enc, done) {
-        const go = async () => {
-          if (!copy) {
-            await createStage();
-            copy = client.query(copyFrom(`copy ${raw} from stdin with (format csv, delimiter ${lit(d)})`)) as unknown as Writable;
-            copy.on('error', (error) => toStage.destroy(error));
-          }
-          if (!copy.write(chunk)) await new Promise((resolve) => copy!.once('drain', resolve));
-        };
-        go().then(() => done(), done);
-      },
-      final(done) {
-        const go = async () => {
-          if (!copy) return createStage();
-          copy.end();
-          await finished(copy);
-        };
-        go().then(() => done(), done);
-      },
-    });
-
+    const copy = client.query(copyFrom(`copy ${stage} (${columnNames([...COMMON_STAGE, ...typed]).join(', ')}) from stdin`));
     await pipeline(
       input.stream,
       normaliseText((chunk) => {
         bytes += chunk.length;
         sha.update(chunk);
       }),
-      csvScanner(d, sink),
-      toStage,
+      csvScanner(mapping.delimiter, sink),
+      copy as unknown as Writable,
     );
     if (!headerSeen) headerError = 'the file is empty: no header line';
     report(true);
     const streamed = Date.now();
 
-    // Typing and row rules in SQL; a file whose header does not fit has rejects only.
-    const bound = layout as BoundLayout | null;
-    const typedDefs = kind === 'person' ? PERSON_STAGE : PURCHASE_STAGE;
-    if (bound) await client.query(typingStatement(bound, raw, stage));
-    else await client.query(`create temp table ${stage} (line integer, source_key text, row_reason text, row_column text, row_message text, ${typedDefs.join(', ')}, bad_columns text[], bad_messages text[]) on commit drop`);
-    const typedAt = Date.now();
-
     // Duplicate keys: the first occurrence in the file is loaded, later ones are rejected.
-    await client.query(`
-      update ${stage} s set row_reason = 'duplicate_key', row_column = ${lit(mapping.key)},
-        row_message = 'duplicate key ' || s.source_key || ' (first seen on line ' || d.first_line || ')'
+    const duplicates = await client.query(`
+      update ${stage} s set kind = 'x', reason = 'duplicate_key', column_name = $1,
+        message = 'duplicate key ' || s.source_key || ' (first seen on line ' || d.first_line || ')'
       from (
-        select source_key, min(line) as first_line from ${stage} where row_reason is null group by source_key having count(*) > 1
+        select source_key, min(line) as first_line from ${stage} where kind = 'r' group by source_key having count(*) > 1
       ) d
-      where s.row_reason is null and s.source_key = d.source_key and s.line <> d.first_line`);
+      where s.kind = 'r' and s.source_key = d.source_key and s.line <> d.first_line`, [mapping.key]);
+    // A row rejected as a duplicate is reported once, as a row: the values it would have lost go with it.
+    if (duplicates.rowCount) await client.query(`delete from ${stage} v using ${stage} x where v.kind = 'v' and x.kind = 'x' and v.line = x.line`);
     const deduped = Date.now();
-
-    // Raw text of a row rejected in SQL (or loaded without a value): kept by the stage when the
-    // record held quotes, else its fields joined again.
-    const rawText = `coalesce(r.raw, ${width() ? `array_to_string(array[${Array.from({ length: width() }, (_, i) => `r.c${i + 1}`).join(', ')}], ${lit(d)}, '')` : `''`})`;
-    const clipped = `case when length(${rawText}) > 4000 then left(${rawText}, 4000) || '…' else ${rawText} end`;
     await client.query(`
       insert into customer_import_rejects (import_id, source, file_name, line, reason, column_name, message, raw, scope, source_key)
-      select $1, $2, $3, line, reason, column_name, message, raw, scope, source_key from (
-        select line, reason, column_name, message, raw, 'row' as scope, source_key from ${raw} where reason is not null
-        union all
-        select s.line, s.row_reason, s.row_column, s.row_message, ${clipped}, 'row', s.source_key
-        from ${stage} s join ${raw} r on r.line = s.line where s.row_reason is not null
-        union all
-        select s.line, 'invalid_value', b.column_name, b.message, ${clipped}, 'value', s.source_key
-        from ${stage} s join ${raw} r on r.line = s.line, unnest(s.bad_columns, s.bad_messages) as b(column_name, message)
-        where s.row_reason is null and s.bad_columns is not null
-      ) x order by line, scope, column_name`, [id, mapping.source, fileName]);
-    const counted = await client.query<{ accepted: number; rejected: number; bad_values: number; reasons: Record<string, number> | null }>(
-      `select count(*) filter (where row_reason is null)::int as accepted,
-         coalesce(sum(cardinality(bad_columns)) filter (where row_reason is null), 0)::int as bad_values,
-         (select count(*)::int from ${raw} where reason is not null) + count(*) filter (where row_reason is not null)::int as rejected,
-         (select jsonb_object_agg(reason, n) from (
-            select reason, count(*)::int as n from (select reason from ${raw} where reason is not null union all select row_reason from ${stage} where row_reason is not null) a group by reason
-          ) g) as reasons
-       from ${stage}`);
+      select $1, $2, $3, line, reason, column_name, message, raw, case kind when 'x' then 'row' else 'value' end, source_key
+      from ${stage} where kind in ('x', 'v') order by line, kind desc, column_name`, [id, mapping.source, fileName]);
+    const reasons = await client.query<{ reason: string; n: number }>(`select reason, count(*)::int as n from ${stage} where kind = 'x' group by reason`);
+    const counted = await client.query<{ accepted: number; rejected: number; bad_values: number }>(
+      `select count(*) filter (where kind = 'r')::int as accepted, count(*) filter (where kind = 'x')::int as rejected,
+         count(*) filter (where kind = 'v')::int as bad_values from ${stage}`);
     const { accepted, rejected, bad_values: valuesRejected } = counted.rows[0];
 
     const filed = Date.now();
     const target = kind === 'person' ? 'customer_source_records' : 'customer_purchases';
-    const [lock, update, insert] = kind === 'person'
+    const [lock, update, insert, insertAll] = kind === 'person'
       ? upsertStatements(target, 'source_key', PERSON_COLUMNS, stage)
-      : upsertStatements(target, 'purchase_id', PURCHASE_COLUMNS, stage, { channel: lit(mapping.channel ?? '') });
+      : upsertStatements(target, 'purchase_id', PURCHASE_COLUMNS, stage, { channel: `'${mapping.channel}'` });
     await client.query(lock, [mapping.source]);
     await deferIndexesOnFirstLoad(target);
-    const hasRows = (await client.query<{ any: boolean }>(`select exists (select 1 from ${target} where source = $1) as any`, [mapping.source])).rows[0].any;
-    let updated = 0;
-    if (hasRows) {
-      // Only a re-import joins the stage against stored rows: the planner needs the stage's statistics for it.
-      await client.query(`analyze ${stage}`);
-      updated = (await client.query<{ n: number }>(update, [mapping.source, id])).rows[0].n;
-    }
-    const inserted = (await client.query<{ n: number }>(insert, [mapping.source, id])).rows[0].n;
+    // A source with no stored row yet (its first load) has nothing to update or to skip.
+    const stored = (await client.query<{ any: boolean }>(`select exists (select 1 from ${target} where source = $1) as any`, [mapping.source])).rows[0].any;
+    // Temporary tables get no statistics of their own: without them the planner guesses the joins with stored rows badly.
+    if (stored) await client.query(`analyze ${stage}`);
+    const updated = stored ? (await client.query<{ n: number }>(update, [mapping.source, id])).rows[0].n : 0;
+    const inserted = (await client.query<{ n: number }>(stored ? insert : insertAll, [mapping.source, id])).rows[0].n;
     const written = { inserted, updated };
     const summary: FileSummary = {
       source: mapping.source, fileName, mapping: mapping.source, bytes, sha256: sha.digest('hex'), headerError,
       rowsRead, rowsLoaded: accepted, rowsInserted: written.inserted, rowsUpdated: written.updated,
       rowsUnchanged: accepted - written.inserted - written.updated, rowsRejected: rejected, valuesRejected,
-      rejectReasons: counted.rows[0].reasons ?? {},
+      rejectReasons: Object.fromEntries(reasons.rows.map((r) => [r.reason, r.n])),
       ms: Date.now() - started,
-      timings: { stream: streamed - started, type: typedAt - streamed, duplicates: deduped - typedAt, rejects: filed - deduped, upsert: Date.now() - filed },
+      timings: { stream: streamed - started, duplicates: deduped - streamed, rejects: filed - deduped, upsert: Date.now() - filed },
     };
     await client.query(
       `insert into customer_import_files (import_id, source, file_name, mapping, header, header_error, bytes, sha256, rows_read, rows_loaded, rows_inserted, rows_updated, rows_unchanged, rows_rejected, values_rejected, ms)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-      [id, summary.source, fileName, summary.mapping, JSON.stringify(bound?.header ?? null), headerError, bytes, summary.sha256,
+      [id, summary.source, fileName, summary.mapping, JSON.stringify((layout as BoundLayout | null)?.header ?? null), headerError, bytes, summary.sha256,
         rowsRead, accepted, written.inserted, written.updated, summary.rowsUnchanged, rejected, valuesRejected, summary.ms],
     );
     files.push(summary);
@@ -414,27 +425,35 @@ const PERSON_COLUMNS = ['first_name', 'last_name', 'full_name', 'email', 'phone'
 const PURCHASE_COLUMNS = ['customer_source', 'customer_key', 'product_id', 'purchased_on', 'total_cents', 'points_added', 'extra'];
 
 /**
+ * The stage's `row_hash` (computed while streaming, rowHash.ts) is md5(row(columns…)::text).
  * Changed rows are updated and new rows inserted by two set-based statements (an update join and
  * an anti-join insert), cheaper than a row-by-row ON CONFLICT; imports of one source are
  * serialised by an advisory lock, so no other import can slip a key in between the two.
  */
 function upsertStatements(target: 'customer_source_records' | 'customer_purchases', keyColumn: string, columns: string[], stage: string, fixed: Record<string, string> = {}): string[] {
-  const hash = `md5(row(${columns.map((c) => `s.${c}`).join(', ')})::text)`;
   const fixedCols = Object.keys(fixed);
   return [
     `select pg_advisory_xact_lock(hashtext('customer-import:' || $1::text), 0)`,
     `with changed as (
        update ${target} t set ${[...columns, ...fixedCols].map((c) => `${c} = ${fixed[c] ?? `s.${c}`}`).join(', ')},
-         row_hash = ${hash}, last_import_id = $2, line = s.line, updated_at = now()
+         row_hash = s.row_hash, last_import_id = $2, line = s.line, updated_at = now()
        from ${stage} s
-       where s.row_reason is null and t.source = $1 and t.${keyColumn} = s.source_key and t.row_hash is distinct from ${hash}
+       where s.kind = 'r' and t.source = $1 and t.${keyColumn} = s.source_key and t.row_hash is distinct from s.row_hash
        returning 1
      ) select count(*)::int as n from changed`,
     `with added as (
        insert into ${target} (source, ${keyColumn}, ${[...columns, ...fixedCols].join(', ')}, row_hash, first_import_id, last_import_id, line)
-       select $1, s.source_key, ${[...columns.map((c) => `s.${c}`), ...fixedCols.map((c) => fixed[c])].join(', ')}, ${hash}, $2, $2, s.line
+       select $1, s.source_key, ${[...columns.map((c) => `s.${c}`), ...fixedCols.map((c) => fixed[c])].join(', ')}, s.row_hash, $2, $2, s.line
        from ${stage} s
-       where s.row_reason is null and not exists (select 1 from ${target} t where t.source = $1 and t.${keyColumn} = s.source_key)
+       where s.kind = 'r' and not exists (select 1 from ${target} t where t.source = $1 and t.${keyColumn} = s.source_key)
+       returning 1
+     ) select count(*)::int as n from added`,
+    // The same insert when the source has no stored row: nothing to skip.
+    `with added as (
+       insert into ${target} (source, ${keyColumn}, ${[...columns, ...fixedCols].join(', ')}, row_hash, first_import_id, last_import_id, line)
+       select $1, s.source_key, ${[...columns.map((c) => `s.${c}`), ...fixedCols.map((c) => fixed[c])].join(', ')}, s.row_hash, $2, $2, s.line
+       from ${stage} s
+       where s.kind = 'r'
        returning 1
      ) select count(*)::int as n from added`,
   ];
