@@ -128,16 +128,16 @@ export class KeyFilter {
       h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 15);
     }
     const mask = (1 << 25) - 1;
-    let seen = true;
-    for (const h of [h1 & mask, (h1 + h2) & mask, (h1 + 2 * h2) & mask]) {
-      const word = h >>> 5;
-      const bit = 1 << (h & 31);
-      if (!(this.bits[word] & bit)) {
-        seen = false;
-        this.bits[word] |= bit;
-      }
-    }
-    return seen;
+    return this.set(h1 & mask) & this.set((h1 + h2) & mask) & this.set((h1 + 2 * h2) & mask) ? true : false;
+  }
+
+  /** Sets a bit; 1 when it was set already. */
+  private set(h: number): number {
+    const word = h >>> 5;
+    const bit = 1 << (h & 31);
+    const was = this.bits[word] & bit;
+    this.bits[word] |= bit;
+    return was ? 1 : 0;
   }
 }
 
@@ -156,8 +156,8 @@ export interface ImportSession {
   loadFile(input: ImportFileInput): Promise<FileSummary>;
   /** Publishes everything loaded so far in one commit. */
   commit(): Promise<ImportTotals>;
-  /** Time the commit spent building the indexes and constraints a first load deferred (ms). */
-  rebuildMs(): number;
+  /** What the commit built of the indexes and constraints a first load set aside, and how long it took. */
+  rebuilt(): { statements: number; ms: number };
   /** Rolls everything back; `discard` also removes the import record (a refused request). */
   abort(error: unknown, options?: { discard?: boolean }): Promise<void>;
 }
@@ -199,7 +199,7 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
   }
   const files: FileSummary[] = [];
   let stageCount = 0;
-  let lastRebuildMs = 0;
+  const lastRebuild = { statements: 0, ms: 0 };
   /** Per target table: what to rebuild before the commit (empty: nothing was deferred). */
   const deferred = new Map<string, string[]>();
 
@@ -371,10 +371,16 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
     rebuild.push(...indexes.rows.map((i) => i.def), ...constraints.rows.reverse().map((c) => `alter table ${target} add constraint ${c.name} ${c.def}`));
   }
 
-  async function rebuildDeferred(): Promise<number> {
+  async function rebuildDeferred(): Promise<void> {
     const started = Date.now();
-    for (const statements of deferred.values()) for (const sql of statements) await client.query(sql);
-    return Date.now() - started;
+    for (const statements of deferred.values()) {
+      for (const sql of statements) {
+        await client.query(sql);
+        lastRebuild.statements++;
+      }
+    }
+    lastRebuild.ms = Date.now() - started;
+    if (lastRebuild.statements) log.debug({ importId: id, ...lastRebuild }, 'indexes and constraints set aside by a first load rebuilt');
   }
 
   function totals(): ImportTotals {
@@ -389,13 +395,11 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
   return {
     id,
     loadFile,
-    rebuildMs: () => lastRebuildMs,
+    rebuilt: () => ({ ...lastRebuild }),
     async commit() {
       const t = totals();
       try {
-        const rebuildMs = await rebuildDeferred();
-        if (rebuildMs) log.debug({ importId: id, rebuildMs }, 'indexes and constraints deferred by a first load rebuilt');
-        lastRebuildMs = rebuildMs;
+        await rebuildDeferred();
         await client.query(
           `update customer_imports set status = 'loaded', finished_at = now(), rows_read = $2, rows_loaded = $3, rows_inserted = $4,
              rows_updated = $5, rows_unchanged = $6, rows_rejected = $7, values_rejected = $8 where id = $1`,

@@ -32,7 +32,16 @@ export function plainNumber(n: number): string {
   return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
+function plainJson(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 32 || c === 34 || c === 92) return false;
+  }
+  return true;
+}
+
 function jsonString(text: string): string {
+  if (plainJson(text)) return `"${text}"`;
   let out = '"';
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -57,10 +66,25 @@ function byJsonbOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-export function jsonbText(object: Record<string, string | number | boolean>): string {
+/** The keys of an object in jsonb's order, remembered per key list (a file's rows share a few). */
+const keyOrders = new Map<string, string[]>();
+
+function jsonbKeys(object: object): string[] {
   const keys = Object.keys(object);
+  if (keys.length < 2) return keys;
+  const signature = keys.join('\u0000');
+  let sorted = keyOrders.get(signature);
+  if (!sorted) {
+    sorted = [...keys].sort(byJsonbOrder);
+    if (keyOrders.size > 10_000) keyOrders.clear();
+    keyOrders.set(signature, sorted);
+  }
+  return sorted;
+}
+
+export function jsonbText(object: Record<string, string | number | boolean>): string {
+  const keys = jsonbKeys(object);
   if (!keys.length) return '{}';
-  keys.sort(byJsonbOrder);
   return `{${keys.map((k) => {
     const v = object[k];
     return `${jsonString(k)}: ${typeof v === 'string' ? jsonString(v) : typeof v === 'number' ? plainNumber(v) : String(v)}`;
