@@ -358,7 +358,7 @@ export async function beginImport(db: Db, log: Logger, options: BeginImport): Pr
     deferred.set(target, rebuild);
     if (!empty) return;
     const constraints = await client.query<{ name: string; def: string }>(
-      `select c.conname as name, pg_get_constraintdef(c.oid) as def from pg_constraint c
+      `select quote_ident(c.conname) as name, pg_get_constraintdef(c.oid) as def from pg_constraint c
        where c.conrelid = $1::regclass and (c.contype = 'f' or (c.contype = 'u'
          and not exists (select 1 from pg_constraint f where f.contype = 'f' and f.conindid = c.conindid)))
        order by c.contype desc, c.conname`, [target]);
