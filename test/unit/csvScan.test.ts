@@ -81,11 +81,11 @@ describe('csvScanner: the fast record splitter', function () {
     }
   });
 
-  it('agrees with csv-parse on a thousand random files', async function () {
+  it('agrees with csv-parse on 400 random files', async function () {
     this.timeout(60_000);
     const next = random(7);
     const pieces = ['a', 'bc', ' ', ',', ',', '\n', '\n', '"', '""', '"x,y"', '"m\nn"', 'é', '\r\n', '\r'];
-    for (let n = 0; n < 1000; n++) {
+    for (let n = 0; n < 400; n++) {
       let text = 'h1,h2,h3\n';
       const length = Math.floor(next() * 40);
       for (let i = 0; i < length; i++) text += pieces[Math.floor(next() * pieces.length)];
