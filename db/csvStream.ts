@@ -72,11 +72,13 @@ export interface ParsedRecord {
 
 /**
  * A parser that reports a broken record (an unclosed quote, say) through its `skip` event and goes
- * on, keeps each record's raw text and line, and leaves column counts to the caller.
+ * on, keeps each record's raw text and line, and leaves column counts to the caller. The record
+ * delimiter is found in the text unless given (a parser started mid-file is told the file's).
  */
-export function csvRecordParser(delimiter = ','): Parser {
+export function csvRecordParser(delimiter = ',', recordDelimiter?: string): Parser {
   return parse({
     delimiter,
+    ...(recordDelimiter ? { record_delimiter: recordDelimiter } : {}),
     relax_column_count: true,
     relax_quotes: true,
     skip_records_with_error: true,

@@ -11,10 +11,12 @@ export type Parsed<T> = { ok: true; value: T | null } | { ok: false; message: st
 const ok = <T>(value: T | null): Parsed<T> => ({ ok: true, value });
 const bad = (message: string): Parsed<never> => ({ ok: false, message });
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function validDate(y: number, m: number, d: number): boolean {
   if (m < 1 || m > 12 || d < 1 || y < 1000 || y > 9999) return false;
-  const last = new Date(Date.UTC(y, m, 0)).getUTCDate();
-  return d <= last;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return d <= (m === 2 && leap ? 29 : DAYS_IN_MONTH[m - 1]);
 }
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
