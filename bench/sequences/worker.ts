@@ -13,8 +13,6 @@ import { createDb } from '../../db/knex';
 import { createSmtpMailer } from '../../activities/mailer';
 import { createSalesWorker } from '../../worker/worker';
 
-interface Heap { usedMemory: number; totalMemory: number }
-
 async function main(): Promise<void> {
   const env = (name: string): string => {
     const value = process.env[name];
@@ -44,13 +42,6 @@ async function main(): Promise<void> {
     process.stdout.write(`mem ${JSON.stringify({ queries, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })}\n`);
   }, 2000);
   memory.unref();
-  // On SIGUSR2: the V8 heaps of the main thread and of the workflow thread (the SDK runs the
-  // workflows in a worker thread of their own), from Node's diagnostic report.
-  process.on('SIGUSR2', () => {
-    const report = process.report.getReport() as unknown as { javascriptHeap: Heap; workers: Array<{ javascriptHeap: Heap }> };
-    const heap = (h: Heap) => ({ used: h.usedMemory, total: h.totalMemory });
-    process.stdout.write(`heaps ${JSON.stringify({ main: heap(report.javascriptHeap), threads: report.workers.map((w) => heap(w.javascriptHeap)) })}\n`);
-  });
   await running;
   mailer.close();
   await connection.close();
