@@ -485,7 +485,6 @@ async function main(): Promise<void> {
   await db('sequence_versions').insert([TIMER_SEQUENCE, WAITING_SEQUENCE].map((s) => ({
     sequence_id: s.sequenceId, version: s.version, name: s.name, eligibility: JSON.stringify(s.eligibility), steps: JSON.stringify(s.steps), published_by: user.id,
   })));
-  const lines: string[] = [];
   try {
     // 1. History size.
     const baselineEvents = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'test/replay/histories/leadNurtureWorkflow-completed.json'), 'utf8')) as { events: unknown[] }).events.length;
@@ -494,103 +493,116 @@ async function main(): Promise<void> {
 
     // 2. Timers.
     const timerRows: TimerRow[] = [];
+    const bulks: BulkFigures[] = [];
+    /**
+     * Writes the section with what has been measured so far (after every configuration, so a run
+     * cut short still leaves its figures); returns its lines.
+     */
+    const publish = (): string[] => {
+      const lines: string[] = [];
+      lines.push(
+        `Machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}; embedded PostgreSQL 18; workers are child processes running \`createSalesWorker\` on one prebuilt bundle (\`bench/sequences/worker.ts\`), each with its own Postgres pool of 10.`,
+        `Shared machine: \`uptime\` at the start: \`${uptimeBefore}\` (load ${loadBefore}); other engineers' tests and benchmarks ran alongside, so single figures move by tens of per cent; each baseline ran next to its figure.`,
+        '',
+      );
+      if (events !== null) {
+        lines.push(
+          '### History size',
+          '',
+          '| run | history events |',
+          '| --- | ---: |',
+          `| \`leadNurtureWorkflow\`, completed (baseline: test/replay/histories/leadNurtureWorkflow-completed.json) | ${baselineEvents} |`,
+          `| \`sequenceEnrollmentWorkflow\`, default sequence v1 completed (4 steps, real worker, time-skipping server, this run) | **${events}** |`,
+          '',
+          `Ratio ${(events / baselineEvents).toFixed(2)}; goal ≤ 45: **${events <= 45 ? 'met' : 'not met'}**.`,
+          '',
+        );
+      }
+      if (timerRows.length) {
+        lines.push(
+          `### ${COUNTS.map((c) => fmt(c)).join(' and ')} enrollments waiting on timers`,
+          '',
+          `Time-skipping test server (in memory; no visibility store, no batch operations), so an hour of workflow clock passes in seconds. Sequence: four \`task\` steps (no email) with waits 0 h, 2 h, 24 h, 24 h; the leads inserted with one SQL statement; the runs started with \`client.workflow.start\` (the API's input and search attributes) at concurrency ${START_CONCURRENCY}. Each step is one local activity: read the person, upsert the enrollment row, look up the step's activity, read the owner, insert the timeline activity (and its audit row), upsert the step row.`,
+          '',
+          '"First wave": start to the last first step recorded (baseline: the same work, spread by the start rate). "Timer wave": every run\'s 2-hour timer fires within the same few seconds of workflow clock; from the skip to the last second step recorded in Postgres. RSS: sum over the worker processes, after the first wave, then every 10 minutes of workflow clock for an hour while all runs wait; peak: the highest sum (and the highest single process) sampled every second from the first start to the end of the timer wave. Heap cap: the worker processes\' `--max-old-space-size` (it caps the main thread\'s V8 heap and the workflow thread\'s alike; "default": Node\'s, ≈ 4 GiB here). Main-thread heap: the V8 heap of the worker processes\' main threads (activities, Postgres client, the SDK\'s bridge), as they reported it; the rest of the RSS is the workflow thread (the SDK runs every workflow in one worker thread with a V8 heap of its own: the cached runs and the garbage of replays live there), the Rust core, code and malloc. Queries per step: statements the workers sent to Postgres (knex) during the timer wave ÷ the steps in it; Cores: CPU seconds of each kind of process ÷ wall seconds over the first wave and over the timer wave (2 cores in all, shared with other sessions).',
+          '',
+          '| runs | worker processes × maxCachedWorkflows | heap cap | starts/s | first wave (steps/s, baseline) | timer wave (steps/s) | wave ÷ first wave | RSS after the first wave | RSS over the hour (every 10 min) | peak RSS (largest process) | main-thread V8 heap used / reserved: after the first wave; after the timer wave | Postgres queries per step (timer wave) | cores in the first wave | cores in the timer wave | load when done |',
+          '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | ---: | --- | --- | --- |',
+          ...timerRows.map((r) => `| ${fmt(r.n)} | ${r.processes} × ${fmt(r.cache)} | ${r.heap ? `${fmt(r.heap)} MiB` : 'default'} | ${fmt(r.startsPerS)} | ${fmt(r.firstWave)} | ${r.waveDone < r.n ? `${fmt(r.waveDone)} of ${fmt(r.n)} only; ` : ''}${fmt(r.wave)} | ${(r.wave / r.firstWave).toFixed(2)} | ${fmt(r.rssStart)} MiB | ${r.rssHour.map((x) => fmt(x)).join(', ')} MiB | ${fmt(r.rssPeak)} MiB${r.processes > 1 ? ` (${fmt(r.rssPeakPerProcess)})` : ''} | ${r.heaps} | ${r.queriesPerStep.toFixed(1)} | ${r.firstCores} | ${r.waveCores} | ${r.load} |`),
+          '',
+          'Derived figures, their reading and the extrapolation to 10,000 and beyond (assumptions stated): docs/capacity.md.',
+          '',
+        );
+      }
+      if (bulks.length) {
+        const [base] = bulks;
+        const rate = (r: number): string => (r ? `${fmt(r)}/s (\`--dynamic-config-value worker.batcherRPS=${r}\`)` : 'default (50/s)');
+        const rows: string[] = [];
+        for (const b of bulks) {
+          for (const action of ['pause', 'resume'] as const) {
+            const t = action === 'pause' ? b.batchPause : b.batchResume;
+            const reissued = t.shortfalls?.length ? ` — completed short (${t.shortfalls.join('; ')}), re-issued for the rest` : '';
+            rows.push(`| ${action} | batch, server rate ${rate(b.batcherRps)}${reissued} | ${t.done.toFixed(1)} s | ${t.applied.toFixed(1)} s | ${fmt(b.n / t.done)} |`);
+          }
+        }
+        if (base.client) {
+          rows.push(`| pause | one by one (baseline), server rate default | ${base.client.pause.done.toFixed(1)} s | ${base.client.pause.applied.toFixed(1)} s | ${fmt(base.n / base.client.pause.done)} |`);
+          rows.push(`| resume | one by one (baseline), server rate default | ${base.client.resume.done.toFixed(1)} s | ${base.client.resume.applied.toFixed(1)} s | ${fmt(base.n / base.client.resume.done)} |`);
+        }
+        lines.push(
+          `### Pause and resume ${fmt(base.n)} running enrollments`,
+          '',
+          `Temporal dev server (CLI, ${DEV_SERVER_VERSION}, SQLite in memory: it has visibility and batch operations); the API in the benchmark process; one worker process (maxCachedWorkflows ${fmt(base.cache)}, heap cap ${base.heap ? `${fmt(base.heap)} MiB` : 'Node\'s default'}). ${fmt(base.n)} runs started at ${fmt(base.startsPerS)}/s, each waiting an hour for its first step. Batch: \`POST /enrollments/bulk\` \`{action, filter: {sequenceId}}\`, polled at \`GET /enrollments/bulk/:id\` until \`completed\` (every run signalled). Baseline: \`handle.signal\` per run with the client, ${SIGNAL_CONCURRENCY} at a time, on the same server in the same run. "Applied": until a visibility count shows every run \`paused\` (or \`running\`) — the worker handled each signal and upserted the search attribute. The raised server rate is a second dev server with fresh runs.`,
+          '',
+          '| action | how | all signalled | all applied | signals/s |',
+          '| --- | --- | ---: | ---: | ---: |',
+          ...rows,
+          '',
+          ...(base.probe ? [
+            `Does the server honour a batch's own rate above its \`worker.batcherRPS\`? A pause batch started directly with \`maxOperationsPerSecond: ${base.probe.requested}\` on the default server signalled the ${fmt(base.n)} runs in ${base.probe.seconds.toFixed(1)} s, ${fmt(base.n / base.probe.seconds)}/s: **${base.n / base.probe.seconds > 75 ? 'honoured' : 'not honoured'}** (the server takes the lower of the two; the endpoint therefore sets no rate of its own and the cluster's \`worker.batcherRPS\` is the knob).`,
+            '',
+          ] : []),
+          `Worker RSS at the end: ${bulks.map((b) => `${fmt(b.rss)} MiB`).join(', ')}. Load when done: ${bulks.map((b) => b.load).join('; ')}.`,
+          '',
+        );
+      }
+      const command = `npm run bench:sequences${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+      // `--part <name>`: a further run (e.g. a larger count) as a sub-section that keeps the main one.
+      const part = arg('part', '');
+      if (part) writeBenchmarkSection(`sequences-${part}`, `Sequences at volume: ${part}`, command, lines.map((l) => l.replace(/^### /, '#### ')), { level: 3, inside: 'sequences' });
+      else writeBenchmarkSection('sequences', 'Sequences at volume (issue 9)', command, lines);
+      return lines;
+    };
+    const addRow = (row: TimerRow): void => {
+      timerRows.push(row);
+      publish();
+    };
     if (!SKIP.has('timers')) {
       const ctx = { db, ownerId: user.id, bundle: bundlePath, testServer: tools.testServer };
-      for (const heap of HEAPS) for (const cache of CACHES) timerRows.push(await timerRun(ctx, 1, cache, heap, COUNT));
+      for (const heap of HEAPS) for (const cache of CACHES) addRow(await timerRun(ctx, 1, cache, heap, COUNT));
       // More processes with the best one-process configuration: the fastest timer wave among those
       // whose peak RSS met the goal (else the smallest peak), the same cache and heap per process.
       const fits = timerRows.filter((r) => r.rssPeakPerProcess <= RSS_GOAL_MIB);
       const best = fits.length ? fits.reduce((a, b) => (b.wave > a.wave ? b : a)) : timerRows.reduce((a, b) => (b.rssPeak < a.rssPeak ? b : a));
-      for (const processes of PROCESSES.filter((p) => p > 1)) timerRows.push(await timerRun(ctx, processes, best.cache, best.heap, COUNT));
-      for (const n of COUNTS.slice(1)) timerRows.push(await timerRun(ctx, 1, n, HEAPS[0], n));
+      for (const processes of PROCESSES.filter((p) => p > 1)) addRow(await timerRun(ctx, processes, best.cache, best.heap, COUNT));
+      for (const n of COUNTS.slice(1)) addRow(await timerRun(ctx, 1, n, HEAPS[0], n));
     }
 
     // 3. Bulk pause/resume.
-    const bulks: BulkFigures[] = [];
     if (!SKIP.has('bulk')) {
       for (const [i, batcherRps] of BATCHER_RPS.entries()) {
         bulks.push(await bulkRun({ db, bundle: bundlePath, temporalCli: tools.temporalCli }, BULK_COUNT, { batcherRps, baseline: i === 0, cache: BULK_CACHE, heap: BULK_HEAP }));
         console.log(`bulk (batcherRPS ${batcherRps || 'default'}): ${JSON.stringify(bulks.at(-1))}`);
+        publish();
       }
     }
 
-    lines.push(
-      `Machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}; embedded PostgreSQL 18; workers are child processes running \`createSalesWorker\` on one prebuilt bundle (\`bench/sequences/worker.ts\`), each with its own Postgres pool of 10.`,
-      `Shared machine: \`uptime\` at the start: \`${uptimeBefore}\` (load ${loadBefore}); other engineers' tests and benchmarks ran alongside, so single figures move by tens of per cent; each baseline ran next to its figure.`,
-      '',
-    );
-    if (events !== null) {
-      lines.push(
-        '### History size',
-        '',
-        '| run | history events |',
-        '| --- | ---: |',
-        `| \`leadNurtureWorkflow\`, completed (baseline: test/replay/histories/leadNurtureWorkflow-completed.json) | ${baselineEvents} |`,
-        `| \`sequenceEnrollmentWorkflow\`, default sequence v1 completed (4 steps, real worker, time-skipping server, this run) | **${events}** |`,
-        '',
-        `Ratio ${(events / baselineEvents).toFixed(2)}; goal ≤ 45: **${events <= 45 ? 'met' : 'not met'}**.`,
-        '',
-      );
-    }
-    if (timerRows.length) {
-      lines.push(
-        `### ${COUNTS.map((c) => fmt(c)).join(' and ')} enrollments waiting on timers`,
-        '',
-        `Time-skipping test server (in memory; no visibility store, no batch operations), so an hour of workflow clock passes in seconds. Sequence: four \`task\` steps (no email) with waits 0 h, 2 h, 24 h, 24 h; the leads inserted with one SQL statement; the runs started with \`client.workflow.start\` (the API's input and search attributes) at concurrency ${START_CONCURRENCY}. Each step is one local activity: read the person, upsert the enrollment row, look up the step's activity, read the owner, insert the timeline activity (and its audit row), upsert the step row.`,
-        '',
-        '"First wave": start to the last first step recorded (baseline: the same work, spread by the start rate). "Timer wave": every run\'s 2-hour timer fires within the same few seconds of workflow clock; from the skip to the last second step recorded in Postgres. RSS: sum over the worker processes, after the first wave, then every 10 minutes of workflow clock for an hour while all runs wait; peak: the highest sum (and the highest single process) sampled every second from the first start to the end of the timer wave. Heap cap: the worker processes\' `--max-old-space-size` (it caps the main thread\'s V8 heap and the workflow thread\'s alike; "default": Node\'s, ≈ 4 GiB here). Main-thread heap: the V8 heap of the worker processes\' main threads (activities, Postgres client, the SDK\'s bridge), as they reported it; the rest of the RSS is the workflow thread (the SDK runs every workflow in one worker thread with a V8 heap of its own: the cached runs and the garbage of replays live there), the Rust core, code and malloc. Queries per step: statements the workers sent to Postgres (knex) during the timer wave ÷ the steps in it; Cores: CPU seconds of each kind of process ÷ wall seconds over the first wave and over the timer wave (2 cores in all, shared with other sessions).',
-        '',
-        '| runs | worker processes × maxCachedWorkflows | heap cap | starts/s | first wave (steps/s, baseline) | timer wave (steps/s) | wave ÷ first wave | RSS after the first wave | RSS over the hour (every 10 min) | peak RSS (largest process) | main-thread V8 heap used / reserved: after the first wave; after the timer wave | Postgres queries per step (timer wave) | cores in the first wave | cores in the timer wave | load when done |',
-        '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | ---: | --- | --- | --- |',
-        ...timerRows.map((r) => `| ${fmt(r.n)} | ${r.processes} × ${fmt(r.cache)} | ${r.heap ? `${fmt(r.heap)} MiB` : 'default'} | ${fmt(r.startsPerS)} | ${fmt(r.firstWave)} | ${r.waveDone < r.n ? `${fmt(r.waveDone)} of ${fmt(r.n)} only; ` : ''}${fmt(r.wave)} | ${(r.wave / r.firstWave).toFixed(2)} | ${fmt(r.rssStart)} MiB | ${r.rssHour.map((x) => fmt(x)).join(', ')} MiB | ${fmt(r.rssPeak)} MiB${r.processes > 1 ? ` (${fmt(r.rssPeakPerProcess)})` : ''} | ${r.heaps} | ${r.queriesPerStep.toFixed(1)} | ${r.firstCores} | ${r.waveCores} | ${r.load} |`),
-        '',
-        'Derived figures, their reading and the extrapolation to 10,000 and beyond (assumptions stated): docs/capacity.md.',
-        '',
-      );
-    }
-    if (bulks.length) {
-      const [base] = bulks;
-      const rate = (r: number): string => (r ? `${fmt(r)}/s (\`--dynamic-config-value worker.batcherRPS=${r}\`)` : 'default (50/s)');
-      const rows: string[] = [];
-      for (const b of bulks) {
-        for (const action of ['pause', 'resume'] as const) {
-          const t = action === 'pause' ? b.batchPause : b.batchResume;
-          const reissued = t.shortfalls?.length ? ` — completed short (${t.shortfalls.join('; ')}), re-issued for the rest` : '';
-          rows.push(`| ${action} | batch, server rate ${rate(b.batcherRps)}${reissued} | ${t.done.toFixed(1)} s | ${t.applied.toFixed(1)} s | ${fmt(b.n / t.done)} |`);
-        }
-      }
-      if (base.client) {
-        rows.push(`| pause | one by one (baseline), server rate default | ${base.client.pause.done.toFixed(1)} s | ${base.client.pause.applied.toFixed(1)} s | ${fmt(base.n / base.client.pause.done)} |`);
-        rows.push(`| resume | one by one (baseline), server rate default | ${base.client.resume.done.toFixed(1)} s | ${base.client.resume.applied.toFixed(1)} s | ${fmt(base.n / base.client.resume.done)} |`);
-      }
-      lines.push(
-        `### Pause and resume ${fmt(base.n)} running enrollments`,
-        '',
-        `Temporal dev server (CLI, ${DEV_SERVER_VERSION}, SQLite in memory: it has visibility and batch operations); the API in the benchmark process; one worker process (maxCachedWorkflows ${fmt(base.cache)}, heap cap ${base.heap ? `${fmt(base.heap)} MiB` : 'Node\'s default'}). ${fmt(base.n)} runs started at ${fmt(base.startsPerS)}/s, each waiting an hour for its first step. Batch: \`POST /enrollments/bulk\` \`{action, filter: {sequenceId}}\`, polled at \`GET /enrollments/bulk/:id\` until \`completed\` (every run signalled). Baseline: \`handle.signal\` per run with the client, ${SIGNAL_CONCURRENCY} at a time, on the same server in the same run. "Applied": until a visibility count shows every run \`paused\` (or \`running\`) — the worker handled each signal and upserted the search attribute. The raised server rate is a second dev server with fresh runs.`,
-        '',
-        '| action | how | all signalled | all applied | signals/s |',
-        '| --- | --- | ---: | ---: | ---: |',
-        ...rows,
-        '',
-        ...(base.probe ? [
-          `Does the server honour a batch's own rate above its \`worker.batcherRPS\`? A pause batch started directly with \`maxOperationsPerSecond: ${base.probe.requested}\` on the default server signalled the ${fmt(base.n)} runs in ${base.probe.seconds.toFixed(1)} s, ${fmt(base.n / base.probe.seconds)}/s: **${base.n / base.probe.seconds > 75 ? 'honoured' : 'not honoured'}** (the server takes the lower of the two; the endpoint therefore sets no rate of its own and the cluster's \`worker.batcherRPS\` is the knob).`,
-          '',
-        ] : []),
-        `Worker RSS at the end: ${bulks.map((b) => `${fmt(b.rss)} MiB`).join(', ')}. Load when done: ${bulks.map((b) => b.load).join('; ')}.`,
-        '',
-      );
-    }
+    console.log(publish().join('\n'));
   } finally {
     await db.destroy();
     await pg.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  const command = `npm run bench:sequences${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  // `--part <name>`: a further run (e.g. a larger count) as a sub-section that keeps the main one.
-  const part = arg('part', '');
-  if (part) writeBenchmarkSection(`sequences-${part}`, `Sequences at volume: ${part}`, command, lines.map((l) => l.replace(/^### /, '#### ')), { level: 3, inside: 'sequences' });
-  else writeBenchmarkSection('sequences', 'Sequences at volume (issue 9)', command, lines);
-  console.log(lines.join('\n'));
 }
 
 main().catch((error: unknown) => {
