@@ -54,6 +54,12 @@ export interface Config {
   leads: LeadConfig;
   /** WORKER_METRICS_PORT: where the worker serves GET /metrics (0: any free port; null: `off`). */
   workerMetricsPort: number | null;
+  /**
+   * WORKER_MAX_CACHED_WORKFLOWS: runs the worker keeps in memory between their workflow tasks (the
+   * SDK's sticky cache); 0 turns it off. It bounds the worker's memory, not the runs it can serve
+   * (docs/capacity.md).
+   */
+  workerMaxCachedWorkflows: number;
   /** Where traces go over OTLP; null (the default): no tracing at all. */
   tracing: TracingConfig | null;
   /** INBOUND_EMAIL_SECRET: the reply webhook's shared secret; null: one generated per database. */
@@ -94,6 +100,13 @@ export interface LeadConfig {
 }
 
 export const DEFAULT_LEAD_IMPORT_MAX_MB = 20;
+
+/**
+ * The worker's sticky cache by default: with 10,000 running enrollments it keeps the worker under
+ * 1 GiB (BENCHMARKS.md, "Sequences at volume"; docs/capacity.md). The SDK's own default grows with
+ * the heap limit (≈ 2,300 runs with Node's 4 GiB here).
+ */
+export const DEFAULT_WORKER_MAX_CACHED_WORKFLOWS = 1000;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -185,6 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
     customers: customerConfig(env),
     leads: { importMaxBytes: positiveMb(env, 'LEAD_IMPORT_MAX_MB', DEFAULT_LEAD_IMPORT_MAX_MB) },
     workerMetricsPort: optionalPort(env, 'WORKER_METRICS_PORT', 9464),
+    workerMaxCachedWorkflows: wholeNumber(env, 'WORKER_MAX_CACHED_WORKFLOWS', DEFAULT_WORKER_MAX_CACHED_WORKFLOWS),
     tracing: tracingConfig(env),
     inboundEmailSecret: str(env, 'INBOUND_EMAIL_SECRET'),
   };
@@ -219,6 +233,13 @@ function optionalPort(env: Env, name: string, fallback: number): number | null {
   if (/^off$/i.test(raw)) return null;
   if (raw === '0') return 0;
   return int(env, name, fallback);
+}
+
+function wholeNumber(env: Env, name: string, fallback: number): number {
+  const raw = str(env, name);
+  const value = raw === null ? fallback : Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a whole number (0 or more), got "${raw}"`);
+  return value;
 }
 
 function positiveMb(env: Env, name: string, fallback: number): number {

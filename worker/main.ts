@@ -3,6 +3,7 @@
  * the stack runs on localhost) and Postgres (DATABASE_URL, or the stack's embedded cluster), and
  * runs until SIGINT/SIGTERM, letting in-flight activities finish before it closes its connections.
  */
+import v8 from 'node:v8';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
@@ -44,10 +45,13 @@ export async function startWorker(config: Config, log: Logger, db: Db, tracing: 
   const mailer = createSmtpMailer({ ...config.smtp, host: config.smtp.host ?? '127.0.0.1' });
   const worker = await createSalesWorker({
     connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, db, mailer, log, customers: config.customers,
-    publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+    publicUrl: config.publicUrl ?? `http://localhost:${config.port}`, maxCachedWorkflows: config.workerMaxCachedWorkflows,
     ...(tracing ? { tracing } : {}),
   });
-  log.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace }, 'worker polling');
+  // The heap limit is set on the command line (NODE_OPTIONS=--max-old-space-size=…, docs/capacity.md);
+  // logged so a deployment can see what it runs with.
+  const heapLimitMiB = Math.round(v8.getHeapStatistics().heap_size_limit / 1024 ** 2);
+  log.info({ taskQueue: config.taskQueue, namespace: config.temporalNamespace, maxCachedWorkflows: config.workerMaxCachedWorkflows, heapLimitMiB }, 'worker polling');
   const done = worker.run().finally(async () => {
     mailer.close();
     await connection.close();

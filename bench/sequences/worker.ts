@@ -22,6 +22,9 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const log = createLogger('error').child({ component: 'bench-worker' });
   const db = createDb(env('BENCH_DB'), { pool: { min: 0, max: 10 } });
+  // Postgres round trips, for the benchmark's queries per step.
+  let queries = 0;
+  db.on('query', () => { queries++; });
   const connection = await NativeConnection.connect({ address: env('BENCH_TEMPORAL') });
   // The benchmark's sequences have no email step: the mailer is never called.
   const mailer = createSmtpMailer({ host: '127.0.0.1', port: 1, secure: false, user: null, password: null, from: 'bench@contoso.example' });
@@ -32,6 +35,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => worker.shutdown());
   const running = worker.run();
   process.stdout.write('ready\n');
+  // What the main thread's V8 heap holds, for the benchmark's memory breakdown (the workflow
+  // thread's isolate and the Rust core are the rest of the RSS).
+  const memory = setInterval(() => {
+    const m = process.memoryUsage();
+    process.stdout.write(`mem ${JSON.stringify({ queries, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })}\n`);
+  }, 2000);
+  memory.unref();
   await running;
   mailer.close();
   await connection.close();

@@ -47,4 +47,13 @@ describe('docker-compose.yml', function () {
     assert.match(resolved, /WORKER_METRICS_PORT: "9464"/);
     assert.match(resolved, /OTEL_EXPORTER_OTLP_ENDPOINT: ""/, 'tracing off unless configured');
   });
+
+  it('bounds the worker\'s memory by default: its sticky cache and a V8 heap cap (docs/capacity.md)', function () {
+    const worker = resolved.slice(resolved.indexOf('\n  worker:\n'));
+    const workerBlock = worker.slice(0, worker.slice(1).search(/\n {2}[a-z-]+:\n/) + 1);
+    assert.match(workerBlock, /WORKER_MAX_CACHED_WORKFLOWS: "1000"/);
+    assert.match(workerBlock, /NODE_OPTIONS: --max-old-space-size=512/);
+    const api = resolved.slice(resolved.indexOf('\n  api:\n'));
+    assert.doesNotMatch(api.slice(0, api.slice(1).search(/\n {2}[a-z-]+:\n/) + 1), /max-old-space-size/, 'the API keeps Node\'s default heap');
+  });
 });
