@@ -11,6 +11,7 @@
  * merge   builds every profile (customer_profile_staging), then publishes them in one transaction
  */
 import crypto from 'node:crypto';
+import { PerformanceObserver, monitorEventLoopDelay, performance, type PerformanceEntry } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
@@ -21,8 +22,9 @@ import { loadMappings, loadRulesFile } from '../config/customers';
 import type { Logger } from '../config/logger';
 import { copyInTransaction, copyInto, withConnection, type CopyValue } from '../db/customers/copy';
 import type { Db } from '../db/knex';
-import { assignCustomers, type ClusterResult } from '../domain/customers/clusters';
-import { Matcher, recordKeys, stepNames, type ExtraValues, type Link, type MatchRecord } from '../domain/customers/matcher';
+import { assignCustomersPaced, type ClusterResult } from '../domain/customers/clusters';
+import { Matcher, recordKeys, stepNames, type ExtraValues, type Link } from '../domain/customers/matcher';
+import { pacer } from '../domain/customers/pace';
 import { mergeProfile, type MemberRecord, type Profile } from '../domain/customers/profile';
 import { MappingError } from '../domain/customers/mapping';
 import { RulesError, compileRules, type CompiledRules } from '../domain/customers/rules';
@@ -30,10 +32,12 @@ import {
   UNIFICATION_FAILURES,
   type BeginPassInput,
   type FinishPassInput,
+  type PassPlan,
   type PassRef,
   type PhaseResult,
   type PhaseStats,
   type UnificationPhase,
+  type UnificationSummary,
 } from '../workflows/customerUnification.contract';
 
 export interface CustomerUnificationDeps {
@@ -90,9 +94,39 @@ function previousDetails(): unknown {
   }
 }
 
-const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
-
 type Reporter = ReturnType<typeof progressReporter>;
+
+/**
+ * Where a phase's time goes: each named step's wall time (`time.<step>`, ms, summed when a step
+ * runs several times) and the longest the event loop waited while it ran (`loopMax.<step>`, ms,
+ * from perf_hooks.monitorEventLoopDelay): both go into the phase's stats, so every pass shows
+ * its profile and whether a step held the loop (other workflows' timers and heartbeats).
+ */
+function stepClock() {
+  const stats: PhaseStats = {};
+  async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    let gcMax = 0;
+    const gc = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries() as PerformanceEntry[]) gcMax = Math.max(gcMax, entry.duration);
+    });
+    gc.observe({ entryTypes: ['gc'] });
+    delay.enable();
+    const started = performance.now();
+    try {
+      return await run();
+    } finally {
+      delay.disable();
+      gc.disconnect();
+      const add = (key: string, value: number, combine: (a: number, b: number) => number) => (stats[key] = combine(Number(stats[key] ?? 0), Math.round(value)));
+      add(`time.${name}`, performance.now() - started, (a, b) => a + b);
+      add(`loopMax.${name}`, delay.count > 0 ? delay.max / 1e6 : 0, Math.max);
+      // The longest garbage-collection pause in the step: what a loop delay is made of when the code yields often.
+      add(`gcMax.${name}`, gcMax, Math.max);
+    }
+  }
+  return { step, stats };
+}
 
 /** The id of a group new in this pass: the same on every retry of the pass. */
 function newCustomerId(passId: string, smallestRecordId: number): string {
@@ -106,7 +140,23 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   async function passRow(passId: string) {
     const row = await db('customer_unification_passes').where({ id: passId }).first();
     if (!row) throw ApplicationFailure.nonRetryable(`unification pass ${passId} does not exist`, UNIFICATION_FAILURES.passNotFound);
-    return row as { id: string; rules: unknown; status: string; published_at: Date | null };
+    return row as { id: string; rules: unknown; status: string; published_at: Date | null; fingerprint: string | null };
+  }
+
+  /**
+   * What a pass is computed from: the rules (their hash and their normalisations' signature) and
+   * the person records — their count, largest id and a checksum over every row's id, source, key,
+   * content hash and update time (one scan, about a second at a million records). Taken before
+   * the pass reads any record, so a record changed while the pass runs makes the next pass's
+   * fingerprint differ, never the reverse.
+   */
+  async function inputFingerprint(rules: CompiledRules): Promise<string> {
+    const { rows } = await db.raw(
+      `select count(*)::text || ':' || coalesce(max(id), 0)::text || ':'
+              || coalesce(sum(hashtextextended(id::text || ':' || source || ':' || source_key || ':' || row_hash || ':' || updated_at::text, 0)::numeric), 0)::text as records
+       from customer_source_records`,
+    );
+    return crypto.createHash('sha256').update(`v1:${rules.hash}:${rules.keysSignature}:${rows[0].records}`).digest('hex').slice(0, 32);
   }
 
   async function passRules(passId: string): Promise<CompiledRules> {
@@ -137,10 +187,11 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       if (error instanceof RulesError || error instanceof MappingError) throw ApplicationFailure.nonRetryable(error.message, UNIFICATION_FAILURES.invalidRules);
       throw error;
     }
+    const fingerprint = await inputFingerprint(rules);
     await db('customer_unification_passes')
       .insert({
         workflow_id: input.workflowId, workflow_run_id: input.workflowRunId, pass: input.pass, request_ids: JSON.stringify(input.requestIds),
-        rules: JSON.stringify(rules.config), rules_hash: rules.hash, phase: 'map',
+        rules: JSON.stringify(rules.config), rules_hash: rules.hash, phase: 'map', fingerprint,
       })
       .onConflict(['workflow_run_id', 'pass'])
       .ignore();
@@ -152,16 +203,43 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   // -------------------------------------------------------------------------------------------
   // map
 
+  /**
+   * Nothing to map when a pass with the same input fingerprint (same records, same rules) finished
+   * its map and every record still has its keys: the scan for changed records is skipped.
+   */
+  async function mappedBefore(passId: string, fingerprint: string | null, total: number): Promise<string | null> {
+    if (!fingerprint) return null;
+    const earlier = await db('customer_unification_passes as p')
+      .join('customer_unification_checkpoints as c', 'c.pass_id', 'p.id')
+      .where({ 'p.fingerprint': fingerprint, 'c.phase': 'map', 'c.step': 0 })
+      .whereNot('p.id', passId)
+      .orderBy('p.started_at', 'desc')
+      .first('p.id');
+    if (!earlier) return null;
+    const [{ keys }] = await db('customer_record_keys').count<{ keys: number }[]>({ keys: '*' });
+    return Number(keys) === total ? earlier.id : null;
+  }
+
   async function mapPhase({ passId }: PassRef, report: Reporter): Promise<PhaseResult> {
     const rules = await passRules(passId);
     const resumed = previousDetails();
     const signature = rules.keysSignature;
     const [{ total }] = await db('customer_source_records').count<{ total: number }[]>({ total: '*' });
+    const { fingerprint } = await passRow(passId);
+    const sameAs = await mappedBefore(passId, fingerprint, Number(total));
+    if (sameAs) {
+      const stats: PhaseStats = { records: Number(total), mapped: 0, unchanged: Number(total), sameInputsAs: sameAs };
+      await checkpoint(db, passId, 'map', 0, stats);
+      await report(stats, true);
+      log.info({ passId, ...stats }, 'unification map: nothing changed since an earlier pass with the same inputs');
+      return { stats };
+    }
     let after = 0;
     let mapped = 0;
+    const clock = stepClock();
     await report({ mapped, total: Number(total) }, true);
     for (;;) {
-      const rows = await db('customer_source_records as r')
+      const rows = await clock.step('read', () => db('customer_source_records as r')
         .leftJoin('customer_record_keys as k', 'k.record_id', 'r.id')
         .where('r.id', '>', after)
         .where((q) => q.whereNull('k.record_id').orWhereRaw("k.basis <> r.row_hash || ':' || ?", [signature]))
@@ -171,26 +249,27 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
           'r.id', 'r.row_hash', 'r.first_name', 'r.last_name', 'r.full_name', 'r.email', 'r.phone', 'r.gender', 'r.postal_code', 'r.street',
           'r.city', 'r.state', 'r.country', 'r.reward_points', 'r.extra',
           db.raw("to_char(r.date_of_birth, 'YYYY-MM-DD') as date_of_birth"), db.raw("to_char(r.created_on, 'YYYY-MM-DD') as created_on"),
-        );
+        ));
       if (rows.length === 0) break;
-      const out = rows.map((r: Record<string, unknown>): CopyValue[] => [r.id as number, recordKeys({
+      const out = await clock.step('normalise', async () => rows.map((r: Record<string, unknown>): CopyValue[] => [r.id as number, recordKeys({
         firstName: r.first_name as string, lastName: r.last_name as string, fullName: r.full_name as string, email: r.email as string,
         phone: r.phone as string, gender: r.gender as string, postalCode: r.postal_code as string, street: r.street as string, city: r.city as string,
         state: r.state as string, country: r.country as string, dateOfBirth: r.date_of_birth as string, createdOn: r.created_on as string,
         rewardPoints: r.reward_points as number,
-      }, rules, r.extra as ExtraValues), `${r.row_hash}:${signature}`]);
-      await copyInTransaction(db, {
+      }, rules, r.extra as ExtraValues), `${r.row_hash}:${signature}`]));
+      await clock.step('write', () => copyInTransaction(db, {
         before: [['create temporary table customer_record_keys_in (record_id bigint, keys jsonb, basis text) on commit drop', []]],
         table: 'customer_record_keys_in',
         columns: ['record_id', 'keys', 'basis'],
         rows: out,
         after: [['insert into customer_record_keys (record_id, keys, basis) select record_id, keys, basis from customer_record_keys_in on conflict (record_id) do update set keys = excluded.keys, basis = excluded.basis', []]],
-      });
+      }));
       mapped += rows.length;
       after = Number(rows[rows.length - 1].id);
       await report({ mapped, total: Number(total), after });
     }
-    const stats = { records: Number(total), mapped, unchanged: Number(total) - mapped };
+    const stats: PhaseStats = { records: Number(total), mapped, unchanged: Number(total) - mapped, ...clock.stats };
+    await checkpoint(db, passId, 'map', 0, stats);
     await report(stats, true);
     log.info({ passId, ...stats, resumedFrom: resumed ?? null }, 'unification map done');
     return { stats };
@@ -199,9 +278,12 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   // -------------------------------------------------------------------------------------------
   // match
 
-  async function loadMatchRecords(report: Reporter): Promise<MatchRecord[]> {
-    const records: MatchRecord[] = [];
+  /** Every mapped person record, added to the matcher in slices (the loop stays free between them). */
+  async function loadMatcher(rules: CompiledRules, report: Reporter): Promise<Matcher> {
+    const matcher = new Matcher(null, rules);
+    const pause = pacer();
     let after = 0;
+    let loaded = 0;
     for (;;) {
       const rows = await db('customer_source_records as r')
         .join('customer_record_keys as k', 'k.record_id', 'r.id')
@@ -209,22 +291,26 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
         .orderBy('r.id')
         .limit(BATCH * 4)
         .select('r.id', 'r.source', 'r.source_key', 'r.links', 'k.keys');
-      for (const r of rows) records.push({ id: Number(r.id), source: r.source, sourceKey: r.source_key, keys: r.keys, links: r.links });
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i];
+        matcher.add({ id: Number(r.id), source: r.source, sourceKey: r.source_key, keys: r.keys, links: r.links });
+        if ((i & 1023) === 0) await pause();
+      }
+      loaded += rows.length;
       if (rows.length < BATCH * 4) break;
       after = Number(rows[rows.length - 1].id);
-      await report({ step: 'load', loaded: records.length });
-      await yieldToLoop();
+      await report({ step: 'load', loaded });
     }
-    return records;
+    matcher.seal();
+    return matcher;
   }
 
   async function matchPhase({ passId }: PassRef, report: Reporter): Promise<PhaseResult> {
     const rules = await passRules(passId);
     const names = stepNames(rules.config);
     const done = await checkpoints(passId, 'match');
-    const records = await loadMatchRecords(report);
-    const matcher = new Matcher(records, rules);
-    records.length = 0;
+    const clock = stepClock();
+    const matcher = await clock.step('load', () => loadMatcher(rules, report));
     if (done.size) {
       const earlier = await db('customer_match_links').where({ pass_id: passId }).whereIn('step', [...done.keys()]).orderBy(['step', 'a', 'b']).select('a', 'b');
       matcher.replay(earlier.map((l: { a: number; b: number }) => ({ a: Number(l.a), b: Number(l.b), rule: '', confidence: 0 })));
@@ -233,14 +319,14 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     const resumedFrom = done.size ? names[Math.min(done.size, names.length - 1)] : null;
     for (let step = 0; step < names.length; step++) {
       if (done.has(step)) continue;
-      const { links, stats } = await matcher.runStep(step, (p) => report({ ...p, stepsDone: step, steps: names.length }));
-      await copyInTransaction(db, {
+      const { links, stats } = await clock.step(`rule.${names[step]}`, () => matcher.runStep(step, (p) => report({ ...p, stepsDone: step, steps: names.length })));
+      await clock.step('write', () => copyInTransaction(db, {
         before: [['delete from customer_match_links where pass_id = $1 and step = $2', [passId, step]]],
         table: 'customer_match_links',
         columns: ['pass_id', 'step', 'a', 'b', 'rule', 'confidence'],
         rows: links.map((l) => [passId, step, l.a, l.b, l.rule, l.confidence]),
         after: [["insert into customer_unification_checkpoints (pass_id, phase, step, result) values ($1, 'match', $2, $3) on conflict do nothing", [passId, step, JSON.stringify(stats)]]],
-      });
+      }));
       done.set(step, stats as unknown as PhaseStats);
       hooks?.afterCheckpoint?.('match', step);
       await report({ stepsDone: step + 1, steps: names.length, rule: names[step], links: links.length }, true);
@@ -255,7 +341,7 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       comparisons += Number(stats.comparisons);
       oversized += Number(stats.oversizedBlocks);
     }
-    const stats: PhaseStats = { records: matcher.size, links, comparisons, oversizedBlocks: oversized, resumedFrom, ...perRule };
+    const stats: PhaseStats = { records: matcher.size, links, comparisons, oversizedBlocks: oversized, resumedFrom, ...perRule, ...clock.stats };
     log.info({ passId, ...stats }, 'unification match done');
     return { stats };
   }
@@ -267,24 +353,44 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     const done = await checkpoints(passId, 'cluster');
     if (done.has(0)) return { stats: done.get(0)! };
     await report({ step: 'load' }, true);
-    const recordIds = (await db('customer_source_records').orderBy('id').pluck('id')).map(Number);
-    const links: Link[] = (await db('customer_match_links').where({ pass_id: passId }).orderBy(['step', 'a', 'b']).select('a', 'b', 'rule', 'confidence'))
-      .map((l: { a: number; b: number; rule: string; confidence: number }) => ({ a: Number(l.a), b: Number(l.b), rule: l.rule, confidence: l.confidence }));
-    const previous = new Map<number, string>();
-    for (const m of await db('customer_members').select('record_id', 'customer_id')) previous.set(Number(m.record_id), m.customer_id);
+    const clock = stepClock();
+    const pause = pacer();
+    const { recordIds, links, previous } = await clock.step('load', async () => {
+      const ids = await db('customer_source_records').orderBy('id').pluck('id');
+      const recordIds = new Array<number>(ids.length);
+      for (let i = 0; i < ids.length; i++) {
+        recordIds[i] = Number(ids[i]);
+        if ((i & 4095) === 0) await pause();
+      }
+      const rows = await db('customer_match_links').where({ pass_id: passId }).orderBy(['step', 'a', 'b']).select('a', 'b', 'rule', 'confidence');
+      const links: Link[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const l = rows[i];
+        links[i] = { a: Number(l.a), b: Number(l.b), rule: l.rule, confidence: l.confidence };
+        if ((i & 4095) === 0) await pause();
+      }
+      const previous = new Map<number, string>();
+      const members = await db('customer_members').select('record_id', 'customer_id');
+      for (let i = 0; i < members.length; i++) {
+        previous.set(Number(members[i].record_id), members[i].customer_id);
+        if ((i & 4095) === 0) await pause();
+      }
+      return { recordIds, links, previous };
+    });
     await report({ step: 'group', records: recordIds.length, links: links.length }, true);
-    const result: ClusterResult = assignCustomers(recordIds, links, previous, (smallest) => newCustomerId(passId, smallest));
+    const result: ClusterResult = await clock.step('group', () => assignCustomersPaced(recordIds, links, previous, (smallest) => newCustomerId(passId, smallest), pause));
     const stats: PhaseStats = { ...result.stats };
-    await copyInTransaction(db, {
+    await clock.step('write', () => copyInTransaction(db, {
       before: [['delete from customer_assignments where pass_id = $1', [passId]]],
       table: 'customer_assignments',
       columns: ['pass_id', 'record_id', 'customer_id', 'rule', 'confidence'],
       rows: result.assignments.map((a) => [passId, a.recordId, a.customerId, a.rule, a.confidence]),
       after: [
-        ["insert into customer_unification_checkpoints (pass_id, phase, step, result) values ($1, 'cluster', 0, $2) on conflict do nothing", [passId, JSON.stringify(stats)]],
+        ["insert into customer_unification_checkpoints (pass_id, phase, step, result) values ($1, 'cluster', 0, $2) on conflict do nothing", [passId, JSON.stringify({ ...stats, ...clock.stats })]],
         ["insert into customer_unification_checkpoints (pass_id, phase, step, result) values ($1, 'cluster', 1, $2) on conflict do nothing", [passId, JSON.stringify({ redirects: result.redirects })]],
       ],
-    });
+    }));
+    Object.assign(stats, clock.stats);
     await report(stats, true);
     log.info({ passId, ...stats }, 'unification cluster done');
     return { stats };
@@ -359,13 +465,14 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     const rules = await passRules(passId);
     const done = await checkpoints(passId, 'merge');
     if (done.has(1)) return { stats: done.get(1)! };
+    const clock = stepClock();
     if (!done.has(0)) {
-      const built = await buildProfiles(passId, rules, report);
+      const built = await clock.step('build', () => buildProfiles(passId, rules, report));
       await checkpoint(db, passId, 'merge', 0, { built });
     }
     await report({ step: 'publish' }, true);
     const redirects = ((await checkpoints(passId, 'cluster')).get(1)?.redirects ?? []) as unknown as Array<{ oldId: string; newId: string }>;
-    const stats = await db.transaction(async (trx) => {
+    const stats = await clock.step('publish', () => db.transaction(async (trx) => {
       const set = PROFILE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ');
       const upserted = await trx.raw(
         `with up as (
@@ -402,7 +509,8 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       };
       await checkpoint(trx, passId, 'merge', 1, result);
       return result;
-    });
+    }));
+    Object.assign(stats, clock.stats);
     await report(stats, true);
     log.info({ passId, ...stats }, 'unification merge published');
     return { stats };
@@ -422,17 +530,49 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   const clusterCustomerRecords = (ref: PassRef) => inPhase(ref.passId, 'cluster', (report) => clusterPhase(ref, report));
   const mergeCustomerProfiles = (ref: PassRef) => inPhase(ref.passId, 'merge', (report) => mergePhase(ref, report));
 
+  /**
+   * After the map: may this pass reuse the published result? Only when nothing was mapped again,
+   * and the pass that published what is live completed with the same input fingerprint (the same
+   * records and rules): matching again would only find the same customers.
+   */
+  async function planUnificationPass({ passId }: PassRef): Promise<PassPlan> {
+    const row = await passRow(passId);
+    const mapped = (await checkpoints(passId, 'map')).get(0);
+    const published = await db('customer_unification_passes').whereNotNull('published_at').orderBy('published_at', 'desc')
+      .first('id', 'status', 'fingerprint', 'stats');
+    const refuse = (reason: string): PassPlan => {
+      log.info({ passId, reason }, 'unification pass matches again');
+      return { reuse: null, reason };
+    };
+    if (!row.fingerprint) return refuse('the pass has no input fingerprint');
+    if (!mapped || Number(mapped.mapped) !== 0) return refuse('records were mapped again');
+    if (!published) return refuse('nothing is published yet');
+    if (published.status !== 'completed') return refuse(`the published pass ${published.id} did not complete`);
+    if (published.fingerprint !== row.fingerprint) return refuse('records or rules changed since the published pass');
+    const [{ customers }] = await db('customers').count<{ customers: number }[]>({ customers: '*' });
+    const previous = (published.stats ?? {}) as Partial<UnificationSummary>;
+    const summary: UnificationSummary = {
+      records: Number(mapped.records), links: Number(previous.links ?? 0), customers: Number(customers), created: 0, kept: Number(customers),
+      joined: 0, split: 0, profilesChanged: 0, profilesRemoved: 0,
+    };
+    log.info({ passId, reusedFrom: published.id }, 'unification pass reuses the published result: same records, same rules');
+    return { reuse: { fromPassId: published.id, summary }, reason: 'same records and rules as the published pass' };
+  }
+
   async function finishUnificationPass(input: FinishPassInput): Promise<void> {
+    const reusedFrom = input.reusedFrom ?? null;
     await db.transaction(async (trx) => {
       await trx('customer_unification_passes').where({ id: input.passId }).update({
-        status: input.status, error: input.error ?? null, stats: JSON.stringify(input.summary ?? {}), finished_at: trx.fn.now(), phase: null,
+        status: input.status, error: input.error ?? null, stats: JSON.stringify({ ...(input.summary ?? {}), ...(reusedFrom ? { reusedFrom } : {}) }),
+        finished_at: trx.fn.now(), phase: null, reused_from: reusedFrom,
       });
-      // The working rows of earlier passes are no longer needed; this pass's stay for inspection.
+      // The working rows of earlier passes are no longer needed; this pass's stay for inspection
+      // (a pass that reused another's result keeps that pass's rows: they are what is live).
       for (const table of ['customer_match_links', 'customer_assignments', 'customer_profile_staging']) {
-        await trx(table).whereNot({ pass_id: input.passId }).delete();
+        await trx(table).whereNotIn('pass_id', reusedFrom ? [input.passId, reusedFrom] : [input.passId]).delete();
       }
     });
-    log.info({ passId: input.passId, status: input.status, error: input.error }, 'unification pass finished');
+    log.info({ passId: input.passId, status: input.status, error: input.error, reusedFrom }, 'unification pass finished');
   }
 
   return {
@@ -441,6 +581,7 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     matchCustomerRecords,
     clusterCustomerRecords,
     mergeCustomerProfiles,
+    planUnificationPass,
     finishUnificationPass,
   };
 }
