@@ -56,6 +56,11 @@ export interface PassView {
   finishedAt: string | null;
   error: string | null;
   summary: UnificationSummary | null;
+  /**
+   * When nothing changed since a completed pass (records, rules, normalised keys), this pass
+   * reused that pass's result instead of matching again: its id. Absent on passes that matched.
+   */
+  reusedFrom?: string | null;
 }
 
 export interface UnificationSummary {
@@ -117,7 +122,18 @@ export interface FinishPassInput {
   status: 'completed' | 'failed';
   error?: string | null;
   summary?: UnificationSummary | null;
+  /** The pass whose published result this one reused (it matched nothing itself). */
+  reusedFrom?: string | null;
 }
+
+/** After the map phase: whether the pass may reuse the published result, and why (not). */
+export interface PassPlan {
+  reuse: { fromPassId: string; summary: UnificationSummary } | null;
+  reason: string;
+}
+
+/** The workflow change that plans a pass after its map (passes of older runs go on without). */
+export const REUSE_PATCH = 'customer-unification-reuse-unchanged';
 
 export interface ScheduledUnificationResult {
   requestId: string;

@@ -12,6 +12,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -28,6 +29,7 @@ import {
   MAX_PASSES_KEPT,
   MAX_PASSES_PER_RUN,
   MAX_REQUESTS_KEPT,
+  REUSE_PATCH,
   UNIFICATION_PHASES,
   getUnificationStateQuery,
   requestUnificationSignal,
@@ -140,10 +142,19 @@ class CustomerUnification {
         const { stats } = await PHASE_ACTIVITIES[phase].executeWithOptions({ ...PHASE_ACTIVITY, summary: `Pass ${pass}. ${PHASE_SUMMARIES[phase]}` }, [{ passId }]);
         phaseView.stats = stats;
         phaseView.finishedAt = iso(Date.now());
+        // Same records, same rules as the published pass: its result stands, nothing is matched again.
+        if (phase === 'map' && patched(REUSE_PATCH)) {
+          const plan = await bookkeeping.planUnificationPass({ passId });
+          if (plan.reuse) {
+            view.reusedFrom = plan.reuse.fromPassId;
+            view.summary = plan.reuse.summary;
+            break;
+          }
+        }
       }
-      view.summary = this.summarise(view);
+      if (!view.reusedFrom) view.summary = this.summarise(view);
       view.status = 'completed';
-      await bookkeeping.finishUnificationPass({ passId, status: 'completed', summary: view.summary });
+      await bookkeeping.finishUnificationPass({ passId, status: 'completed', summary: view.summary, ...(view.reusedFrom ? { reusedFrom: view.reusedFrom } : {}) });
     } catch (error) {
       view.status = 'failed';
       view.error = failureMessage(error);
