@@ -28,6 +28,8 @@ export interface UnificationRequest {
   /** A user id, or the name of the process. */
   by: string;
   importId?: string | null;
+  /** Match every record again, even when an incremental pass or the published result would do. */
+  full?: boolean;
 }
 
 export interface UnificationInput {
@@ -61,6 +63,8 @@ export interface PassView {
    * reused that pass's result instead of matching again: its id. Absent on passes that matched.
    */
   reusedFrom?: string | null;
+  /** How the pass ran after its map (absent on passes of older runs, which were all full). */
+  mode?: PassMode;
 }
 
 export interface UnificationSummary {
@@ -107,6 +111,8 @@ export interface BeginPassInput {
   workflowRunId: string;
   pass: number;
   requestIds: string[];
+  /** A request of the pass asked for a full pass. */
+  full?: boolean;
 }
 
 export interface PassRef {
@@ -126,9 +132,16 @@ export interface FinishPassInput {
   reusedFrom?: string | null;
 }
 
-/** After the map phase: whether the pass may reuse the published result, and why (not). */
+/**
+ * After the map phase: how the pass goes on, and why. `reuse`: nothing changed since the
+ * published pass, whose result stands; `incremental`: only the records a change can reach are
+ * matched, clustered and merged again; `full`: every record.
+ */
+export type PassMode = 'reuse' | 'incremental' | 'full';
+
 export interface PassPlan {
   reuse: { fromPassId: string; summary: UnificationSummary } | null;
+  mode?: PassMode;
   reason: string;
 }
 

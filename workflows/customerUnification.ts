@@ -133,7 +133,8 @@ class CustomerUnification {
 
     const { workflowId, runId } = workflowInfo();
     try {
-      const { passId } = await bookkeeping.beginUnificationPass({ workflowId, workflowRunId: runId, pass, requestIds: view.requestIds });
+      const full = requests.some((r) => r.full === true);
+      const { passId } = await bookkeeping.beginUnificationPass({ workflowId, workflowRunId: runId, pass, requestIds: view.requestIds, ...(full ? { full } : {}) });
       view.passId = passId;
       for (const phase of UNIFICATION_PHASES) {
         view.phase = phase;
@@ -145,6 +146,7 @@ class CustomerUnification {
         // Same records, same rules as the published pass: its result stands, nothing is matched again.
         if (phase === 'map' && patched(REUSE_PATCH)) {
           const plan = await bookkeeping.planUnificationPass({ passId });
+          if (plan.mode) view.mode = plan.mode;
           if (plan.reuse) {
             view.reusedFrom = plan.reuse.fromPassId;
             view.summary = plan.reuse.summary;

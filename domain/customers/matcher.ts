@@ -44,6 +44,11 @@ export interface StepStats {
   oversizedBlocks: number;
   largestBlock: number;
   refusedByOverride: number;
+  /**
+   * The keys of the blocks too large to compare (a deterministic rule's), as `blockKey` writes
+   * them; absent past MAX_OVERSIZED_KEPT (an incremental pass then needs a full one first).
+   */
+  oversizedKeys?: string[];
   /** A probabilistic rule's weights, as estimated (or given) for this step: kept with the pass. */
   model?: FellegiSunterModel;
 }
@@ -119,6 +124,29 @@ interface CompiledCondition {
   words: boolean;
 }
 
+/** How many oversized block keys a step keeps for later incremental passes. */
+export const MAX_OVERSIZED_KEPT = 10_000;
+
+/** What a deterministic rule blocks on: its block keys, or else its exact conditions that must hold. */
+export function blockSpec(rule: MatchRule): Array<{ keyId: string; prefix?: number }> {
+  return (rule.block ?? rule.conditions.filter((c) => c.precision === 'exact' && c.ifMissing === 'fail').map((c) => ({ ...c, prefix: undefined as number | undefined })))
+    .map((b) => ({ keyId: keyId(b.attribute, b.normalize), prefix: b.prefix }));
+}
+
+/**
+ * A record's block under a rule (each key's value, cut to its prefix, then U+0001), or null when
+ * a key is missing: the record is then in no block of that rule.
+ */
+export function blockKey(spec: ReadonlyArray<{ keyId: string; prefix?: number }>, keys: Record<string, string | null | undefined>): string | null {
+  let key = '';
+  for (const b of spec) {
+    const value = keys[b.keyId];
+    if (value === null || value === undefined) return null;
+    key += `${b.prefix ? value.slice(0, b.prefix) : value}\u0001`;
+  }
+  return key;
+}
+
 /** The steps of a match: 0 applies the always-match overrides, 1..n the rules in order. */
 export function stepNames(config: RulesConfig): string[] {
   return ['always_match', ...config.rules.map((r) => r.name)];
@@ -140,6 +168,8 @@ export class Matcher {
   private readonly forbidden = new Map<number, number[]>();
   private dedupe = new Set<number>();
   private sealed = false;
+  /** Per step, blocks to treat as too large whatever their size here (known so from the whole set). */
+  private readonly oversizedElsewhere = new Map<number, ReadonlySet<string>>();
   /** The weights each probabilistic rule applied in this matcher, by rule name (for `explain`). */
   private readonly models = new Map<string, { rule: ProbabilisticRule; model: FellegiSunterModel; tf: TermFrequencies }>();
 
@@ -149,6 +179,14 @@ export class Matcher {
     if (records === null) return;
     for (const r of records) this.add(r);
     this.seal();
+  }
+
+  /**
+   * For a match over part of the records (an incremental pass): blocks of `step` that are too
+   * large in the whole set are skipped here too, however few of their records this matcher holds.
+   */
+  treatAsOversized(step: number, keys: Iterable<string>): void {
+    this.oversizedElsewhere.set(step, new Set(keys));
   }
 
   /** Adds one record (before `seal`). */
@@ -234,8 +272,9 @@ export class Matcher {
 
   private async runMatchRule(step: number, rule: MatchRule, links: Link[], stats: StepStats, onProgress: ((p: MatchProgress) => void | Promise<void>) | undefined, pause: Pause): Promise<void> {
     const config = this.rules.config;
-    const blockKeys = (rule.block ?? rule.conditions.filter((c) => c.precision === 'exact' && c.ifMissing === 'fail').map((c) => ({ ...c, prefix: undefined as number | undefined })))
-      .map((b) => ({ column: this.columns.get(keyId(b.attribute, b.normalize))!, prefix: b.prefix }));
+    const blockKeys = blockSpec(rule).map((b) => ({ column: this.columns.get(b.keyId)!, prefix: b.prefix }));
+    const elsewhere = this.oversizedElsewhere.get(step);
+    const oversizedKeys: string[] = [];
     const conditions: CompiledCondition[] = rule.conditions
       .map((c: Condition) => ({
         column: this.columns.get(keyId(c.attribute, c.normalize))!,
@@ -264,7 +303,7 @@ export class Matcher {
           complete = false;
           break;
         }
-        key += `${b.prefix ? value.slice(0, b.prefix) : value}\u0000`;
+        key += `${b.prefix ? value.slice(0, b.prefix) : value}\u0001`;
       }
       if (!complete) continue;
       const members = blocks.get(key);
@@ -275,7 +314,7 @@ export class Matcher {
     let blocksDone = 0;
     let lastProgress = Date.now();
     const total = blocks.size;
-    for (const members of blocks.values()) {
+    for (const [key, members] of blocks) {
       if ((blocksDone & 15) === 0) {
         if (Date.now() - lastProgress > 250) {
           await onProgress?.({ step, rule: rule.name, comparisons: stats.comparisons, blocksDone, blocks: total });
@@ -287,8 +326,9 @@ export class Matcher {
       if (members.length < 2) continue;
       stats.blocks++;
       if (members.length > stats.largestBlock) stats.largestBlock = members.length;
-      if (members.length > maxBlock) {
+      if (members.length > maxBlock || elsewhere?.has(key)) {
         stats.oversizedBlocks++;
+        oversizedKeys.push(key);
         continue;
       }
       for (let x = 0; x < members.length; x++) {
@@ -304,6 +344,7 @@ export class Matcher {
       }
     }
     await onProgress?.({ step, rule: rule.name, comparisons: stats.comparisons, blocksDone: total, blocks: total });
+    if (oversizedKeys.length <= MAX_OVERSIZED_KEPT) stats.oversizedKeys = oversizedKeys;
   }
 
   private pairSpace(): PairSpace {
