@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -72,6 +72,8 @@ interface SizeResult {
   profile: string;
   rerunProfile: string;
   rerunReused: boolean;
+  /** After importing 1 % new records: the incremental pass, then a full pass over the same records. */
+  incremental: { newRecords: number; ms: number; mode: string; scope: number; profile: string; loopMaxMs: number; fullMs: number; fullProfile: string; fullLoopMaxMs: number; identical: boolean; fullSummary: string };
 }
 
 function lineCount(file: string): number {
@@ -146,6 +148,25 @@ function passProfile(pass: PassView): string {
   }).join(' · ');
 }
 
+/**
+ * 1 % new person records: every 100th record of the set registers again in the loyalty scheme
+ * under a new key (same name, e-mail, phone and birth date), so each new record joins a customer.
+ */
+async function importNewRecords(db: Db, dir: string, records: number): Promise<number> {
+  const lines = fs.readFileSync(path.join(dir, 'loyalty.csv'), 'utf8').split('\r\n');
+  const header = lines[0];
+  const body = lines.slice(1).filter((l) => l !== '');
+  const wanted = Math.max(1, Math.round(records / 100));
+  const every = Math.max(1, Math.floor(body.length / wanted));
+  const picked: string[] = [];
+  for (let i = 0; i < body.length && picked.length < wanted; i += every) picked.push(body[i].replace(/^LOYID_(\d+)/, 'LOYID_N$1'));
+  const mapping = loadMappings().get('loyalty')!;
+  const session = await beginImport(db, log, { origin: 'cli' });
+  await session.loadFile({ mapping, fileName: 'loyalty-new.csv', stream: Readable.from([Buffer.from(`${header}\r\n${picked.join('\r\n')}\r\n`)]) });
+  await session.commit();
+  return picked.length;
+}
+
 /** Runs `fn` while measuring the event loop's delay (the worker runs in this process): the maximum in ms. */
 async function withLoopDelay<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const delay = monitorEventLoopDelay({ resolution: 10 });
@@ -166,14 +187,21 @@ function unificationLines(results: SizeResult[]): string[] {
     lines.push(`* ${fmt(r.records)} records, first pass ${secs(r.unifyMs)} s, event loop delay max ${fmt(r.loopMaxMs)} ms: ${r.profile}`);
     lines.push(`* ${fmt(r.records)} records, unchanged re-run ${secs(r.rerunMs)} s (${r.rerunReused ? 'reused the previous result' : 'a full pass'}; ${((100 * r.rerunMs) / r.unifyMs).toFixed(1)} % of the first pass), event loop delay max ${fmt(r.rerunLoopMaxMs)} ms: ${r.rerunProfile}`);
   }
+  for (const r of results) {
+    const i = r.incremental;
+    lines.push(`* ${fmt(r.records)} records + ${fmt(i.newRecords)} new (1 %): ${i.mode} pass ${secs(i.ms)} s over ${fmt(i.scope)} records (${((100 * i.ms) / i.fullMs).toFixed(1)} % of the full pass below), event loop delay max ${fmt(i.loopMaxMs)} ms: ${i.profile}`);
+    lines.push(`* then a full pass over the same records ${secs(i.fullMs)} s, event loop delay max ${fmt(i.fullLoopMaxMs)} ms: ${i.fullSummary} — CustomerIds **${i.identical ? 'identical' : 'different'}** to the incremental pass's: ${i.fullProfile}`);
+  }
   lines.push('');
-  const worst = Math.max(...results.map((r) => Math.max(r.loopMaxMs, r.rerunLoopMaxMs)));
+  const worst = Math.max(...results.map((r) => Math.max(r.loopMaxMs, r.rerunLoopMaxMs, r.incremental.loopMaxMs, r.incremental.fullLoopMaxMs)));
   lines.push(`Goal: no step blocks the worker's event loop for more than ${LOOP_GOAL_MS} ms: **${worst <= LOOP_GOAL_MS ? 'met' : 'not met'}** — the maximum delay measured over every pass of this run was ${fmt(worst)} ms.`);
   const million = results.find((r) => r.records === 1_000_000);
   if (million) {
     const total = million.importMs + million.unifyMs;
     lines.push(`Goal: 1M person records with their purchases imported and unified in ≤ 60 s, peak RSS ≤ 1.5 GiB: **${total <= 60_000 && million.rssMb <= 1536 ? 'met' : 'not met'}** — import ${secs(million.importMs)} s + unification ${secs(million.unifyMs)} s = ${secs(total)} s, peak RSS ${fmt(million.rssMb)} MiB.`);
     lines.push(`Goal: unchanged re-run ≤ 5 % of a full pass at 1M: **${million.rerunMs <= 0.05 * million.unifyMs ? 'met' : 'not met'}** — ${secs(million.rerunMs)} s against ${secs(million.unifyMs)} s (${((100 * million.rerunMs) / million.unifyMs).toFixed(1)} %).`);
+    const inc = million.incremental;
+    lines.push(`Goal: after importing 1 % new records, a pass costs about 1 % of a full pass plus a constant, with CustomerIds identical to a full pass: ${inc.mode === 'incremental' && inc.identical ? '**met in part**' : '**not met**'} — ${inc.mode} pass ${secs(inc.ms)} s (${((100 * inc.ms) / inc.fullMs).toFixed(1)} % of the ${secs(inc.fullMs)} s full pass), matching ${fmt(inc.scope)} of ${fmt(million.records + inc.newRecords)} records; CustomerIds ${inc.identical ? 'identical' : 'different'}. The constant is the scans of every record that find the changed records' reach (fingerprint, map check, scope query: see the profile).`);
     const hundred = results.find((r) => r.records === 100_000);
     if (hundred) {
       const ratio = (million.unifyMs / million.records) / (hundred.unifyMs / hundred.records);
@@ -260,6 +288,32 @@ async function main(): Promise<void> {
         await env.client.workflow.getHandle(ticket.workflowId, ticket.runId).result();
         console.log(`[${fmt(size)}] unchanged re-run ${secs(rerunMs)} s (${Object.entries(phaseTimes(again)).map(([p, ms]) => `${p} ${secs(ms)} s`).join(', ')}); ids kept ${fmt(again.summary!.kept)}, new ${again.summary!.created}`);
 
+        // 1 % new records: an incremental pass, then a full pass over the same records, which must change no CustomerId.
+        const newRecords = await importNewRecords(db, dir, size);
+        started = Date.now();
+        const incTicket = await requestUnification(env.client, taskQueue, { trigger: 'cli', by: 'bench' });
+        const [inc, incLoopMaxMs] = await withLoopDelay(() => waitForUnification(env.client, incTicket, { pollMs: 200 }));
+        const incMs = Date.now() - started;
+        await env.client.workflow.getHandle(incTicket.workflowId, incTicket.runId).result();
+        if (inc.status !== 'completed') throw new Error(`incremental pass failed: ${inc.error}`);
+        const incScope = Number(inc.phases.find((p) => p.phase === 'match')?.stats?.records ?? 0);
+        const before = new Map((await db('customer_members').select('record_id', 'customer_id')).map((m: { record_id: string; customer_id: string }) => [m.record_id, m.customer_id]));
+        started = Date.now();
+        const fullTicket = await requestUnification(env.client, taskQueue, { trigger: 'cli', by: 'bench', full: true });
+        const [fullPass, fullLoopMaxMs] = await withLoopDelay(() => waitForUnification(env.client, fullTicket, { pollMs: 200 }));
+        const fullMs = Date.now() - started;
+        if (fullPass.status !== 'completed') throw new Error(`full pass failed: ${fullPass.error}`);
+        await env.client.workflow.getHandle(fullTicket.workflowId, fullTicket.runId).result();
+        const after = await db('customer_members').select('record_id', 'customer_id');
+        const identical = after.length === before.size && after.every((m: { record_id: string; customer_id: string }) => before.get(m.record_id) === m.customer_id);
+        const fs2 = fullPass.summary!;
+        const incremental = {
+          newRecords, ms: incMs, mode: inc.mode ?? 'full', scope: incScope, profile: passProfile(inc), loopMaxMs: incLoopMaxMs,
+          fullMs, fullProfile: passProfile(fullPass), fullLoopMaxMs, identical,
+          fullSummary: `created ${fs2.created}, joined ${fs2.joined}, split ${fs2.split}, profiles changed ${fs2.profilesChanged}, removed ${fs2.profilesRemoved}`,
+        };
+        console.log(`[${fmt(size)}] +${fmt(newRecords)} new records: ${incremental.mode} pass ${secs(incMs)} s over ${fmt(incScope)} records (${incremental.profile}; loop max ${fmt(incLoopMaxMs)} ms); full pass ${secs(fullMs)} s (${incremental.fullProfile}; loop max ${fmt(fullLoopMaxMs)} ms): ${incremental.fullSummary}; CustomerIds ${identical ? 'identical' : 'DIFFERENT'}`);
+
         const members = await db('customer_members as m').join('customer_source_records as r', 'r.id', 'm.record_id').select('r.source_key', 'm.customer_id');
         const quality = pairwiseQuality(new Map(members.map((m: { source_key: string; customer_id: string }) => [m.source_key, m.customer_id])), readTruth(path.join(dir, 'truth.csv')));
         console.log(`[${fmt(size)}] quality vs truth.csv: precision ${quality.precision.toFixed(4)}, recall ${quality.recall.toFixed(4)}, F1 ${quality.f1.toFixed(4)}; peak RSS ${fmt(peakRss / 2 ** 20)} MiB`);
@@ -267,7 +321,7 @@ async function main(): Promise<void> {
           perFile, steps,
           records: size, rows, copyMs, importMs, unifyMs, phases, rerunMs, customers: pass.summary!.customers,
           f1: quality.f1, precision: quality.precision, recall: quality.recall, rssMb: peakRss / 2 ** 20,
-          loopMaxMs, rerunLoopMaxMs, profile, rerunProfile, rerunReused,
+          loopMaxMs, rerunLoopMaxMs, profile, rerunProfile, rerunReused, incremental,
         });
       } finally {
         clearInterval(sampler);
