@@ -58,8 +58,12 @@ const BOOKKEEPING_ACTIVITY: ActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['invalid_match_rules'] },
 };
 
+/** Planning a pass reads every record's keys once (the scope of an incremental pass): longer than bookkeeping. */
+const PLANNING_ACTIVITY: ActivityOptions = { ...BOOKKEEPING_ACTIVITY, startToCloseTimeout: '1 hour' };
+
 const phases = proxyActivities<CustomerUnificationActivities>(PHASE_ACTIVITY);
 const bookkeeping = proxyActivities<CustomerUnificationActivities>(BOOKKEEPING_ACTIVITY);
+const planning = proxyActivities<CustomerUnificationActivities>(PLANNING_ACTIVITY);
 
 const PHASE_ACTIVITIES = {
   map: phases.mapCustomerRecords,
@@ -145,7 +149,7 @@ class CustomerUnification {
         phaseView.finishedAt = iso(Date.now());
         // Same records, same rules as the published pass: its result stands, nothing is matched again.
         if (phase === 'map' && patched(REUSE_PATCH)) {
-          const plan = await bookkeeping.planUnificationPass({ passId });
+          const plan = await planning.planUnificationPass({ passId });
           if (plan.mode) view.mode = plan.mode;
           if (plan.reuse) {
             view.reusedFrom = plan.reuse.fromPassId;
