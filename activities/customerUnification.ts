@@ -11,6 +11,7 @@
  * merge   builds every profile (customer_profile_staging), then publishes them in one transaction
  */
 import crypto from 'node:crypto';
+import { PerformanceObserver, monitorEventLoopDelay, performance, type PerformanceEntry } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
@@ -19,21 +20,26 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { CustomerConfig } from '../config';
 import { loadMappings, loadRulesFile } from '../config/customers';
 import type { Logger } from '../config/logger';
-import { copyInTransaction, copyInto, withConnection, type CopyValue } from '../db/customers/copy';
+import { copyInto, withConnection, type CopyValue } from '../db/customers/copy';
+import type { Knex } from 'knex';
 import type { Db } from '../db/knex';
-import { assignCustomers, type ClusterResult } from '../domain/customers/clusters';
-import { Matcher, recordKeys, stepNames, type ExtraValues, type Link, type MatchRecord } from '../domain/customers/matcher';
+import { assignCustomersPaced, type ClusterResult } from '../domain/customers/clusters';
+import { MAX_OVERSIZED_KEPT, Matcher, blockKey, blockSpec, recordKeys, stepNames, type ExtraValues, type Link } from '../domain/customers/matcher';
+import { pacer } from '../domain/customers/pace';
 import { mergeProfile, type MemberRecord, type Profile } from '../domain/customers/profile';
 import { MappingError } from '../domain/customers/mapping';
-import { RulesError, compileRules, type CompiledRules } from '../domain/customers/rules';
+import { RulesError, compileRules, type CompiledRules, type MatchRule } from '../domain/customers/rules';
 import {
   UNIFICATION_FAILURES,
   type BeginPassInput,
   type FinishPassInput,
+  type PassMode,
+  type PassPlan,
   type PassRef,
   type PhaseResult,
   type PhaseStats,
   type UnificationPhase,
+  type UnificationSummary,
 } from '../workflows/customerUnification.contract';
 
 export interface CustomerUnificationDeps {
@@ -90,9 +96,64 @@ function previousDetails(): unknown {
   }
 }
 
-const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
-
 type Reporter = ReturnType<typeof progressReporter>;
+
+/**
+ * copyInTransaction, but the rows go in slices of COPY_SLICE, each its own COPY statement in the
+ * one transaction, with the loop let through between them: a single COPY of a million rows
+ * formats them all without returning to the loop.
+ */
+const COPY_SLICE = 2000;
+async function copyPaced(db: Db, spec: { before?: Array<[string, unknown[]]>; table: string; columns: string[]; rows: CopyValue[][]; after?: Array<[string, unknown[]]> }): Promise<void> {
+  const pause = pacer();
+  await withConnection(db, async (client) => {
+    await client.query('begin');
+    try {
+      for (const [sql, params] of spec.before ?? []) await client.query(sql, params);
+      for (let i = 0; i < spec.rows.length; i += COPY_SLICE) {
+        await copyInto(client, spec.table, spec.columns, spec.rows.slice(i, i + COPY_SLICE));
+        await pause();
+      }
+      for (const [sql, params] of spec.after ?? []) await client.query(sql, params);
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
+/**
+ * Where a phase's time goes: each named step's wall time (`time.<step>`, ms, summed when a step
+ * runs several times) and the longest the event loop waited while it ran (`loopMax.<step>`, ms,
+ * from perf_hooks.monitorEventLoopDelay): both go into the phase's stats, so every pass shows
+ * its profile and whether a step held the loop (other workflows' timers and heartbeats).
+ */
+function stepClock() {
+  const stats: PhaseStats = {};
+  async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    let gcMax = 0;
+    const gc = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries() as PerformanceEntry[]) gcMax = Math.max(gcMax, entry.duration);
+    });
+    gc.observe({ entryTypes: ['gc'] });
+    delay.enable();
+    const started = performance.now();
+    try {
+      return await run();
+    } finally {
+      delay.disable();
+      gc.disconnect();
+      const add = (key: string, value: number, combine: (a: number, b: number) => number) => (stats[key] = combine(Number(stats[key] ?? 0), Math.round(value)));
+      add(`time.${name}`, performance.now() - started, (a, b) => a + b);
+      add(`loopMax.${name}`, delay.count > 0 ? delay.max / 1e6 : 0, Math.max);
+      // The longest garbage-collection pause in the step: what a loop delay is made of when the code yields often.
+      add(`gcMax.${name}`, gcMax, Math.max);
+    }
+  }
+  return { step, stats };
+}
 
 /** The id of a group new in this pass: the same on every retry of the pass. */
 function newCustomerId(passId: string, smallestRecordId: number): string {
@@ -100,13 +161,45 @@ function newCustomerId(passId: string, smallestRecordId: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
 }
 
+interface PassRow {
+  id: string;
+  rules: unknown;
+  rules_hash: string | null;
+  status: string;
+  started_at: Date;
+  published_at: Date | null;
+  fingerprint: string | null;
+  full_requested: boolean;
+  mode: PassMode | null;
+  base_pass_id: string | null;
+}
+
+/** Past this share of changed records an incremental pass is no cheaper than a full one. */
+const INCREMENTAL_MAX_SHARE = 0.2;
+
 export function createCustomerUnificationActivities({ db, log, customers, hooks }: CustomerUnificationDeps) {
   const rulesFile = () => customers.matchRulesFile;
 
   async function passRow(passId: string) {
     const row = await db('customer_unification_passes').where({ id: passId }).first();
     if (!row) throw ApplicationFailure.nonRetryable(`unification pass ${passId} does not exist`, UNIFICATION_FAILURES.passNotFound);
-    return row as { id: string; rules: unknown; status: string; published_at: Date | null };
+    return row as PassRow;
+  }
+
+  /**
+   * What a pass is computed from: the rules (their hash and their normalisations' signature) and
+   * the person records — their count, largest id and a checksum over every row's id, source, key,
+   * content hash and update time (one scan, about a second at a million records). Taken before
+   * the pass reads any record, so a record changed while the pass runs makes the next pass's
+   * fingerprint differ, never the reverse.
+   */
+  async function inputFingerprint(rules: CompiledRules): Promise<string> {
+    const { rows } = await db.raw(
+      `select count(*)::text || ':' || coalesce(max(id), 0)::text || ':'
+              || coalesce(sum(hashtextextended(id::text || ':' || source || ':' || source_key || ':' || row_hash || ':' || updated_at::text, 0)::numeric), 0)::text as records
+       from customer_source_records`,
+    );
+    return crypto.createHash('sha256').update(`v1:${rules.hash}:${rules.keysSignature}:${rows[0].records}`).digest('hex').slice(0, 32);
   }
 
   async function passRules(passId: string): Promise<CompiledRules> {
@@ -119,12 +212,12 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     }
   }
 
-  async function checkpoints(passId: string, phase: UnificationPhase): Promise<Map<number, PhaseStats>> {
+  async function checkpoints(passId: string, phase: UnificationPhase | 'plan'): Promise<Map<number, PhaseStats>> {
     const rows = await db('customer_unification_checkpoints').where({ pass_id: passId, phase }).select('step', 'result');
     return new Map(rows.map((r: { step: number; result: PhaseStats }) => [r.step, r.result]));
   }
 
-  async function checkpoint(trx: Db, passId: string, phase: UnificationPhase, step: number, result: unknown): Promise<void> {
+  async function checkpoint(trx: Db, passId: string, phase: UnificationPhase | 'plan', step: number, result: unknown): Promise<void> {
     await trx('customer_unification_checkpoints').insert({ pass_id: passId, phase, step, result: JSON.stringify(result) }).onConflict(['pass_id', 'phase', 'step']).ignore();
   }
 
@@ -137,10 +230,11 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       if (error instanceof RulesError || error instanceof MappingError) throw ApplicationFailure.nonRetryable(error.message, UNIFICATION_FAILURES.invalidRules);
       throw error;
     }
+    const fingerprint = await inputFingerprint(rules);
     await db('customer_unification_passes')
       .insert({
         workflow_id: input.workflowId, workflow_run_id: input.workflowRunId, pass: input.pass, request_ids: JSON.stringify(input.requestIds),
-        rules: JSON.stringify(rules.config), rules_hash: rules.hash, phase: 'map',
+        rules: JSON.stringify(rules.config), rules_hash: rules.hash, phase: 'map', fingerprint, full_requested: input.full === true,
       })
       .onConflict(['workflow_run_id', 'pass'])
       .ignore();
@@ -152,16 +246,43 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   // -------------------------------------------------------------------------------------------
   // map
 
+  /**
+   * Nothing to map when a pass with the same input fingerprint (same records, same rules) finished
+   * its map and every record still has its keys: the scan for changed records is skipped.
+   */
+  async function mappedBefore(passId: string, fingerprint: string | null, total: number): Promise<string | null> {
+    if (!fingerprint) return null;
+    const earlier = await db('customer_unification_passes as p')
+      .join('customer_unification_checkpoints as c', 'c.pass_id', 'p.id')
+      .where({ 'p.fingerprint': fingerprint, 'c.phase': 'map', 'c.step': 0 })
+      .whereNot('p.id', passId)
+      .orderBy('p.started_at', 'desc')
+      .first('p.id');
+    if (!earlier) return null;
+    const [{ keys }] = await db('customer_record_keys').count<{ keys: number }[]>({ keys: '*' });
+    return Number(keys) === total ? earlier.id : null;
+  }
+
   async function mapPhase({ passId }: PassRef, report: Reporter): Promise<PhaseResult> {
     const rules = await passRules(passId);
     const resumed = previousDetails();
     const signature = rules.keysSignature;
     const [{ total }] = await db('customer_source_records').count<{ total: number }[]>({ total: '*' });
+    const { fingerprint } = await passRow(passId);
+    const sameAs = await mappedBefore(passId, fingerprint, Number(total));
+    if (sameAs) {
+      const stats: PhaseStats = { records: Number(total), mapped: 0, unchanged: Number(total), sameInputsAs: sameAs };
+      await checkpoint(db, passId, 'map', 0, stats);
+      await report(stats, true);
+      log.info({ passId, ...stats }, 'unification map: nothing changed since an earlier pass with the same inputs');
+      return { stats };
+    }
     let after = 0;
     let mapped = 0;
+    const clock = stepClock();
     await report({ mapped, total: Number(total) }, true);
     for (;;) {
-      const rows = await db('customer_source_records as r')
+      const rows = await clock.step('read', () => db('customer_source_records as r')
         .leftJoin('customer_record_keys as k', 'k.record_id', 'r.id')
         .where('r.id', '>', after)
         .where((q) => q.whereNull('k.record_id').orWhereRaw("k.basis <> r.row_hash || ':' || ?", [signature]))
@@ -171,26 +292,31 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
           'r.id', 'r.row_hash', 'r.first_name', 'r.last_name', 'r.full_name', 'r.email', 'r.phone', 'r.gender', 'r.postal_code', 'r.street',
           'r.city', 'r.state', 'r.country', 'r.reward_points', 'r.extra',
           db.raw("to_char(r.date_of_birth, 'YYYY-MM-DD') as date_of_birth"), db.raw("to_char(r.created_on, 'YYYY-MM-DD') as created_on"),
-        );
+        ));
       if (rows.length === 0) break;
-      const out = rows.map((r: Record<string, unknown>): CopyValue[] => [r.id as number, recordKeys({
+      const out = await clock.step('normalise', async () => rows.map((r: Record<string, unknown>): CopyValue[] => [r.id as number, recordKeys({
         firstName: r.first_name as string, lastName: r.last_name as string, fullName: r.full_name as string, email: r.email as string,
         phone: r.phone as string, gender: r.gender as string, postalCode: r.postal_code as string, street: r.street as string, city: r.city as string,
         state: r.state as string, country: r.country as string, dateOfBirth: r.date_of_birth as string, createdOn: r.created_on as string,
         rewardPoints: r.reward_points as number,
-      }, rules, r.extra as ExtraValues), `${r.row_hash}:${signature}`]);
-      await copyInTransaction(db, {
+      }, rules, r.extra as ExtraValues), `${r.row_hash}:${signature}`]));
+      await clock.step('write', () => copyPaced(db, {
         before: [['create temporary table customer_record_keys_in (record_id bigint, keys jsonb, basis text) on commit drop', []]],
         table: 'customer_record_keys_in',
         columns: ['record_id', 'keys', 'basis'],
         rows: out,
-        after: [['insert into customer_record_keys (record_id, keys, basis) select record_id, keys, basis from customer_record_keys_in on conflict (record_id) do update set keys = excluded.keys, basis = excluded.basis', []]],
-      });
+        after: [
+          // The keys a record leaves behind: an incremental pass re-matches the blocks it left too.
+          ['insert into customer_record_keys_previous (pass_id, record_id, keys) select $1, i.record_id, k.keys from customer_record_keys_in i join customer_record_keys k on k.record_id = i.record_id where k.keys <> i.keys on conflict do nothing', [passId]],
+          ['insert into customer_record_keys (record_id, keys, basis) select record_id, keys, basis from customer_record_keys_in on conflict (record_id) do update set keys = excluded.keys, basis = excluded.basis, mapped_at = now()', []],
+        ],
+      }));
       mapped += rows.length;
       after = Number(rows[rows.length - 1].id);
       await report({ mapped, total: Number(total), after });
     }
-    const stats = { records: Number(total), mapped, unchanged: Number(total) - mapped };
+    const stats: PhaseStats = { records: Number(total), mapped, unchanged: Number(total) - mapped, ...clock.stats };
+    await checkpoint(db, passId, 'map', 0, stats);
     await report(stats, true);
     log.info({ passId, ...stats, resumedFrom: resumed ?? null }, 'unification map done');
     return { stats };
@@ -199,32 +325,63 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   // -------------------------------------------------------------------------------------------
   // match
 
-  async function loadMatchRecords(report: Reporter): Promise<MatchRecord[]> {
-    const records: MatchRecord[] = [];
+  /** Every mapped person record, added to the matcher in slices (the loop stays free between them). */
+  async function loadMatcher(rules: CompiledRules, report: Reporter, scopeOf: string | null): Promise<Matcher> {
+    const matcher = new Matcher(null, rules);
+    const pause = pacer();
     let after = 0;
+    let loaded = 0;
     for (;;) {
-      const rows = await db('customer_source_records as r')
+      const query = db('customer_source_records as r')
         .join('customer_record_keys as k', 'k.record_id', 'r.id')
         .where('r.id', '>', after)
         .orderBy('r.id')
         .limit(BATCH * 4)
         .select('r.id', 'r.source', 'r.source_key', 'r.links', 'k.keys');
-      for (const r of rows) records.push({ id: Number(r.id), source: r.source, sourceKey: r.source_key, keys: r.keys, links: r.links });
+      // An incremental pass matches its scope only.
+      if (scopeOf) query.join('customer_unification_scope as s', function () { this.on('s.record_id', '=', 'r.id').andOnVal('s.pass_id', '=', scopeOf); });
+      const rows = await query;
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i];
+        matcher.add({ id: Number(r.id), source: r.source, sourceKey: r.source_key, keys: r.keys, links: r.links });
+        if ((i & 1023) === 0) await pause();
+      }
+      loaded += rows.length;
       if (rows.length < BATCH * 4) break;
       after = Number(rows[rows.length - 1].id);
-      await report({ step: 'load', loaded: records.length });
-      await yieldToLoop();
+      await report({ step: 'load', loaded });
     }
-    return records;
+    matcher.seal();
+    return matcher;
+  }
+
+  /**
+   * An incremental pass's match: per step, the blocks too large in the whole set (the base pass's,
+   * less the blocks changed records touched, whose every record is in the scope and so counted
+   * here) are skipped in the scope too.
+   */
+  async function oversizedOutsideScope(passId: string, base: string): Promise<{ outside: Map<number, string[]> }> {
+    const plan = (await checkpoints(passId, 'plan')).get(0) as unknown as { touched: Record<string, string[]> };
+    const outside = new Map<number, string[]>();
+    for (const [step, result] of await checkpoints(base, 'match')) {
+      const keys = result.oversizedKeys as unknown as string[] | undefined;
+      if (!Array.isArray(keys)) continue;
+      const touched = new Set(plan.touched[String(step)] ?? []);
+      outside.set(step, keys.filter((k) => !touched.has(k)));
+    }
+    return { outside };
   }
 
   async function matchPhase({ passId }: PassRef, report: Reporter): Promise<PhaseResult> {
     const rules = await passRules(passId);
     const names = stepNames(rules.config);
     const done = await checkpoints(passId, 'match');
-    const records = await loadMatchRecords(report);
-    const matcher = new Matcher(records, rules);
-    records.length = 0;
+    const clock = stepClock();
+    const row = await passRow(passId);
+    const incremental = row.mode === 'incremental' && row.base_pass_id !== null;
+    const matcher = await clock.step('load', () => loadMatcher(rules, report, incremental ? passId : null));
+    const { outside } = incremental ? await oversizedOutsideScope(passId, row.base_pass_id!) : { outside: new Map<number, string[]>() };
+    for (const [step, keys] of outside) matcher.treatAsOversized(step, keys);
     if (done.size) {
       const earlier = await db('customer_match_links').where({ pass_id: passId }).whereIn('step', [...done.keys()]).orderBy(['step', 'a', 'b']).select('a', 'b');
       matcher.replay(earlier.map((l: { a: number; b: number }) => ({ a: Number(l.a), b: Number(l.b), rule: '', confidence: 0 })));
@@ -233,14 +390,20 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     const resumedFrom = done.size ? names[Math.min(done.size, names.length - 1)] : null;
     for (let step = 0; step < names.length; step++) {
       if (done.has(step)) continue;
-      const { links, stats } = await matcher.runStep(step, (p) => report({ ...p, stepsDone: step, steps: names.length }));
-      await copyInTransaction(db, {
+      const { links, stats } = await clock.step(`rule.${names[step]}`, () => matcher.runStep(step, (p) => report({ ...p, stepsDone: step, steps: names.length })));
+      if (incremental && stats.oversizedKeys) {
+        // This pass's view of the whole set's oversized blocks, for the next incremental pass.
+        const all = [...new Set([...(outside.get(step) ?? []), ...stats.oversizedKeys])];
+        if (outside.has(step) && all.length <= MAX_OVERSIZED_KEPT) stats.oversizedKeys = all;
+        else delete stats.oversizedKeys;
+      }
+      await clock.step('write', () => copyPaced(db, {
         before: [['delete from customer_match_links where pass_id = $1 and step = $2', [passId, step]]],
         table: 'customer_match_links',
         columns: ['pass_id', 'step', 'a', 'b', 'rule', 'confidence'],
         rows: links.map((l) => [passId, step, l.a, l.b, l.rule, l.confidence]),
         after: [["insert into customer_unification_checkpoints (pass_id, phase, step, result) values ($1, 'match', $2, $3) on conflict do nothing", [passId, step, JSON.stringify(stats)]]],
-      });
+      }));
       done.set(step, stats as unknown as PhaseStats);
       hooks?.afterCheckpoint?.('match', step);
       await report({ stepsDone: step + 1, steps: names.length, rule: names[step], links: links.length }, true);
@@ -255,7 +418,7 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       comparisons += Number(stats.comparisons);
       oversized += Number(stats.oversizedBlocks);
     }
-    const stats: PhaseStats = { records: matcher.size, links, comparisons, oversizedBlocks: oversized, resumedFrom, ...perRule };
+    const stats: PhaseStats = { records: matcher.size, links, comparisons, oversizedBlocks: oversized, resumedFrom, ...perRule, ...clock.stats, mode: incremental ? 'incremental' : 'full' };
     log.info({ passId, ...stats }, 'unification match done');
     return { stats };
   }
@@ -263,28 +426,69 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   // -------------------------------------------------------------------------------------------
   // cluster
 
+  /** Rows of a large read, in key order and in slices (`after` the last key), so no one result holds the loop. */
+  async function readPaged<T>(page: (after: number, limit: number) => Promise<T[]>, keyOf: (row: T) => number, each: (row: T) => void, pause: () => Promise<void>): Promise<void> {
+    const LIMIT = 50_000;
+    let after = 0;
+    for (;;) {
+      const rows = await page(after, LIMIT);
+      for (let i = 0; i < rows.length; i++) {
+        each(rows[i]);
+        if ((i & 4095) === 0) await pause();
+      }
+      if (rows.length < LIMIT) return;
+      after = keyOf(rows[rows.length - 1]);
+    }
+  }
+
   async function clusterPhase({ passId }: PassRef, report: Reporter): Promise<PhaseResult> {
     const done = await checkpoints(passId, 'cluster');
     if (done.has(0)) return { stats: done.get(0)! };
     await report({ step: 'load' }, true);
-    const recordIds = (await db('customer_source_records').orderBy('id').pluck('id')).map(Number);
-    const links: Link[] = (await db('customer_match_links').where({ pass_id: passId }).orderBy(['step', 'a', 'b']).select('a', 'b', 'rule', 'confidence'))
-      .map((l: { a: number; b: number; rule: string; confidence: number }) => ({ a: Number(l.a), b: Number(l.b), rule: l.rule, confidence: l.confidence }));
-    const previous = new Map<number, string>();
-    for (const m of await db('customer_members').select('record_id', 'customer_id')) previous.set(Number(m.record_id), m.customer_id);
+    const clock = stepClock();
+    const pause = pacer();
+    const row = await passRow(passId);
+    const incremental = row.mode === 'incremental';
+    // An incremental pass groups its scope; every other record keeps its customer as published.
+    const inScope = (query: Knex.QueryBuilder, column: string): Knex.QueryBuilder => (incremental
+      ? query.whereIn(column, db('customer_unification_scope').where({ pass_id: passId }).select('record_id'))
+      : query);
+    const { recordIds, links, previous } = await clock.step('load', async () => {
+      const recordIds: number[] = [];
+      await readPaged((after, limit) => inScope(db('customer_source_records').where('id', '>', after), 'id').orderBy('id').limit(limit).select('id'),
+        (r: { id: string }) => Number(r.id), (r) => recordIds.push(Number(r.id)), pause);
+      const rows = await db('customer_match_links').where({ pass_id: passId }).orderBy(['step', 'a', 'b']).select('a', 'b', 'rule', 'confidence');
+      const links: Link[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const l = rows[i];
+        links[i] = { a: Number(l.a), b: Number(l.b), rule: l.rule, confidence: l.confidence };
+        if ((i & 4095) === 0) await pause();
+      }
+      const previous = new Map<number, string>();
+      await readPaged((after, limit) => inScope(db('customer_members').where('record_id', '>', after), 'record_id').orderBy('record_id').limit(limit).select('record_id', 'customer_id'),
+        (m: { record_id: string }) => Number(m.record_id), (m: { record_id: string; customer_id: string }) => previous.set(Number(m.record_id), m.customer_id), pause);
+      return { recordIds, links, previous };
+    });
     await report({ step: 'group', records: recordIds.length, links: links.length }, true);
-    const result: ClusterResult = assignCustomers(recordIds, links, previous, (smallest) => newCustomerId(passId, smallest));
+    const result: ClusterResult = await clock.step('group', () => assignCustomersPaced(recordIds, links, previous, (smallest) => newCustomerId(passId, smallest), pause));
     const stats: PhaseStats = { ...result.stats };
-    await copyInTransaction(db, {
+    if (incremental) {
+      // The customers outside the scope stay as they are: counted as kept.
+      const untouched = await db('customers').whereNotIn('id', db('customer_members').whereIn('record_id', db('customer_unification_scope').where({ pass_id: passId }).select('record_id')).select('customer_id'))
+        .count<{ n: number }[]>({ n: '*' });
+      Object.assign(stats, { scope: result.stats.records, customers: result.stats.customers + Number(untouched[0].n), kept: result.stats.kept + Number(untouched[0].n), mode: 'incremental' });
+    }
+    await clock.step('write', () => copyPaced(db, {
       before: [['delete from customer_assignments where pass_id = $1', [passId]]],
       table: 'customer_assignments',
       columns: ['pass_id', 'record_id', 'customer_id', 'rule', 'confidence'],
       rows: result.assignments.map((a) => [passId, a.recordId, a.customerId, a.rule, a.confidence]),
       after: [
-        ["insert into customer_unification_checkpoints (pass_id, phase, step, result) values ($1, 'cluster', 0, $2) on conflict do nothing", [passId, JSON.stringify(stats)]],
+        ["insert into customer_unification_checkpoints (pass_id, phase, step, result) values ($1, 'cluster', 0, $2) on conflict do nothing", [passId, JSON.stringify({ ...stats, ...clock.stats })]],
         ["insert into customer_unification_checkpoints (pass_id, phase, step, result) values ($1, 'cluster', 1, $2) on conflict do nothing", [passId, JSON.stringify({ redirects: result.redirects })]],
       ],
-    });
+    }));
+    Object.assign(stats, clock.stats);
     await report(stats, true);
     log.info({ passId, ...stats }, 'unification cluster done');
     return { stats };
@@ -332,9 +536,13 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       members = [];
     };
     const text = (v: string) => (v === '' ? null : v);
+    const pause = pacer();
+    let read = 0;
     await withConnection(db, async (client) => {
       const parser = (client.query(copyTo(`copy (${select}) to stdout with (format csv)`)) as unknown as Readable).pipe(parse());
       for await (const f of parser as AsyncIterable<string[]>) {
+        // Buffered rows come through microtasks only: let the loop through now and then.
+        if ((++read & 255) === 0) await pause();
         if (f[0] !== current) {
           addProfile();
           current = f[0];
@@ -359,13 +567,23 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     const rules = await passRules(passId);
     const done = await checkpoints(passId, 'merge');
     if (done.has(1)) return { stats: done.get(1)! };
+    const clock = stepClock();
     if (!done.has(0)) {
-      const built = await buildProfiles(passId, rules, report);
+      const built = await clock.step('build', () => buildProfiles(passId, rules, report));
       await checkpoint(db, passId, 'merge', 0, { built });
     }
     await report({ step: 'publish' }, true);
     const redirects = ((await checkpoints(passId, 'cluster')).get(1)?.redirects ?? []) as unknown as Array<{ oldId: string; newId: string }>;
-    const stats = await db.transaction(async (trx) => {
+    const incremental = (await passRow(passId)).mode === 'incremental';
+    const stats = await clock.step('publish', () => db.transaction(async (trx) => {
+      if (incremental) {
+        // The customers the scope's records belonged to: the only ones this pass may remove.
+        await trx.raw(
+          `create temporary table customer_unification_gone on commit drop as
+           select distinct m.customer_id as id from customer_members m join customer_unification_scope s on s.record_id = m.record_id where s.pass_id = ?`,
+          [passId],
+        );
+      }
       const set = PROFILE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ');
       const upserted = await trx.raw(
         `with up as (
@@ -387,7 +605,9 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
          where (customer_members.customer_id, customer_members.rule, customer_members.confidence) is distinct from (excluded.customer_id, excluded.rule, excluded.confidence)`,
         [passId],
       );
-      const removed = await trx.raw('delete from customers c where not exists (select 1 from customer_profile_staging s where s.pass_id = ? and s.customer_id = c.id)', [passId]);
+      const removed = incremental
+        ? await trx.raw('delete from customers c where c.id in (select id from customer_unification_gone) and not exists (select 1 from customer_profile_staging s where s.pass_id = ? and s.customer_id = c.id)', [passId])
+        : await trx.raw('delete from customers c where not exists (select 1 from customer_profile_staging s where s.pass_id = ? and s.customer_id = c.id)', [passId]);
       for (const r of redirects) {
         await trx('customer_id_redirects').insert({ old_id: r.oldId, new_id: r.newId, pass_id: passId }).onConflict('old_id').merge(['new_id', 'pass_id']);
         // Earlier redirects to the id that just went point at its successor.
@@ -402,7 +622,8 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       };
       await checkpoint(trx, passId, 'merge', 1, result);
       return result;
-    });
+    }));
+    Object.assign(stats, clock.stats);
     await report(stats, true);
     log.info({ passId, ...stats }, 'unification merge published');
     return { stats };
@@ -422,17 +643,154 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   const clusterCustomerRecords = (ref: PassRef) => inPhase(ref.passId, 'cluster', (report) => clusterPhase(ref, report));
   const mergeCustomerProfiles = (ref: PassRef) => inPhase(ref.passId, 'merge', (report) => mergePhase(ref, report));
 
+  /**
+   * After the map: how the pass goes on. `reuse` when nothing was mapped again and the pass that
+   * published what is live completed with the same input fingerprint (same records, same rules):
+   * matching again would only find the same customers. Else `incremental` when only a few records
+   * changed since that pass under the same deterministic rules (see `planScope`), else `full`.
+   * A request for a full pass skips both.
+   */
+  async function planUnificationPass({ passId }: PassRef): Promise<PassPlan> {
+    const row = await passRow(passId);
+    const mapped = (await checkpoints(passId, 'map')).get(0);
+    const published = await db('customer_unification_passes').whereNotNull('published_at').orderBy('published_at', 'desc')
+      .first('id', 'status', 'fingerprint', 'stats', 'rules_hash');
+    const decide = async (mode: PassMode, reason: string, base: string | null): Promise<PassPlan> => {
+      await db('customer_unification_passes').where({ id: passId }).update({ mode, base_pass_id: base });
+      log.info({ passId, mode, reason, base }, 'unification pass planned');
+      return { reuse: null, mode, reason };
+    };
+    if (row.full_requested) return decide('full', 'a full pass was asked for', null);
+    if (!row.fingerprint) return decide('full', 'the pass has no input fingerprint', null);
+    if (!mapped) return decide('full', 'the map phase left no result', null);
+    if (!published) return decide('full', 'nothing is published yet', null);
+    if (published.status !== 'completed') return decide('full', `the published pass ${published.id} did not complete`, null);
+    if (Number(mapped.mapped) === 0 && published.fingerprint === row.fingerprint) {
+      const [{ customers }] = await db('customers').count<{ customers: number }[]>({ customers: '*' });
+      const previous = (published.stats ?? {}) as Partial<UnificationSummary>;
+      const summary: UnificationSummary = {
+        records: Number(mapped.records), links: Number(previous.links ?? 0), customers: Number(customers), created: 0, kept: Number(customers),
+        joined: 0, split: 0, profilesChanged: 0, profilesRemoved: 0,
+      };
+      await db('customer_unification_passes').where({ id: passId }).update({ mode: 'reuse', base_pass_id: published.id });
+      log.info({ passId, reusedFrom: published.id }, 'unification pass reuses the published result: same records, same rules');
+      return { reuse: { fromPassId: published.id, summary }, mode: 'reuse', reason: 'same records and rules as the published pass' };
+    }
+    const scope = await planScope(passId, row, published, Number(mapped.records));
+    if (typeof scope === 'string') return decide('full', scope, null);
+    return decide('incremental', `${scope.changed} records changed since pass ${published.id}: ${scope.scope} records to match again`, published.id);
+  }
+
+  /**
+   * The records an incremental pass must match again, written to customer_unification_scope:
+   * the records changed since the base pass (mapped after its map), every record sharing a block
+   * with one of them under any rule (with their new keys or the keys they left), the records a
+   * source link joins to them, and then every record of a customer any of those belonged to. No
+   * record outside the scope can gain or lose a link: its blocks hold the same records as when
+   * the base pass matched them, under the same rules, so its customer stays as it is — and the
+   * scope matched alone gives the groups a full match would (docs/customer-unification.md).
+   * Returns why not when the pass cannot be incremental.
+   */
+  async function planScope(passId: string, row: PassRow, base: { id: string; rules_hash: string | null; stats: Partial<UnificationSummary> | null }, records: number): Promise<{ changed: number; scope: number } | string> {
+    const rules = await passRules(passId);
+    if (base.rules_hash !== row.rules_hash) return 'the rules changed since the published pass';
+    if (rules.config.rules.some((r) => r.type === 'probabilistic' && r.enabled)) return 'a probabilistic rule estimates its weights over every record';
+    if (rules.config.overrides.neverMatch.length > 0) return 'never-match overrides depend on the order links are made in';
+    const matchRules = rules.config.rules.map((r, i) => ({ r, step: i + 1 })).filter((x): x is { r: MatchRule; step: number } => x.r.type === 'match' && x.r.enabled);
+    const specs = matchRules.map(({ r, step }) => ({ step, spec: blockSpec(r) }));
+    if (specs.some((x) => x.spec.length === 0)) return 'a rule without block keys compares every record with every other';
+    const baseMatch = await checkpoints(base.id, 'match');
+    if (specs.some(({ step }) => !Array.isArray(baseMatch.get(step)?.oversizedKeys))) return 'the published pass did not keep its oversized blocks';
+    const baseMap = await db('customer_unification_checkpoints').where({ pass_id: base.id, phase: 'map', step: 0 }).first('done_at');
+    if (!baseMap) return 'the published pass left no map checkpoint';
+    const [{ members }] = await db('customer_members').count<{ members: number }[]>({ members: '*' });
+    if (Number(members) !== Number(base.stats?.records ?? -1)) return 'records were removed since the published pass';
+
+    const changed = await db('customer_record_keys as k').join('customer_source_records as r', 'r.id', 'k.record_id')
+      .where('k.mapped_at', '>', baseMap.done_at).select('r.id', 'r.source', 'r.source_key', 'r.links', 'k.keys');
+    if (changed.length > INCREMENTAL_MAX_SHARE * records) return `${changed.length} of ${records} records changed: a full pass is as cheap`;
+    const changedIds = changed.map((c: { id: string }) => Number(c.id));
+    const previousKeys = (await db('customer_record_keys_previous').whereIn('record_id', changedIds).pluck('keys')) as Array<Record<string, string | null>>;
+
+    // The blocks the changed records are in, or left.
+    const touched = new Map<number, Set<string>>(specs.map(({ step }) => [step, new Set<string>()]));
+    for (const keys of [...changed.map((c: { keys: Record<string, string | null> }) => c.keys), ...previousKeys]) {
+      for (const { step, spec } of specs) {
+        const key = blockKey(spec, keys);
+        if (key !== null) touched.get(step)!.add(key);
+      }
+    }
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    for (const { step, spec } of specs) {
+      const keys = [...touched.get(step)!];
+      if (!keys.length) continue;
+      const expression = spec.map((b) => `${b.prefix ? `left(k.keys->>'${b.keyId.replace(/'/g, "''")}', ${Number(b.prefix)})` : `(k.keys->>'${b.keyId.replace(/'/g, "''")}')`} || chr(1)`).join(' || ');
+      params.push(keys);
+      conditions.push(`${expression} = any(?::text[])`);
+    }
+    const seeds = new Set<number>(changedIds);
+    if (conditions.length) {
+      const mates = await db.raw(`select k.record_id from customer_record_keys k where ${conditions.join(' or ')}`, params as string[][]);
+      for (const m of mates.rows) seeds.add(Number(m.record_id));
+    }
+    if (rules.config.rules.some((r) => r.type === 'link')) {
+      // Records a changed record names (loyalty's ContactId), and records naming a changed record.
+      const named = changed.flatMap((c: { links: Record<string, string> }) => Object.entries(c.links ?? {}));
+      if (named.length) {
+        const targets = await db.raw('select r.id from customer_source_records r join unnest(?::text[], ?::text[]) as t(source, key) on r.source = t.source and r.source_key = t.key',
+          [named.map(([source]: [string, string]) => source), named.map(([, key]: [string, string]) => key)]);
+        for (const t of targets.rows) seeds.add(Number(t.id));
+      }
+      const bySource = new Map<string, string[]>();
+      for (const c of changed) bySource.set(c.source, [...(bySource.get(c.source) ?? []), c.source_key]);
+      for (const [source, keys] of bySource) {
+        const naming = await db.raw('select r.id from customer_source_records r where r.links->>? = any(?::text[])', [source, keys]);
+        for (const n of naming.rows) seeds.add(Number(n.id));
+      }
+    }
+    for (const [left, right] of rules.config.overrides.alwaysMatch) {
+      const ids = await db.raw('select r.id from customer_source_records r join unnest(?::text[]) as t(ref) on r.source || \':\' || r.source_key = t.ref', [[left, right]]);
+      const pair = ids.rows.map((x: { id: string }) => Number(x.id));
+      if (pair.some((id: number) => seeds.has(id))) for (const id of pair) seeds.add(id);
+    }
+    await db.transaction(async (trx) => {
+      await trx('customer_unification_scope').where({ pass_id: passId }).delete();
+      await trx.raw(
+        `insert into customer_unification_scope (pass_id, record_id)
+         select ?::uuid, s.id from unnest(?::bigint[]) as s(id)
+         union
+         select ?::uuid, m.record_id from customer_members m where m.customer_id in (select customer_id from customer_members where record_id = any(?::bigint[]))`,
+        [passId, [...seeds], passId, [...seeds]],
+      );
+      await checkpoint(trx, passId, 'plan', 0, { changed: changed.length, touched: Object.fromEntries([...touched].map(([step, keys]) => [step, [...keys]])) });
+    });
+    const [{ scope }] = await db('customer_unification_scope').where({ pass_id: passId }).count<{ scope: number }[]>({ scope: '*' });
+    return { changed: changed.length, scope: Number(scope) };
+  }
+
   async function finishUnificationPass(input: FinishPassInput): Promise<void> {
+    const reusedFrom = input.reusedFrom ?? null;
     await db.transaction(async (trx) => {
       await trx('customer_unification_passes').where({ id: input.passId }).update({
-        status: input.status, error: input.error ?? null, stats: JSON.stringify(input.summary ?? {}), finished_at: trx.fn.now(), phase: null,
+        status: input.status, error: input.error ?? null, stats: JSON.stringify({ ...(input.summary ?? {}), ...(reusedFrom ? { reusedFrom } : {}) }),
+        finished_at: trx.fn.now(), phase: null, reused_from: reusedFrom,
       });
-      // The working rows of earlier passes are no longer needed; this pass's stay for inspection.
-      for (const table of ['customer_match_links', 'customer_assignments', 'customer_profile_staging']) {
-        await trx(table).whereNot({ pass_id: input.passId }).delete();
+      // The working rows of earlier passes are no longer needed; this pass's stay for inspection
+      // (a pass that reused another's result keeps that pass's rows: they are what is live).
+      for (const table of ['customer_match_links', 'customer_assignments', 'customer_profile_staging', 'customer_unification_scope']) {
+        await trx(table).whereNotIn('pass_id', reusedFrom ? [input.passId, reusedFrom] : [input.passId]).delete();
+      }
+      // Keys records had before this pass's base: no later incremental pass needs them.
+      if (input.status === 'completed') {
+        await trx.raw(
+          `delete from customer_record_keys_previous where pass_id in (
+             select p.id from customer_unification_passes p, customer_unification_passes me where me.id = ? and p.started_at <= me.started_at)`,
+          [input.passId],
+        );
       }
     });
-    log.info({ passId: input.passId, status: input.status, error: input.error }, 'unification pass finished');
+    log.info({ passId: input.passId, status: input.status, error: input.error, reusedFrom }, 'unification pass finished');
   }
 
   return {
@@ -441,6 +799,7 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     matchCustomerRecords,
     clusterCustomerRecords,
     mergeCustomerProfiles,
+    planUnificationPass,
     finishUnificationPass,
   };
 }

@@ -28,6 +28,8 @@ export interface UnificationRequest {
   /** A user id, or the name of the process. */
   by: string;
   importId?: string | null;
+  /** Match every record again, even when an incremental pass or the published result would do. */
+  full?: boolean;
 }
 
 export interface UnificationInput {
@@ -56,6 +58,13 @@ export interface PassView {
   finishedAt: string | null;
   error: string | null;
   summary: UnificationSummary | null;
+  /**
+   * When nothing changed since a completed pass (records, rules, normalised keys), this pass
+   * reused that pass's result instead of matching again: its id. Absent on passes that matched.
+   */
+  reusedFrom?: string | null;
+  /** How the pass ran after its map (absent on passes of older runs, which were all full). */
+  mode?: PassMode;
 }
 
 export interface UnificationSummary {
@@ -102,6 +111,8 @@ export interface BeginPassInput {
   workflowRunId: string;
   pass: number;
   requestIds: string[];
+  /** A request of the pass asked for a full pass. */
+  full?: boolean;
 }
 
 export interface PassRef {
@@ -117,7 +128,25 @@ export interface FinishPassInput {
   status: 'completed' | 'failed';
   error?: string | null;
   summary?: UnificationSummary | null;
+  /** The pass whose published result this one reused (it matched nothing itself). */
+  reusedFrom?: string | null;
 }
+
+/**
+ * After the map phase: how the pass goes on, and why. `reuse`: nothing changed since the
+ * published pass, whose result stands; `incremental`: only the records a change can reach are
+ * matched, clustered and merged again; `full`: every record.
+ */
+export type PassMode = 'reuse' | 'incremental' | 'full';
+
+export interface PassPlan {
+  reuse: { fromPassId: string; summary: UnificationSummary } | null;
+  mode?: PassMode;
+  reason: string;
+}
+
+/** The workflow change that plans a pass after its map (passes of older runs go on without). */
+export const REUSE_PATCH = 'customer-unification-reuse-unchanged';
 
 export interface ScheduledUnificationResult {
   requestId: string;

@@ -12,6 +12,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -28,6 +29,7 @@ import {
   MAX_PASSES_KEPT,
   MAX_PASSES_PER_RUN,
   MAX_REQUESTS_KEPT,
+  REUSE_PATCH,
   UNIFICATION_PHASES,
   getUnificationStateQuery,
   requestUnificationSignal,
@@ -56,8 +58,12 @@ const BOOKKEEPING_ACTIVITY: ActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['invalid_match_rules'] },
 };
 
+/** Planning a pass reads every record's keys once (the scope of an incremental pass): longer than bookkeeping. */
+const PLANNING_ACTIVITY: ActivityOptions = { ...BOOKKEEPING_ACTIVITY, startToCloseTimeout: '1 hour' };
+
 const phases = proxyActivities<CustomerUnificationActivities>(PHASE_ACTIVITY);
 const bookkeeping = proxyActivities<CustomerUnificationActivities>(BOOKKEEPING_ACTIVITY);
+const planning = proxyActivities<CustomerUnificationActivities>(PLANNING_ACTIVITY);
 
 const PHASE_ACTIVITIES = {
   map: phases.mapCustomerRecords,
@@ -131,7 +137,8 @@ class CustomerUnification {
 
     const { workflowId, runId } = workflowInfo();
     try {
-      const { passId } = await bookkeeping.beginUnificationPass({ workflowId, workflowRunId: runId, pass, requestIds: view.requestIds });
+      const full = requests.some((r) => r.full === true);
+      const { passId } = await bookkeeping.beginUnificationPass({ workflowId, workflowRunId: runId, pass, requestIds: view.requestIds, ...(full ? { full } : {}) });
       view.passId = passId;
       for (const phase of UNIFICATION_PHASES) {
         view.phase = phase;
@@ -140,10 +147,20 @@ class CustomerUnification {
         const { stats } = await PHASE_ACTIVITIES[phase].executeWithOptions({ ...PHASE_ACTIVITY, summary: `Pass ${pass}. ${PHASE_SUMMARIES[phase]}` }, [{ passId }]);
         phaseView.stats = stats;
         phaseView.finishedAt = iso(Date.now());
+        // Same records, same rules as the published pass: its result stands, nothing is matched again.
+        if (phase === 'map' && patched(REUSE_PATCH)) {
+          const plan = await planning.planUnificationPass({ passId });
+          if (plan.mode) view.mode = plan.mode;
+          if (plan.reuse) {
+            view.reusedFrom = plan.reuse.fromPassId;
+            view.summary = plan.reuse.summary;
+            break;
+          }
+        }
       }
-      view.summary = this.summarise(view);
+      if (!view.reusedFrom) view.summary = this.summarise(view);
       view.status = 'completed';
-      await bookkeeping.finishUnificationPass({ passId, status: 'completed', summary: view.summary });
+      await bookkeeping.finishUnificationPass({ passId, status: 'completed', summary: view.summary, ...(view.reusedFrom ? { reusedFrom: view.reusedFrom } : {}) });
     } catch (error) {
       view.status = 'failed';
       view.error = failureMessage(error);

@@ -9,6 +9,7 @@
  */
 import StaticDisjointSet from 'mnemonist/static-disjoint-set';
 import type { Link } from './matcher';
+import type { Pause } from './pace';
 
 export interface Assignment {
   recordId: number;
@@ -44,11 +45,36 @@ export interface ClusterResult {
  * retried phase makes the same ids).
  */
 export function assignCustomers(recordIds: readonly number[], links: readonly Link[], previous: ReadonlyMap<number, string>, newId: (smallestRecordId: number) => string): ClusterResult {
+  const steps = assignSteps(recordIds, links, previous, newId);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/** The same, letting the event loop through while it works (a million records take seconds). */
+export async function assignCustomersPaced(recordIds: readonly number[], links: readonly Link[], previous: ReadonlyMap<number, string>, newId: (smallestRecordId: number) => string, pause: Pause): Promise<ClusterResult> {
+  const steps = assignSteps(recordIds, links, previous, newId);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await pause();
+  }
+}
+
+/** Yields every few thousand records: the caller decides whether to pause there. */
+function* assignSteps(recordIds: readonly number[], links: readonly Link[], previous: ReadonlyMap<number, string>, newId: (smallestRecordId: number) => string): Generator<void, ClusterResult> {
+  const EVERY = 4095;
   const index = new Map<number, number>();
-  recordIds.forEach((id, i) => index.set(id, i));
+  for (let i = 0; i < recordIds.length; i++) {
+    index.set(recordIds[i], i);
+    if ((i & EVERY) === 0) yield;
+  }
   const sets = new StaticDisjointSet(Math.max(1, recordIds.length));
   const best = new Map<number, { rule: string; confidence: number }>();
+  let n = 0;
   for (const link of links) {
+    if ((++n & EVERY) === 0) yield;
     const a = index.get(link.a);
     const b = index.get(link.b);
     if (a === undefined || b === undefined) continue;
@@ -61,19 +87,22 @@ export function assignCustomers(recordIds: readonly number[], links: readonly Li
 
   const groups = new Map<number, number[]>();
   for (let i = 0; i < recordIds.length; i++) {
+    if ((i & EVERY) === 0) yield;
     const root = sets.find(i);
     const members = groups.get(root);
     if (members) members.push(i);
     else groups.set(root, [i]);
   }
   const groupList = [...groups.values()];
+  groups.clear();
 
   // Overlap of every group with every previous id it holds records of.
   const candidates: Array<{ group: number; oldId: string; overlap: number }> = [];
   const oldSpread = new Map<string, Map<number, number>>();
-  groupList.forEach((members, g) => {
+  for (let g = 0; g < groupList.length; g++) {
+    if ((g & EVERY) === 0) yield;
     const counts = new Map<string, number>();
-    for (const i of members) {
+    for (const i of groupList[g]) {
       const old = previous.get(recordIds[i]);
       if (old) counts.set(old, (counts.get(old) ?? 0) + 1);
     }
@@ -83,47 +112,69 @@ export function assignCustomers(recordIds: readonly number[], links: readonly Li
       if (!spread) oldSpread.set(oldId, (spread = new Map()));
       spread.set(g, overlap);
     }
-  });
-  candidates.sort((x, y) => y.overlap - x.overlap || (x.oldId < y.oldId ? -1 : x.oldId > y.oldId ? 1 : x.group - y.group));
-
+  }
+  // Largest overlap first, ties by id. A candidate whose group holds no other previous id and
+  // whose id lies in no other group competes with nothing: it wins whatever the order, so only
+  // the contested ones (joins and splits, a few) need sorting.
+  const candidatesOf = new Uint32Array(groupList.length);
+  for (const c of candidates) candidatesOf[c.group]++;
   const idOfGroup: Array<string | undefined> = new Array(groupList.length);
   const usedOld = new Set<string>();
   let kept = 0;
+  const contested: typeof candidates = [];
+  n = 0;
   for (const c of candidates) {
+    if ((++n & EVERY) === 0) yield;
+    if (candidatesOf[c.group] === 1 && oldSpread.get(c.oldId)!.size === 1) {
+      idOfGroup[c.group] = c.oldId;
+      usedOld.add(c.oldId);
+      kept++;
+    } else {
+      contested.push(c);
+    }
+  }
+  candidates.length = 0;
+  contested.sort((x, y) => y.overlap - x.overlap || (x.oldId < y.oldId ? -1 : x.oldId > y.oldId ? 1 : x.group - y.group));
+  for (const c of contested) {
     if (idOfGroup[c.group] !== undefined || usedOld.has(c.oldId)) continue;
     idOfGroup[c.group] = c.oldId;
     usedOld.add(c.oldId);
     kept++;
   }
   let created = 0;
-  groupList.forEach((members, g) => {
-    if (idOfGroup[g] !== undefined) return;
+  for (let g = 0; g < groupList.length; g++) {
+    if ((g & EVERY) === 0) yield;
+    if (idOfGroup[g] !== undefined) continue;
     let smallest = Infinity;
-    for (const i of members) if (recordIds[i] < smallest) smallest = recordIds[i];
+    for (const i of groupList[g]) if (recordIds[i] < smallest) smallest = recordIds[i];
     idOfGroup[g] = newId(smallest);
     created++;
-  });
+  }
 
   const redirects: Array<{ oldId: string; newId: string }> = [];
   let split = 0;
+  n = 0;
   for (const [oldId, spread] of oldSpread) {
+    if ((++n & EVERY) === 0) yield;
     if (spread.size > 1) split++;
     if (usedOld.has(oldId)) continue;
     let target = -1;
     let most = -1;
-    for (const [g, n] of spread) if (n > most || (n === most && g < target)) [target, most] = [g, n];
+    for (const [g, count] of spread) if (count > most || (count === most && g < target)) [target, most] = [g, count];
     redirects.push({ oldId, newId: idOfGroup[target]! });
   }
 
   const assignments: Assignment[] = new Array(recordIds.length);
   let largest = 0;
-  groupList.forEach((members, g) => {
+  for (let g = 0; g < groupList.length; g++) {
+    if ((g & EVERY) === 0) yield;
+    const members = groupList[g];
     if (members.length > largest) largest = members.length;
     for (const i of members) {
       const link = members.length > 1 ? best.get(recordIds[i]) : undefined;
       assignments[i] = { recordId: recordIds[i], customerId: idOfGroup[g]!, rule: link?.rule ?? null, confidence: link?.confidence ?? 1 };
     }
-  });
+  }
   return {
     assignments,
     redirects,

@@ -14,6 +14,7 @@ import { distance as levenshtein } from 'fastest-levenshtein';
 import StaticDisjointSet from 'mnemonist/static-disjoint-set';
 import { candidatePairs, estimateModel, explainPair, givenModel, scorePairs, termFrequencies, type FellegiSunterModel, type PairExplanation, type PairSpace, type TermFrequencies } from './fellegiSunter';
 import { normalize } from './normalize';
+import { pacer, type Pause } from './pace';
 import { extraColumnOf, keyId, thresholdOf, type CompiledRules, type Condition, type MatchRule, type ProbabilisticRule, type RulesConfig } from './rules';
 
 /** A person record as the map phase leaves it: normalised values by key id. */
@@ -43,6 +44,11 @@ export interface StepStats {
   oversizedBlocks: number;
   largestBlock: number;
   refusedByOverride: number;
+  /**
+   * The keys of the blocks too large to compare (a deterministic rule's), as `blockKey` writes
+   * them; absent past MAX_OVERSIZED_KEPT (an incremental pass then needs a full one first).
+   */
+  oversizedKeys?: string[];
   /** A probabilistic rule's weights, as estimated (or given) for this step: kept with the pass. */
   model?: FellegiSunterModel;
 }
@@ -118,51 +124,99 @@ interface CompiledCondition {
   words: boolean;
 }
 
+/** How many oversized block keys a step keeps for later incremental passes. */
+export const MAX_OVERSIZED_KEPT = 10_000;
+
+/** What a deterministic rule blocks on: its block keys, or else its exact conditions that must hold. */
+export function blockSpec(rule: MatchRule): Array<{ keyId: string; prefix?: number }> {
+  return (rule.block ?? rule.conditions.filter((c) => c.precision === 'exact' && c.ifMissing === 'fail').map((c) => ({ ...c, prefix: undefined as number | undefined })))
+    .map((b) => ({ keyId: keyId(b.attribute, b.normalize), prefix: b.prefix }));
+}
+
+/**
+ * A record's block under a rule (each key's value, cut to its prefix, then U+0001), or null when
+ * a key is missing: the record is then in no block of that rule.
+ */
+export function blockKey(spec: ReadonlyArray<{ keyId: string; prefix?: number }>, keys: Record<string, string | null | undefined>): string | null {
+  let key = '';
+  for (const b of spec) {
+    const value = keys[b.keyId];
+    if (value === null || value === undefined) return null;
+    key += `${b.prefix ? value.slice(0, b.prefix) : value}\u0001`;
+  }
+  return key;
+}
+
 /** The steps of a match: 0 applies the always-match overrides, 1..n the rules in order. */
 export function stepNames(config: RulesConfig): string[] {
   return ['always_match', ...config.rules.map((r) => r.name)];
 }
 
 export class Matcher {
-  readonly size: number;
+  size = 0;
   private readonly ids: number[] = [];
-  private readonly sourceOf: Uint16Array;
+  private sourceOf: Uint16Array = new Uint16Array(0);
   private readonly sources: string[] = [];
+  private readonly sourceIndex = new Map<string, number>();
+  private readonly sourceList: number[] = [];
   private readonly columns = new Map<string, Array<string | null>>();
   private readonly linksOf: Array<Record<string, string> | null> = [];
   private readonly byKey = new Map<string, number>();
   private readonly byId = new Map<number, number>();
-  private readonly sets: StaticDisjointSet;
+  private sets: StaticDisjointSet = new StaticDisjointSet(1);
   /** Root → records its group must never join (never-match overrides only; usually empty). */
   private readonly forbidden = new Map<number, number[]>();
-  private readonly dedupe: Set<number>;
+  private dedupe = new Set<number>();
+  private sealed = false;
+  /** Per step, blocks to treat as too large whatever their size here (known so from the whole set). */
+  private readonly oversizedElsewhere = new Map<number, ReadonlySet<string>>();
   /** The weights each probabilistic rule applied in this matcher, by rule name (for `explain`). */
   private readonly models = new Map<string, { rule: ProbabilisticRule; model: FellegiSunterModel; tf: TermFrequencies }>();
 
-  constructor(records: Iterable<MatchRecord>, private readonly rules: CompiledRules) {
-    const sourceIndex = new Map<string, number>();
-    const sourceList: number[] = [];
+  /** With records: ready to run. Without: add records with `add`, then `seal` (lets a caller load a million records in slices). */
+  constructor(records: Iterable<MatchRecord> | null, private readonly rules: CompiledRules) {
     for (const key of rules.keys) this.columns.set(key.id, []);
-    for (const r of records) {
-      const index = this.ids.length;
-      this.ids.push(r.id);
-      let s = sourceIndex.get(r.source);
-      if (s === undefined) {
-        s = this.sources.length;
-        this.sources.push(r.source);
-        sourceIndex.set(r.source, s);
-      }
-      sourceList.push(s);
-      for (const [id, column] of this.columns) column.push(r.keys[id] ?? null);
-      this.linksOf.push(Object.keys(r.links).length ? r.links : null);
-      this.byKey.set(`${r.source}\u0000${r.sourceKey}`, index);
-      this.byId.set(r.id, index);
+    if (records === null) return;
+    for (const r of records) this.add(r);
+    this.seal();
+  }
+
+  /**
+   * For a match over part of the records (an incremental pass): blocks of `step` that are too
+   * large in the whole set are skipped here too, however few of their records this matcher holds.
+   */
+  treatAsOversized(step: number, keys: Iterable<string>): void {
+    this.oversizedElsewhere.set(step, new Set(keys));
+  }
+
+  /** Adds one record (before `seal`). */
+  add(r: MatchRecord): void {
+    if (this.sealed) throw new Error('the matcher is sealed: records are added before it runs');
+    const index = this.ids.length;
+    this.ids.push(r.id);
+    let s = this.sourceIndex.get(r.source);
+    if (s === undefined) {
+      s = this.sources.length;
+      this.sources.push(r.source);
+      this.sourceIndex.set(r.source, s);
     }
+    this.sourceList.push(s);
+    for (const [id, column] of this.columns) column.push(r.keys[id] ?? null);
+    this.linksOf.push(r.links && Object.keys(r.links).length ? r.links : null);
+    this.byKey.set(`${r.source}\u0000${r.sourceKey}`, index);
+    this.byId.set(r.id, index);
+  }
+
+  /** Ends the adding: the groups start as one record each, with the never-match overrides in force. */
+  seal(): void {
+    if (this.sealed) return;
+    this.sealed = true;
     this.size = this.ids.length;
-    this.sourceOf = Uint16Array.from(sourceList);
+    this.sourceOf = Uint16Array.from(this.sourceList);
+    this.sourceList.length = 0;
     this.sets = new StaticDisjointSet(Math.max(1, this.size));
-    this.dedupe = new Set(rules.config.deduplicate.map((s) => sourceIndex.get(s)).filter((s): s is number => s !== undefined));
-    for (const [left, right] of rules.config.overrides.neverMatch) {
+    this.dedupe = new Set(this.rules.config.deduplicate.map((s) => this.sourceIndex.get(s)).filter((s): s is number => s !== undefined));
+    for (const [left, right] of this.rules.config.overrides.neverMatch) {
       const a = this.lookup(left);
       const b = this.lookup(right);
       if (a === undefined || b === undefined) continue;
@@ -173,6 +227,7 @@ export class Matcher {
 
   /** Re-applies links a finished step produced (a resumed match continues from the next step). */
   replay(links: Iterable<Link>): void {
+    this.seal();
     for (const link of links) {
       const a = this.byId.get(link.a);
       const b = this.byId.get(link.b);
@@ -181,7 +236,8 @@ export class Matcher {
   }
 
   /** Runs one step; yields to the event loop regularly and reports progress through `onProgress`. */
-  async runStep(step: number, onProgress?: (p: MatchProgress) => void | Promise<void>): Promise<{ links: Link[]; stats: StepStats }> {
+  async runStep(step: number, onProgress?: (p: MatchProgress) => void | Promise<void>, pause: Pause = pacer()): Promise<{ links: Link[]; stats: StepStats }> {
+    this.seal();
     const names = stepNames(this.rules.config);
     const stats: StepStats = { step, rule: names[step], blocks: 0, comparisons: 0, links: 0, oversizedBlocks: 0, largestBlock: 0, refusedByOverride: 0 };
     const links: Link[] = [];
@@ -196,6 +252,7 @@ export class Matcher {
       const rule = this.rules.config.rules[step - 1];
       if (rule.type === 'link') {
         for (let i = 0; i < this.size; i++) {
+          if ((i & 1023) === 0) await pause();
           const targets = this.linksOf[i];
           if (!targets) continue;
           for (const [source, key] of Object.entries(targets)) {
@@ -206,17 +263,18 @@ export class Matcher {
       } else if (rule.type === 'probabilistic') {
         if (rule.enabled) await this.runProbabilisticRule(step, rule, links, stats, onProgress);
       } else if (rule.enabled) {
-        await this.runMatchRule(step, rule, links, stats, onProgress);
+        await this.runMatchRule(step, rule, links, stats, onProgress, pause);
       }
     }
     stats.links = links.length;
     return { links, stats };
   }
 
-  private async runMatchRule(step: number, rule: MatchRule, links: Link[], stats: StepStats, onProgress?: (p: MatchProgress) => void | Promise<void>): Promise<void> {
+  private async runMatchRule(step: number, rule: MatchRule, links: Link[], stats: StepStats, onProgress: ((p: MatchProgress) => void | Promise<void>) | undefined, pause: Pause): Promise<void> {
     const config = this.rules.config;
-    const blockKeys = (rule.block ?? rule.conditions.filter((c) => c.precision === 'exact' && c.ifMissing === 'fail').map((c) => ({ ...c, prefix: undefined as number | undefined })))
-      .map((b) => ({ column: this.columns.get(keyId(b.attribute, b.normalize))!, prefix: b.prefix }));
+    const blockKeys = blockSpec(rule).map((b) => ({ column: this.columns.get(b.keyId)!, prefix: b.prefix }));
+    const elsewhere = this.oversizedElsewhere.get(step);
+    const oversizedKeys: string[] = [];
     const conditions: CompiledCondition[] = rule.conditions
       .map((c: Condition) => ({
         column: this.columns.get(keyId(c.attribute, c.normalize))!,
@@ -232,10 +290,10 @@ export class Matcher {
 
     const blocks = new Map<string, number[]>();
     for (let i = 0; i < this.size; i++) {
-      if ((i & 0xffff) === 0xffff) {
+      if ((i & 1023) === 0) {
         // A million records take seconds to block: let heartbeats and other work through.
-        await onProgress?.({ step, rule: rule.name, comparisons: 0, blocksDone: 0, blocks: 0 });
-        await new Promise((resolve) => setImmediate(resolve));
+        if ((i & 0xffff) === 0) await onProgress?.({ step, rule: rule.name, comparisons: 0, blocksDone: 0, blocks: 0 });
+        await pause();
       }
       let key = '';
       let complete = true;
@@ -245,7 +303,7 @@ export class Matcher {
           complete = false;
           break;
         }
-        key += `${b.prefix ? value.slice(0, b.prefix) : value}\u0000`;
+        key += `${b.prefix ? value.slice(0, b.prefix) : value}\u0001`;
       }
       if (!complete) continue;
       const members = blocks.get(key);
@@ -254,15 +312,23 @@ export class Matcher {
     }
 
     let blocksDone = 0;
-    let lastYield = Date.now();
+    let lastProgress = Date.now();
     const total = blocks.size;
-    for (const members of blocks.values()) {
+    for (const [key, members] of blocks) {
+      if ((blocksDone & 15) === 0) {
+        if (Date.now() - lastProgress > 250) {
+          await onProgress?.({ step, rule: rule.name, comparisons: stats.comparisons, blocksDone, blocks: total });
+          lastProgress = Date.now();
+        }
+        await pause();
+      }
       blocksDone++;
       if (members.length < 2) continue;
       stats.blocks++;
       if (members.length > stats.largestBlock) stats.largestBlock = members.length;
-      if (members.length > maxBlock) {
+      if (members.length > maxBlock || elsewhere?.has(key)) {
         stats.oversizedBlocks++;
+        oversizedKeys.push(key);
         continue;
       }
       for (let x = 0; x < members.length; x++) {
@@ -276,13 +342,9 @@ export class Matcher {
           if (score !== null) this.tryLink(i, j, rule.name, Math.round(rule.confidence * score * 1000) / 1000, links, stats);
         }
       }
-      if ((blocksDone & 1023) === 0 && Date.now() - lastYield > 250) {
-        await onProgress?.({ step, rule: rule.name, comparisons: stats.comparisons, blocksDone, blocks: total });
-        await new Promise((resolve) => setImmediate(resolve));
-        lastYield = Date.now();
-      }
     }
     await onProgress?.({ step, rule: rule.name, comparisons: stats.comparisons, blocksDone: total, blocks: total });
+    if (oversizedKeys.length <= MAX_OVERSIZED_KEPT) stats.oversizedKeys = oversizedKeys;
   }
 
   private pairSpace(): PairSpace {

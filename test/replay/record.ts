@@ -27,6 +27,8 @@ import { expectStatus, startStack, type TestStack } from '../helpers/stack';
 import { createLead } from '../helpers/fixtures';
 import { invoicedOrder, today } from '../helpers/orders';
 import { eventually } from '../helpers/temporal';
+import { SAMPLE_DIR, importDir } from '../customers/helpers';
+import { requestUnification, waitForUnification } from '../../api/unificationClient';
 import type { InvoiceChanged, InvoiceIssued, Qualified, OrderWon, QuoteChanged, QuoteDetail } from '../helpers/apiTypes';
 
 const OUT = path.join(__dirname, 'histories');
@@ -184,9 +186,25 @@ async function sequenceScenarios(stack: TestStack): Promise<void> {
   await save(handle, 'sequenceEnrollmentWorkflow-contact-paused-resumed-stopped');
 }
 
+/**
+ * Customer unification: customers-sample imported, then one run per request: the first pass
+ * matches everything, the second has nothing new (with the reuse of issue 10, it reuses the first).
+ */
+async function unificationScenarios(stack: TestStack, suffix: string): Promise<void> {
+  await importDir(stack.db, SAMPLE_DIR);
+  for (const name of ['first-pass', 'unchanged-pass']) {
+    const ticket = await requestUnification(stack.env.client, stack.taskQueue, { trigger: 'cli', by: 'recorder' });
+    await waitForUnification(stack.env.client, ticket, { pollMs: 200 });
+    const handle = stack.env.client.workflow.getHandle(ticket.workflowId, ticket.runId);
+    await handle.result();
+    await save(handle, `customerUnificationWorkflow-${name}${suffix}`);
+  }
+}
+
 async function scenarios(stack: TestStack, groups: Set<string>): Promise<void> {
   const { env, as, db, users } = stack;
   const client = env.client;
+  if (groups.has('unification')) await unificationScenarios(stack, process.env.HISTORY_SUFFIX ?? '');
   if (groups.has('sequences')) await sequenceScenarios(stack);
   if (groups.has('concurrent')) await concurrentScenarios(stack, process.env.HISTORY_SUFFIX ?? '');
   if (groups.has('orders')) await orderScenarios(stack);
@@ -275,7 +293,7 @@ async function scenarios(stack: TestStack, groups: Set<string>): Promise<void> {
   }
 }
 
-const GROUPS = ['nurture', 'deals', 'orders', 'concurrent', 'sequences'];
+const GROUPS = ['nurture', 'deals', 'orders', 'concurrent', 'sequences', 'unification'];
 
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
