@@ -45,6 +45,7 @@ import { createSalesWorker, workflowsPath } from '../worker/worker';
 import { ALL_SEARCH_ATTRIBUTES, CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey, SequenceIdKey, SequenceVersionKey } from '../workflows/searchAttributes';
 import { pauseEnrollmentSignal, resumeEnrollmentSignal, type SequenceEnrollmentInput } from '../workflows/sequenceEnrollment.contract';
 import type { sequenceEnrollmentWorkflow } from '../workflows/sequenceEnrollment';
+import { cpuByCommand, type CpuReading } from './lib/processCpu';
 import { writeBenchmarkSection } from './report';
 
 const arg = (name: string, fallback: string): string => {
@@ -108,31 +109,8 @@ function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
-/** CPU seconds (user + system) used so far by this process's descendants, by command name. */
-function cpuByCommand(): Map<string, number> {
-  const procs = new Map<number, { ppid: number; comm: string; cpu: number }>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      procs.set(Number(entry), { ppid: Number(fields[1]), comm, cpu: (Number(fields[11]) + Number(fields[12])) / 100 });
-    } catch { /* gone */ }
-  }
-  const out = new Map<string, number>();
-  for (const [pid, p] of procs) {
-    let up = p.ppid;
-    while (up > 1 && up !== process.pid) up = procs.get(up)?.ppid ?? 0;
-    if (up !== process.pid && pid !== process.pid) continue;
-    const name = pid === process.pid ? 'bench' : p.comm.startsWith('postgres') ? 'postgres' : p.comm;
-    out.set(name, (out.get(name) ?? 0) + p.cpu);
-  }
-  return out;
-}
-
 /** Cores used by each kind of process between two cpuByCommand() readings `wall` seconds apart. */
-function coresUsed(before: Map<string, number>, after: Map<string, number>, wall: number): string {
+function coresUsed(before: CpuReading, after: CpuReading, wall: number): string {
   const label: Record<string, string> = { java: 'test server', node: 'workers', postgres: 'Postgres', bench: 'bench', temporal: 'dev server' };
   return [...after].map(([name, cpu]) => [label[name] ?? name, (cpu - (before.get(name) ?? 0)) / wall] as const)
     .filter(([, cores]) => cores >= 0.05).sort((a, b) => b[1] - a[1]).map(([name, cores]) => `${name} ${cores.toFixed(2)}`).join(', ');
