@@ -10,9 +10,9 @@ import { loadMappingFile } from '../../config/customers';
 import { beginImport } from '../../db/customers/importer';
 import { parseDate, parseInteger, parseMoney } from '../../domain/customers/values';
 import { CustomerImportStore } from '../../db/stores/customerImports';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import type { TestDatabase } from '../helpers/db';
 import { testLog } from '../helpers/temporal';
-import { SAMPLE_DIR, importCsv, importDir, mappings } from './helpers';
+import { SAMPLE_DIR, emptiedCustomerDatabase, importCsv, importDir, mappings } from './helpers';
 
 const CONTACT_HEADER = 'ContactId,FirstName,LastName,FullName,DateOfBirth,Gender,EMail,Telephone,PostCode,StreetAddress,City,State,Country,CreatedOn,Loyalty Tier,Email Subscriber,Income,Occupation,CustomerSatisfaction';
 const contact = (id: string, over: Partial<Record<'first' | 'last' | 'dob' | 'email' | 'phone', string>> = {}) =>
@@ -20,18 +20,11 @@ const contact = (id: string, over: Partial<Record<'first' | 'last' | 'dob' | 'em
     over.phone ?? '983.566.0706x9509', '10753', '129 Miller Plaza', 'Fairfield', 'California', 'USA', '3/14/2017', 'high', 'Yes', '256414.11', 'Software Engineer', 'high'].join(',');
 
 describe('customer import', function () {
+  const customerDb = emptiedCustomerDatabase();
   let database: TestDatabase;
 
-  before(async function () {
-    database = await createTestDatabase();
-  });
-
-  after(async function () {
-    await database?.drop();
-  });
-
-  beforeEach(async function () {
-    await database.db.raw('truncate customer_source_records, customer_purchases, customer_imports cascade');
+  beforeEach(function () {
+    database = customerDb();
   });
 
   describe('type parsing', function () {

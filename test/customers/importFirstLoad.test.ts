@@ -7,23 +7,16 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { beginImport } from '../../db/customers/importer';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import type { TestDatabase } from '../helpers/db';
 import { testLog } from '../helpers/temporal';
-import { SAMPLE_DIR, importDir, mappings } from './helpers';
+import { SAMPLE_DIR, emptiedCustomerDatabase, importDir, mappings } from './helpers';
 
 describe('customer import: a first load builds indexes and constraints once', function () {
+  const customerDb = emptiedCustomerDatabase();
   let database: TestDatabase;
 
-  before(async function () {
-    database = await createTestDatabase();
-  });
-
-  after(async function () {
-    await database?.drop();
-  });
-
-  beforeEach(async function () {
-    await database.db.raw('truncate customer_source_records, customer_purchases, customer_imports cascade');
+  beforeEach(function () {
+    database = customerDb();
   });
 
   /** Every index and constraint of the two tables, with its definition. */

@@ -5,8 +5,8 @@
  * map them again).
  */
 import assert from 'node:assert/strict';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { SAMPLE_DIR, importCsv, importDir } from './helpers';
+import type { TestDatabase } from '../helpers/db';
+import { SAMPLE_DIR, emptiedCustomerDatabase, importCsv, importDir } from './helpers';
 import { plainNumber } from '../../db/customers/rowHash';
 
 const CONTACT_HEADER = 'ContactId,FirstName,LastName,FullName,DateOfBirth,Gender,EMail,Telephone,PostCode,StreetAddress,City,State,Country,CreatedOn,Loyalty Tier,Email Subscriber,Income,Occupation,CustomerSatisfaction';
@@ -15,18 +15,11 @@ const PERSON_HASH = 'md5(row(first_name, last_name, full_name, email, phone, dat
 const PURCHASE_HASH = 'md5(row(customer_source, customer_key, product_id, purchased_on, total_cents, points_added, extra)::text)';
 
 describe('customer import: row hashes computed while streaming', function () {
+  const customerDb = emptiedCustomerDatabase();
   let database: TestDatabase;
 
-  before(async function () {
-    database = await createTestDatabase();
-  });
-
-  after(async function () {
-    await database?.drop();
-  });
-
-  beforeEach(async function () {
-    await database.db.raw('truncate customer_source_records, customer_purchases, customer_imports cascade');
+  beforeEach(function () {
+    database = customerDb();
   });
 
   async function mismatches(): Promise<Array<{ source_key: string }>> {

@@ -5,51 +5,24 @@
  * with the real workflow, activities and Postgres.
  */
 import assert from 'node:assert/strict';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { requestUnification, waitForUnification } from '../../api/unificationClient';
-import type { PassView } from '../../workflows/customerUnification.contract';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { devServerEnv, startTestWorker, uniqueTaskQueue, workflowBundle } from '../helpers/temporal';
-import { SAMPLE_DIR, importCsv, importDir } from './helpers';
+import { startTestWorker, uniqueTaskQueue } from '../helpers/temporal';
+import { importCsv, unificationFixture } from './helpers';
 
 const CONTACTS = 'ContactId,FirstName,LastName,FullName,DateOfBirth,Gender,EMail,Telephone,PostCode,StreetAddress,City,State,Country,CreatedOn,Loyalty Tier,Email Subscriber,Income,Occupation,CustomerSatisfaction';
 const LOYALTY = 'LoyaltyId,ContactId,FirstName,LastName,FullName,DateOfBirth,Gender,EMail,Telephone,RewardPoints,CreditCard,CreatedOn';
 
 describe('customer unification: an incremental pass gives the customers a full pass gives (dev server)', function () {
-  let env: TestWorkflowEnvironment;
-  let database: TestDatabase;
-
-  before(async function () {
-    [env, database] = await Promise.all([devServerEnv(), createTestDatabase(), workflowBundle()]).then(([e, d]) => [e, d] as const);
-    await importDir(database.db, SAMPLE_DIR);
-  });
-
-  after(async function () {
-    await env?.teardown();
-    await database?.drop();
-  });
-
-  async function unify(taskQueue: string, full = false): Promise<PassView> {
-    const ticket = await requestUnification(env.client, taskQueue, { trigger: 'cli', by: 'test', ...(full ? { full } : {}) });
-    const pass = await waitForUnification(env.client, ticket, { timeoutMs: 120_000 });
-    await env.client.workflow.getHandle(ticket.workflowId, ticket.runId).result();
-    assert.equal(pass.status, 'completed', pass.error ?? '');
-    return pass;
-  }
-
-  async function membership(): Promise<Map<string, string>> {
-    const rows = await database.db('customer_members as m').join('customer_source_records as r', 'r.id', 'm.record_id').select('r.source_key', 'm.customer_id');
-    return new Map(rows.map((r: { source_key: string; customer_id: string }) => [r.source_key, r.customer_id]));
-  }
+  const fixture = unificationFixture();
+  const { unify, membership } = fixture;
 
   async function profiles(): Promise<Map<string, string>> {
-    const rows = await database.db('customers').select('id', 'profile_hash');
+    const rows = await fixture.database.db('customers').select('id', 'profile_hash');
     return new Map(rows.map((r: { id: string; profile_hash: string }) => [r.id, r.profile_hash]));
   }
 
   it('joins, splits and adds customers like a full pass, matching only the records the changes reach', async function () {
     const taskQueue = uniqueTaskQueue('incremental');
-    const worker = await startTestWorker(env, database.db, taskQueue);
+    const worker = await startTestWorker(fixture.env, fixture.database.db, taskQueue);
     try {
       const first = await unify(taskQueue);
       assert.equal(first.mode, 'full', 'nothing was published before: a full pass');
@@ -57,7 +30,7 @@ describe('customer unification: an incremental pass gives the customers a full p
       const gibson = before.get('CNTID_1287')!;
       assert.equal(before.get('CNTID_1284'), gibson);
 
-      await importCsv(database.db, {
+      await importCsv(fixture.database.db, {
         // A new loyalty member naming Amanda Wright's contact, with Alan Hernandez's name, e-mail and birth date: joins the two.
         // A new member nobody else resembles: a new customer.
         loyalty: `${LOYALTY}\nLOYID_9001,CNTID_1103,Alan,Hernandez,Alan Hernandez,1957-04-28,Male,alan.hernandez@icloud.com,,10,No,2024-01-01\n`

@@ -8,59 +8,32 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createCustomerUnificationActivities } from '../../activities/customerUnification';
-import { requestUnification, waitForUnification } from '../../api/unificationClient';
 import { loadConfig } from '../../config';
-import type { PassView } from '../../workflows/customerUnification.contract';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { devServerEnv, startTestWorker, testLog, uniqueTaskQueue, workflowBundle, type RunningTestWorker } from '../helpers/temporal';
-import { SAMPLE_DIR, importCsv, importDir } from './helpers';
+import { startTestWorker, testLog, uniqueTaskQueue, type RunningTestWorker } from '../helpers/temporal';
+import { importCsv, unificationFixture } from './helpers';
 
 describe('customer unification: an unchanged pass reuses the published result (dev server)', function () {
-  let env: TestWorkflowEnvironment;
-  let database: TestDatabase;
-
-  before(async function () {
-    [env, database] = await Promise.all([devServerEnv(), createTestDatabase(), workflowBundle()]).then(([e, d]) => [e, d] as const);
-    await importDir(database.db, SAMPLE_DIR);
-  });
-
-  after(async function () {
-    await env?.teardown();
-    await database?.drop();
-  });
-
-  async function unify(taskQueue: string): Promise<PassView> {
-    const ticket = await requestUnification(env.client, taskQueue, { trigger: 'cli', by: 'test' });
-    const pass = await waitForUnification(env.client, ticket, { timeoutMs: 120_000 });
-    await env.client.workflow.getHandle(ticket.workflowId, ticket.runId).result();
-    assert.equal(pass.status, 'completed', pass.error ?? '');
-    return pass;
-  }
-
-  async function membership(): Promise<Map<string, string>> {
-    const rows = await database.db('customer_members as m').join('customer_source_records as r', 'r.id', 'm.record_id').select('r.source_key', 'm.customer_id');
-    return new Map(rows.map((r: { source_key: string; customer_id: string }) => [r.source_key, r.customer_id]));
-  }
+  const fixture = unificationFixture();
+  const { unify, membership } = fixture;
 
   /** A worker whose activities read the rules from `rulesFile`. */
   async function workerWithRules(taskQueue: string, rulesFile: string): Promise<RunningTestWorker> {
     const customers = { ...loadConfig().customers, matchRulesFile: rulesFile };
-    return startTestWorker(env, database.db, taskQueue, {
-      wrapActivities: (activities) => ({ ...activities, ...createCustomerUnificationActivities({ db: database.db, log: testLog, customers }) }),
+    return startTestWorker(fixture.env, fixture.database.db, taskQueue, {
+      wrapActivities: (activities) => ({ ...activities, ...createCustomerUnificationActivities({ db: fixture.database.db, log: testLog, customers }) }),
     });
   }
 
   it('an unchanged re-run reuses the published pass: same CustomerIds, nothing matched, and it says so', async function () {
     const taskQueue = uniqueTaskQueue('reuse');
-    const worker = await startTestWorker(env, database.db, taskQueue);
+    const worker = await startTestWorker(fixture.env, fixture.database.db, taskQueue);
     try {
       const first = await unify(taskQueue);
       assert.deepEqual(first.phases.map((p) => p.phase), ['map', 'match', 'cluster', 'merge']);
       assert.equal(first.reusedFrom ?? null, null);
       const before = await membership();
-      const firstLinks = await database.db('customer_match_links').where({ pass_id: first.passId }).count<{ n: number }[]>({ n: '*' });
+      const firstLinks = await fixture.database.db('customer_match_links').where({ pass_id: first.passId }).count<{ n: number }[]>({ n: '*' });
 
       const again = await unify(taskQueue);
       assert.equal(again.reusedFrom, first.passId, 'the re-run names the pass it reused');
@@ -71,12 +44,12 @@ describe('customer unification: an unchanged pass reuses the published result (d
       assert.equal(again.summary!.created + again.summary!.joined + again.summary!.profilesChanged + again.summary!.profilesRemoved, 0);
       assert.deepEqual(await membership(), before, 'every CustomerId kept');
 
-      const row = await database.db('customer_unification_passes').where({ id: again.passId }).first('reused_from', 'status', 'stats');
+      const row = await fixture.database.db('customer_unification_passes').where({ id: again.passId }).first('reused_from', 'status', 'stats');
       assert.equal(row.reused_from, first.passId);
       assert.equal(row.status, 'completed');
       assert.equal(row.stats.reusedFrom, first.passId);
       // The reused pass's working rows stay: they are what is live.
-      const links = await database.db('customer_match_links').where({ pass_id: first.passId }).count<{ n: number }[]>({ n: '*' });
+      const links = await fixture.database.db('customer_match_links').where({ pass_id: first.passId }).count<{ n: number }[]>({ n: '*' });
       assert.deepEqual(links, firstLinks);
 
       // A third pass reuses the same published pass (a reused pass publishes nothing).
@@ -89,11 +62,11 @@ describe('customer unification: an unchanged pass reuses the published result (d
 
   it('a changed record makes a real pass, whose result the next unchanged pass reuses', async function () {
     const taskQueue = uniqueTaskQueue('reuse');
-    const worker = await startTestWorker(env, database.db, taskQueue);
+    const worker = await startTestWorker(fixture.env, fixture.database.db, taskQueue);
     try {
       const before = await membership();
       const header = 'LoyaltyId,ContactId,FirstName,LastName,FullName,DateOfBirth,Gender,EMail,Telephone,RewardPoints,CreditCard,CreatedOn';
-      await importCsv(database.db, { loyalty: `${header}\nLOYID_9001,CNTID_1103,Alan,Hernandez,Alan Hernandez,1957-04-28,Male,alan.hernandez@icloud.com,,10,No,2024-01-01\n` });
+      await importCsv(fixture.database.db, { loyalty: `${header}\nLOYID_9001,CNTID_1103,Alan,Hernandez,Alan Hernandez,1957-04-28,Male,alan.hernandez@icloud.com,,10,No,2024-01-01\n` });
       const changed = await unify(taskQueue);
       assert.equal(changed.reusedFrom ?? null, null);
       assert.deepEqual(changed.phases.map((p) => p.phase), ['map', 'match', 'cluster', 'merge']);
