@@ -48,6 +48,7 @@ export const bulkSchema = z.object({
   total: z.number().int().describe('Enrollments the batch found'),
   completed: z.number().int().describe('Signalled so far'),
   failed: z.number().int(),
+  pending: z.number().int().nullable().describe('Running enrollments the filter matches now that the action has not yet reached (not yet paused, resumed, stopped or handed over), from visibility, which lags a second or two. After `completed`, anything above 0 was missed (a run that started meanwhile, or a batch that found fewer runs than match): send the action again'),
   startedAt: isoDateTime().nullable(),
   closedAt: isoDateTime().nullable(),
 });
@@ -79,6 +80,14 @@ const STATES: Record<number, z.infer<typeof bulkSchema>['state']> = {
   [proto.api.enums.v1.BatchOperationState.BATCH_OPERATION_STATE_FAILED]: 'failed',
 };
 
+/** What a run still matching the batch's query looks like when the action has not reached it yet. */
+const NOT_YET: Record<string, string> = {
+  pause: ` AND ${NurtureStatusKey.name} = 'running'`,
+  resume: ` AND ${NurtureStatusKey.name} = 'paused'`,
+  stop: '',
+  reassign: '',
+};
+
 const isoOf = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): string | null =>
   t?.seconds ? new Date(Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString() : null;
 
@@ -90,9 +99,11 @@ export function enrollmentBulkRoutes({ db, temporal, taskQueue }: { db: Db; temp
   /** The batch's progress; its reason is the visibility query it runs over (the caller is its identity). */
   async function describe(id: string, action: string): Promise<z.infer<typeof bulkSchema>> {
     const d = await temporal.workflowService.describeBatchOperation({ namespace: namespaceOf(), jobId: id });
+    const query = d.reason ?? '';
+    const pending = query && action in NOT_YET ? (await temporal.workflow.count(`(${query})${NOT_YET[action]}`)).count : null;
     return {
-      id, action, query: d.reason ?? '', state: STATES[d.state ?? 0] ?? 'unknown',
-      total: Number(d.totalOperationCount ?? 0), completed: Number(d.completeOperationCount ?? 0), failed: Number(d.failureOperationCount ?? 0),
+      id, action, query, state: STATES[d.state ?? 0] ?? 'unknown',
+      total: Number(d.totalOperationCount ?? 0), completed: Number(d.completeOperationCount ?? 0), failed: Number(d.failureOperationCount ?? 0), pending,
       startedAt: isoOf(d.startTime), closedAt: isoOf(d.closeTime),
     };
   }

@@ -229,8 +229,11 @@ describe('sequences over HTTP (dev server)', function () {
     assert.equal(done.total, 3);
     assert.equal(done.completed, 3);
     for (const p of people) assert.equal((await stateOf(p.id)).status, 'paused');
+    // Nothing the filter matches is left unpaused (visibility catches up with the runs' own upserts).
+    await eventually(async () => ((await manager.get<{ pending: number }>(`/enrollments/bulk/${paused.body.id}`)).body.pending === 0 ? true : null), 'no running enrollment left to pause');
 
-    const resumed = await manager.post<{ id: string }>('/enrollments/bulk', { action: 'resume', filter: { sequenceId: sequence.id, status: 'paused' } });
+    const resumed = await manager.post<{ id: string; pending: number }>('/enrollments/bulk', { action: 'resume', filter: { sequenceId: sequence.id, status: 'paused' } });
+    assert.equal(resumed.body.pending, 3, 'three paused enrollments for the batch to reach');
     await eventually(async () => ((await manager.get<{ state: string }>(`/enrollments/bulk/${resumed.body.id}`)).body.state === 'completed' ? true : null), 'the resume batch done', 60_000);
     for (const p of people) assert.equal((await stateOf(p.id)).status, 'running');
 
