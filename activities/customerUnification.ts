@@ -356,18 +356,20 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
   }
 
   /**
-   * An incremental pass's match: per step, the blocks too large in the whole set (the base pass's,
-   * less the blocks changed records touched, whose every record is in the scope and so counted
-   * here) are skipped in the scope too.
+   * An incremental pass's match: per step, the blocks too large in the whole set, skipped in the
+   * scope too however few of their records it holds — the base pass's, except the blocks changed
+   * records touched (their size changed), and of those, the ones the plan found too large now (the
+   * scope holds only the part of a touched block the changes reach). A plan without `oversized`
+   * put every touched block wholly in the scope, where its size is counted.
    */
   async function oversizedOutsideScope(passId: string, base: string): Promise<{ outside: Map<number, string[]> }> {
-    const plan = (await checkpoints(passId, 'plan')).get(0) as unknown as { touched: Record<string, string[]> };
+    const plan = (await checkpoints(passId, 'plan')).get(0) as unknown as { touched: Record<string, string[]>; oversized?: Record<string, string[]> };
     const outside = new Map<number, string[]>();
     for (const [step, result] of await checkpoints(base, 'match')) {
       const keys = result.oversizedKeys as unknown as string[] | undefined;
       if (!Array.isArray(keys)) continue;
       const touched = new Set(plan.touched[String(step)] ?? []);
-      outside.set(step, keys.filter((k) => !touched.has(k)));
+      outside.set(step, [...keys.filter((k) => !touched.has(k)), ...(plan.oversized?.[String(step)] ?? [])]);
     }
     return { outside };
   }
@@ -712,16 +714,19 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     const changedIds = changed.map((c: { id: string }) => Number(c.id));
     const previousKeys = (await db('customer_record_keys_previous').whereIn('record_id', changedIds).pluck('keys')) as Array<Record<string, string | null>>;
 
-    // The blocks the changed records are in, or left.
+    // The blocks the changed records are in (`entered`), and those they left: `touched`.
+    const entered = new Map<number, Set<string>>(specs.map(({ step }) => [step, new Set<string>()]));
     const touched = new Map<number, Set<string>>(specs.map(({ step }) => [step, new Set<string>()]));
-    for (const keys of [...changed.map((c: { keys: Record<string, string | null> }) => c.keys), ...previousKeys]) {
+    const addBlocks = (keys: Record<string, string | null>, into: Array<Map<number, Set<string>>>) => {
       for (const { step, spec } of specs) {
         const key = blockKey(spec, keys);
-        if (key !== null) touched.get(step)!.add(key);
+        if (key !== null) for (const map of into) map.get(step)!.add(key);
       }
-    }
+    };
+    for (const c of changed) addBlocks(c.keys, [entered, touched]);
+    for (const keys of previousKeys) addBlocks(keys, [touched]);
     const conditions: string[] = [];
-    const params: unknown[] = [];
+    const params: string[][] = [];
     for (const { step, spec } of specs) {
       const keys = [...touched.get(step)!];
       if (!keys.length) continue;
@@ -729,11 +734,86 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       params.push(keys);
       conditions.push(`${expression} = any(?::text[])`);
     }
-    const seeds = new Set<number>(changedIds);
+
+    /*
+     * Which block mates to match again: a probe matcher holds the changed records and every record
+     * of a block they entered, and compares only pairs with a changed record in them (focusOn).
+     * Rules are pairwise, so a pair of unchanged records compares as in the base pass unless its
+     * block crossed maxBlockSize (below: such a block is matched again whole). A record a full
+     * pass links to a changed one shares a block with it, so the probe holds it, and links it or
+     * connects it otherwise (a matcher skips pairs already connected: components count, not
+     * links): it is in the changed record's probe group. A record linked only to an unchanged
+     * record was in that record's base customer, which the scope takes whole (below). The rest of
+     * a block stays out (docs/customer-unification.md, "How large the scope gets").
+     */
+    const probe = new Matcher(null, rules);
+    const inProbe = new Set<number>();
+    const addToProbe = (r: { id: string | number; source: string; source_key: string; links: Record<string, string>; keys: Record<string, string | null> }) => {
+      inProbe.add(Number(r.id));
+      probe.add({ id: Number(r.id), source: r.source, sourceKey: r.source_key, keys: r.keys, links: r.links });
+    };
+    for (const c of changed) addToProbe(c);
+    // Every record of each touched block, by step: the block's size in the whole set now.
+    const blockMembers = new Map<number, Map<string, number[]>>(specs.map(({ step }) => [step, new Map<string, number[]>()]));
     if (conditions.length) {
-      const mates = await db.raw(`select k.record_id from customer_record_keys k where ${conditions.join(' or ')}`, params as string[][]);
-      for (const m of mates.rows) seeds.add(Number(m.record_id));
+      const pause = pacer();
+      const PAGE = BATCH * 4;
+      for (let after = 0; ;) {
+        const { rows } = await db.raw(
+          `select k.record_id as id, r.source, r.source_key, r.links, k.keys from customer_record_keys k join customer_source_records r on r.id = k.record_id
+           where k.record_id > ? and (${conditions.join(' or ')}) order by k.record_id limit ?`,
+          [after, ...params, PAGE],
+        );
+        for (let i = 0; i < rows.length; i++) {
+          const r = rows[i];
+          const id = Number(r.id);
+          let mate = false;
+          for (const { step, spec } of specs) {
+            const key = blockKey(spec, r.keys);
+            if (key === null || !touched.get(step)!.has(key)) continue;
+            const list = blockMembers.get(step)!.get(key);
+            if (list) list.push(id);
+            else blockMembers.get(step)!.set(key, [id]);
+            if (entered.get(step)!.has(key)) mate = true;
+          }
+          if (mate && !inProbe.has(id)) addToProbe(r);
+          if ((i & 1023) === 0) await pause();
+        }
+        if (rows.length < PAGE) break;
+        after = Number(rows[rows.length - 1].id);
+      }
     }
+
+    // A touched block's status in the whole set: oversized now (by its size), and before (the base pass's keys).
+    const seeds = new Set<number>(changedIds);
+    const oversized: Record<string, string[]> = {};
+    let crossed = 0;
+    for (const { r, step } of matchRules) {
+      const maxBlock = r.maxBlockSize ?? rules.config.maxBlockSize;
+      const before = new Set(baseMatch.get(step)!.oversizedKeys as unknown as string[]);
+      const now: string[] = [];
+      for (const key of touched.get(step)!) {
+        const ids = blockMembers.get(step)!.get(key) ?? [];
+        const large = ids.length > maxBlock;
+        if (large) now.push(key);
+        if (large !== before.has(key)) {
+          // Every pair of the block changes status (compared, or skipped as too large): all of it again.
+          crossed++;
+          for (const id of ids) seeds.add(id);
+        }
+      }
+      oversized[String(step)] = now;
+      probe.treatAsOversized(step, [...before].filter((k) => !touched.get(step)!.has(k)).concat(now));
+    }
+    probe.focusOn(changedIds);
+    probe.seal();
+    const probeStats = { records: probe.size, comparisons: 0, links: 0 };
+    for (let step = 0; step < stepNames(rules.config).length; step++) {
+      const { stats } = await probe.runStep(step);
+      probeStats.comparisons += stats.comparisons;
+      probeStats.links += stats.links;
+    }
+    for (const id of await probe.groupedWith(changedIds)) seeds.add(id);
     if (rules.config.rules.some((r) => r.type === 'link')) {
       // Records a changed record names (loyalty's ContactId), and records naming a changed record.
       const named = changed.flatMap((c: { links: Record<string, string> }) => Object.entries(c.links ?? {}));
@@ -763,7 +843,12 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
          select ?::uuid, m.record_id from customer_members m where m.customer_id in (select customer_id from customer_members where record_id = any(?::bigint[]))`,
         [passId, [...seeds], passId, [...seeds]],
       );
-      await checkpoint(trx, passId, 'plan', 0, { changed: changed.length, touched: Object.fromEntries([...touched].map(([step, keys]) => [step, [...keys]])) });
+      await checkpoint(trx, passId, 'plan', 0, {
+        changed: changed.length, seeds: seeds.size, crossed, probe: probeStats,
+        touched: Object.fromEntries([...touched].map(([step, keys]) => [step, [...keys]])),
+        // The touched blocks too large in the whole set: the scope holds only part of them (oversizedOutsideScope).
+        oversized,
+      });
     });
     const [{ scope }] = await db('customer_unification_scope').where({ pass_id: passId }).count<{ scope: number }[]>({ scope: '*' });
     return { changed: changed.length, scope: Number(scope) };

@@ -170,6 +170,9 @@ export class Matcher {
   private sealed = false;
   /** Per step, blocks to treat as too large whatever their size here (known so from the whole set). */
   private readonly oversizedElsewhere = new Map<number, ReadonlySet<string>>();
+  /** Record ids whose pairs alone a match rule compares (`focusOn`); null: every pair. */
+  private focusIds: Set<number> | null = null;
+  private focus: Uint8Array | null = null;
   /** The weights each probabilistic rule applied in this matcher, by rule name (for `explain`). */
   private readonly models = new Map<string, { rule: ProbabilisticRule; model: FellegiSunterModel; tf: TermFrequencies }>();
 
@@ -187,6 +190,35 @@ export class Matcher {
    */
   treatAsOversized(step: number, keys: Iterable<string>): void {
     this.oversizedElsewhere.set(step, new Set(keys));
+  }
+
+  /**
+   * For a probe around a few records (an incremental pass's plan): match rules compare only the
+   * pairs with at least one of these records; other pairs are left as they are. Blocks, their
+   * sizes and the oversized ones are as without focus. Link and always-match steps are unchanged.
+   */
+  focusOn(ids: Iterable<number>): void {
+    this.focusIds = new Set(ids);
+    this.focus = null;
+  }
+
+  /**
+   * Every record in a group with one of `ids` (a record alone in its group included), as far as
+   * the steps run so far have grouped them; ids this matcher does not hold are left out.
+   */
+  async groupedWith(ids: Iterable<number>, pause: Pause = pacer()): Promise<number[]> {
+    this.seal();
+    const roots = new Set<number>();
+    for (const id of ids) {
+      const i = this.byId.get(id);
+      if (i !== undefined) roots.add(this.sets.find(i));
+    }
+    const out: number[] = [];
+    for (let i = 0; i < this.size; i++) {
+      if ((i & 1023) === 0) await pause();
+      if (roots.has(this.sets.find(i))) out.push(this.ids[i]);
+    }
+    return out;
   }
 
   /** Adds one record (before `seal`). */
@@ -287,6 +319,7 @@ export class Matcher {
       // Cheap equality tests first.
       .sort((x, y) => Number(y.exact) - Number(x.exact));
     const maxBlock = rule.maxBlockSize ?? config.maxBlockSize;
+    const focus = this.focusIndex();
 
     const blocks = new Map<string, number[]>();
     for (let i = 0; i < this.size; i++) {
@@ -331,10 +364,12 @@ export class Matcher {
         oversizedKeys.push(key);
         continue;
       }
+      if (focus && !members.some((m) => focus[m] === 1)) continue;
       for (let x = 0; x < members.length; x++) {
         const i = members[x];
         for (let y = x + 1; y < members.length; y++) {
           const j = members[y];
+          if (focus && focus[i] === 0 && focus[j] === 0) continue;
           if (this.sourceOf[i] === this.sourceOf[j] && !this.dedupe.has(this.sourceOf[i])) continue;
           if (this.sets.connected(i, j)) continue;
           stats.comparisons++;
@@ -345,6 +380,19 @@ export class Matcher {
     }
     await onProgress?.({ step, rule: rule.name, comparisons: stats.comparisons, blocksDone: total, blocks: total });
     if (oversizedKeys.length <= MAX_OVERSIZED_KEPT) stats.oversizedKeys = oversizedKeys;
+  }
+
+  /** The focus by record index (1: focused), once the records are in; null without focus. */
+  private focusIndex(): Uint8Array | null {
+    if (!this.focusIds) return null;
+    if (!this.focus) {
+      this.focus = new Uint8Array(this.size);
+      for (const id of this.focusIds) {
+        const i = this.byId.get(id);
+        if (i !== undefined) this.focus[i] = 1;
+      }
+    }
+    return this.focus;
   }
 
   private pairSpace(): PairSpace {
