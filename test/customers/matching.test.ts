@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadMappings, loadRulesFile } from '../../config/customers';
 import { assignCustomers } from '../../domain/customers/clusters';
-import { matchAll, recordKeys, type MatchRecord } from '../../domain/customers/matcher';
+import { Matcher, matchAll, recordKeys, type MatchRecord } from '../../domain/customers/matcher';
 import { loadNormalizers, normalize } from '../../domain/customers/normalize';
 import { mergeProfile, type MemberRecord } from '../../domain/customers/profile';
 import { RulesError, compileRules, type CompiledRules } from '../../domain/customers/rules';
@@ -155,6 +155,48 @@ describe('customer matching engine', function () {
       const pairs = result.links.map((l) => `${l.a}-${l.b}:${l.rule}`).sort();
       assert.deepEqual(pairs, ['1-2:source_link', '4-5:always_match']);
       assert.equal(result.stats[2].refusedByOverride, 2, 'C2 would have joined C1 directly and through L1');
+    });
+  });
+
+  describe('a probe focused on a few records', function () {
+    async function probe(focus: number[] | null) {
+      const rules = await compileRules({
+        deduplicate: ['contacts'], maxBlockSize: 3,
+        rules: [{ name: 'name_and_birth_date', conditions: [{ attribute: 'dateOfBirth', precision: 'exact' }, { attribute: 'name', normalize: [...NAME], precision: 'medium' }] }],
+      });
+      const people: Array<[string, string, Person]> = [
+        ['contacts', 'alan', { fullName: 'Alan Hernandez', dateOfBirth: '1957-04-28' }],
+        ['contacts', 'zed1', { fullName: 'Zed Zulu', dateOfBirth: '1957-04-28' }],
+        ['contacts', 'zed2', { fullName: 'Zulu Zed', dateOfBirth: '1957-04-28' }],
+        ['contacts', 'jeff1', { fullName: 'Jeffrey Gibson', dateOfBirth: '1968-04-14' }],
+        ['contacts', 'jeff2', { fullName: 'Gibson Jeffrey', dateOfBirth: '1968-04-14' }],
+        ...[1, 2, 3, 4].map((n): [string, string, Person] => ['contacts', `amy${n}`, { fullName: 'Amy Tran', dateOfBirth: '1970-01-01' }]),
+        ['contacts', 'jane1', { fullName: 'Jane Doe', dateOfBirth: '1990-02-02' }],
+        ['contacts', 'jane2', { fullName: 'Jane Doe', dateOfBirth: '1990-02-02' }],
+      ];
+      const matcher = new Matcher(records(rules, people), rules);
+      if (focus) matcher.focusOn(focus);
+      await matcher.runStep(0);
+      const { links, stats } = await matcher.runStep(1);
+      return { matcher, links: links.map((l) => `${l.a}-${l.b}`), stats };
+    }
+
+    it('compares only pairs with a focused record; blocks and oversized blocks as without focus', async function () {
+      const all = await probe(null);
+      assert.deepEqual(all.links, ['2-3', '4-5', '10-11'], 'without focus every pair of a block is compared');
+      const focused = await probe([1, 4, 6]);
+      // 1 is like neither Zed: 2-3 is not compared (a pair of unfocused records), nor is 10-11.
+      assert.deepEqual(focused.links, ['4-5']);
+      assert.equal(focused.stats.comparisons, 3, '1-2, 1-3 and 4-5');
+      assert.equal(focused.stats.oversizedBlocks, 1, 'the four Amy Trans are too many to compare (maxBlockSize 3), focused or not');
+      assert.deepEqual(focused.stats.oversizedKeys, all.stats.oversizedKeys);
+      assert.equal(focused.stats.blocks, all.stats.blocks);
+    });
+
+    it('says which records are grouped with the focused ones', async function () {
+      const { matcher } = await probe([1, 4, 6]);
+      assert.deepEqual((await matcher.groupedWith([1, 4, 6])).sort((a, b) => a - b), [1, 4, 5, 6]);
+      assert.deepEqual(await matcher.groupedWith([99]), [], 'a record the matcher does not hold has no group');
     });
   });
 
