@@ -725,15 +725,16 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     };
     for (const c of changed) addBlocks(c.keys, [entered, touched]);
     for (const keys of previousKeys) addBlocks(keys, [touched]);
+    // Each rule's block key as SQL (blockKey's), and the test for a touched block.
+    const blockSql = specs.map(({ spec }) => spec.map((b) => `${b.prefix ? `left(k.keys->>'${b.keyId.replace(/'/g, "''")}', ${Number(b.prefix)})` : `(k.keys->>'${b.keyId.replace(/'/g, "''")}')`} || chr(1)`).join(' || '));
     const conditions: string[] = [];
     const params: string[][] = [];
-    for (const { step, spec } of specs) {
+    specs.forEach(({ step }, i) => {
       const keys = [...touched.get(step)!];
-      if (!keys.length) continue;
-      const expression = spec.map((b) => `${b.prefix ? `left(k.keys->>'${b.keyId.replace(/'/g, "''")}', ${Number(b.prefix)})` : `(k.keys->>'${b.keyId.replace(/'/g, "''")}')`} || chr(1)`).join(' || ');
+      if (!keys.length) return;
       params.push(keys);
-      conditions.push(`${expression} = any(?::text[])`);
-    }
+      conditions.push(`${blockSql[i]} = any(?::text[])`);
+    });
 
     /*
      * Which block mates to match again: a probe matcher holds the changed records and every record
@@ -746,42 +747,46 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
      * record was in that record's base customer, which the scope takes whole (below). The rest of
      * a block stays out (docs/customer-unification.md, "How large the scope gets").
      */
+    const clock = stepClock();
+    const pause = pacer();
     const probe = new Matcher(null, rules);
-    const inProbe = new Set<number>();
     const addToProbe = (r: { id: string | number; source: string; source_key: string; links: Record<string, string>; keys: Record<string, string | null> }) => {
-      inProbe.add(Number(r.id));
       probe.add({ id: Number(r.id), source: r.source, sourceKey: r.source_key, keys: r.keys, links: r.links });
     };
     for (const c of changed) addToProbe(c);
-    // Every record of each touched block, by step: the block's size in the whole set now.
+    // Every record of each touched block, by step (so the block's size in the whole set now), in one scan of the keys.
     const blockMembers = new Map<number, Map<string, number[]>>(specs.map(({ step }) => [step, new Map<string, number[]>()]));
+    const mates: number[] = [];
     if (conditions.length) {
-      const pause = pacer();
-      const PAGE = BATCH * 4;
-      for (let after = 0; ;) {
-        const { rows } = await db.raw(
-          `select k.record_id as id, r.source, r.source_key, r.links, k.keys from customer_record_keys k join customer_source_records r on r.id = k.record_id
-           where k.record_id > ? and (${conditions.join(' or ')}) order by k.record_id limit ?`,
-          [after, ...params, PAGE],
-        );
+      await clock.step('blocks', async () => {
+        const { rows } = await db.raw(`select k.record_id as id, ${blockSql.map((sql, i) => `${sql} as b${i}`).join(', ')} from customer_record_keys k where ${conditions.join(' or ')}`, params);
+        const changedSet = new Set(changedIds);
         for (let i = 0; i < rows.length; i++) {
-          const r = rows[i];
-          const id = Number(r.id);
+          const row = rows[i] as Record<string, string | null>;
+          const id = Number(row.id);
           let mate = false;
-          for (const { step, spec } of specs) {
-            const key = blockKey(spec, r.keys);
-            if (key === null || !touched.get(step)!.has(key)) continue;
+          specs.forEach(({ step }, s) => {
+            const key = row[`b${s}`];
+            if (key === null || !touched.get(step)!.has(key)) return;
             const list = blockMembers.get(step)!.get(key);
             if (list) list.push(id);
             else blockMembers.get(step)!.set(key, [id]);
             if (entered.get(step)!.has(key)) mate = true;
-          }
-          if (mate && !inProbe.has(id)) addToProbe(r);
+          });
+          if (mate && !changedSet.has(id)) mates.push(id);
           if ((i & 1023) === 0) await pause();
         }
-        if (rows.length < PAGE) break;
-        after = Number(rows[rows.length - 1].id);
-      }
+      });
+      await clock.step('load', async () => {
+        for (let i = 0; i < mates.length; i += BATCH) {
+          const rows = await db.raw('select r.id, r.source, r.source_key, r.links, k.keys from customer_source_records r join customer_record_keys k on k.record_id = r.id where r.id = any(?::bigint[])',
+            [mates.slice(i, i + BATCH)]);
+          for (let j = 0; j < rows.rows.length; j++) {
+            addToProbe(rows.rows[j]);
+            if ((j & 1023) === 0) await pause();
+          }
+        }
+      });
     }
 
     // A touched block's status in the whole set: oversized now (by its size), and before (the base pass's keys).
@@ -808,12 +813,14 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     probe.focusOn(changedIds);
     probe.seal();
     const probeStats = { records: probe.size, comparisons: 0, links: 0 };
-    for (let step = 0; step < stepNames(rules.config).length; step++) {
-      const { stats } = await probe.runStep(step);
-      probeStats.comparisons += stats.comparisons;
-      probeStats.links += stats.links;
-    }
-    for (const id of await probe.groupedWith(changedIds)) seeds.add(id);
+    await clock.step('probe', async () => {
+      for (let step = 0; step < stepNames(rules.config).length; step++) {
+        const { stats } = await probe.runStep(step);
+        probeStats.comparisons += stats.comparisons;
+        probeStats.links += stats.links;
+      }
+      for (const id of await probe.groupedWith(changedIds)) seeds.add(id);
+    });
     if (rules.config.rules.some((r) => r.type === 'link')) {
       // Records a changed record names (loyalty's ContactId), and records naming a changed record.
       const named = changed.flatMap((c: { links: Record<string, string> }) => Object.entries(c.links ?? {}));
@@ -844,7 +851,7 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
         [passId, [...seeds], passId, [...seeds]],
       );
       await checkpoint(trx, passId, 'plan', 0, {
-        changed: changed.length, seeds: seeds.size, crossed, probe: probeStats,
+        changed: changed.length, seeds: seeds.size, crossed, probe: probeStats, ...clock.stats,
         touched: Object.fromEntries([...touched].map(([step, keys]) => [step, [...keys]])),
         // The touched blocks too large in the whole set: the scope holds only part of them (oversizedOutsideScope).
         oversized,
