@@ -685,12 +685,12 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
 
   /**
    * The records an incremental pass must match again, written to customer_unification_scope:
-   * the records changed since the base pass (mapped after its map), every record sharing a block
-   * with one of them under any rule (with their new keys or the keys they left), the records a
-   * source link joins to them, and then every record of a customer any of those belonged to. No
-   * record outside the scope can gain or lose a link: its blocks hold the same records as when
-   * the base pass matched them, under the same rules, so its customer stays as it is — and the
-   * scope matched alone gives the groups a full match would (docs/customer-unification.md).
+   * the records changed since the base pass (mapped after its map), the block mates a probe
+   * matcher groups with them, every record of a block they entered or left whose size crossed
+   * maxBlockSize, the records a source link joins to them, and then every record of a customer
+   * any of those belonged to. No record outside the scope can gain or lose a link, so its
+   * customer stays as it is — and the scope matched alone gives the groups a full match would
+   * (docs/customer-unification.md, "An incremental pass after a few changes").
    * Returns why not when the pass cannot be incremental.
    */
   async function planScope(passId: string, row: PassRow, base: { id: string; rules_hash: string | null; stats: Partial<UnificationSummary> | null }, records: number): Promise<{ changed: number; scope: number } | string> {
