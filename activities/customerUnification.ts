@@ -738,7 +738,8 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
 
     /*
      * Which block mates to match again: a probe matcher holds the changed records and every record
-     * of a block they entered, and compares only pairs with a changed record in them (focusOn).
+     * of a block they entered (unless it is too large to compare now: no pair in it links), and
+     * compares only pairs with a changed record in them (focusOn).
      * Rules are pairwise, so a pair of unchanged records compares as in the base pass unless its
      * block crossed maxBlockSize (below: such a block is matched again whole). A record a full
      * pass links to a changed one shares a block with it, so the probe holds it, and links it or
@@ -749,48 +750,29 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
      */
     const clock = stepClock();
     const pause = pacer();
-    const probe = new Matcher(null, rules);
-    const addToProbe = (r: { id: string | number; source: string; source_key: string; links: Record<string, string>; keys: Record<string, string | null> }) => {
-      probe.add({ id: Number(r.id), source: r.source, sourceKey: r.source_key, keys: r.keys, links: r.links });
-    };
-    for (const c of changed) addToProbe(c);
     // Every record of each touched block, by step (so the block's size in the whole set now), in one scan of the keys.
     const blockMembers = new Map<number, Map<string, number[]>>(specs.map(({ step }) => [step, new Map<string, number[]>()]));
-    const mates: number[] = [];
     if (conditions.length) {
       await clock.step('blocks', async () => {
         const { rows } = await db.raw(`select k.record_id as id, ${blockSql.map((sql, i) => `${sql} as b${i}`).join(', ')} from customer_record_keys k where ${conditions.join(' or ')}`, params);
-        const changedSet = new Set(changedIds);
         for (let i = 0; i < rows.length; i++) {
           const row = rows[i] as Record<string, string | null>;
-          const id = Number(row.id);
-          let mate = false;
           specs.forEach(({ step }, s) => {
             const key = row[`b${s}`];
             if (key === null || !touched.get(step)!.has(key)) return;
             const list = blockMembers.get(step)!.get(key);
-            if (list) list.push(id);
-            else blockMembers.get(step)!.set(key, [id]);
-            if (entered.get(step)!.has(key)) mate = true;
+            if (list) list.push(Number(row.id));
+            else blockMembers.get(step)!.set(key, [Number(row.id)]);
           });
-          if (mate && !changedSet.has(id)) mates.push(id);
           if ((i & 1023) === 0) await pause();
-        }
-      });
-      await clock.step('load', async () => {
-        for (let i = 0; i < mates.length; i += BATCH) {
-          const rows = await db.raw('select r.id, r.source, r.source_key, r.links, k.keys from customer_source_records r join customer_record_keys k on k.record_id = r.id where r.id = any(?::bigint[])',
-            [mates.slice(i, i + BATCH)]);
-          for (let j = 0; j < rows.rows.length; j++) {
-            addToProbe(rows.rows[j]);
-            if ((j & 1023) === 0) await pause();
-          }
         }
       });
     }
 
     // A touched block's status in the whole set: oversized now (by its size), and before (the base pass's keys).
+    const probe = new Matcher(null, rules);
     const seeds = new Set<number>(changedIds);
+    const mates = new Set<number>();
     const oversized: Record<string, string[]> = {};
     let crossed = 0;
     for (const { r, step } of matchRules) {
@@ -801,6 +783,8 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
         const ids = blockMembers.get(step)!.get(key) ?? [];
         const large = ids.length > maxBlock;
         if (large) now.push(key);
+        // The probe needs a block a changed record entered only when it is small enough to compare.
+        else if (entered.get(step)!.has(key)) for (const id of ids) mates.add(id);
         if (large !== before.has(key)) {
           // Every pair of the block changes status (compared, or skipped as too large): all of it again.
           crossed++;
@@ -810,6 +794,24 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       oversized[String(step)] = now;
       probe.treatAsOversized(step, [...before].filter((k) => !touched.get(step)!.has(k)).concat(now));
     }
+    const addToProbe = (r: { id: string | number; source: string; source_key: string; links: Record<string, string>; keys: Record<string, string | null> }) => {
+      probe.add({ id: Number(r.id), source: r.source, sourceKey: r.source_key, keys: r.keys, links: r.links });
+    };
+    for (const c of changed) {
+      addToProbe(c);
+      mates.delete(Number(c.id));
+    }
+    await clock.step('load', async () => {
+      const ids = [...mates];
+      for (let i = 0; i < ids.length; i += BATCH) {
+        const { rows } = await db.raw('select r.id, r.source, r.source_key, r.links, k.keys from customer_source_records r join customer_record_keys k on k.record_id = r.id where r.id = any(?::bigint[])',
+          [ids.slice(i, i + BATCH)]);
+        for (let j = 0; j < rows.length; j++) {
+          addToProbe(rows[j]);
+          if ((j & 1023) === 0) await pause();
+        }
+      }
+    });
     probe.focusOn(changedIds);
     probe.seal();
     const probeStats = { records: probe.size, comparisons: 0, links: 0 };
