@@ -170,11 +170,21 @@ export function createMatchShardActivities(
                  where t.id <> r.id and r.links <> '{}'::jsonb and exists (select 1 from customer_record_keys kt where kt.record_id = t.id)`,
       });
     });
-    for (const { step, confidence, select, bindings } of steps) {
+    // Heartbeats from a timer while the statements run (a million records' links take seconds).
+    const report = support.reporter(passId, 'match');
+    try {
+      for (const { step, confidence, select, bindings } of steps) await sourceLinkStep(step, confidence, select, bindings);
+    } finally {
+      report.stop();
+    }
+    return { stats: { ...stats, ...clock.stats } };
+
+    async function sourceLinkStep(step: number, confidence: number, select: string, bindings: string[][]): Promise<void> {
+      await report({ rule: names[step], step: 'links' }, true);
       const done = await db('customer_unification_checkpoints').where({ pass_id: passId, phase: 'match', step }).first('result');
       if (done) {
         stats[`links.${names[step]}`] = Number(done.result.links);
-        continue;
+        return;
       }
       const links = await clock.step(`rule.${names[step]}`, () => db.transaction(async (trx) => {
         const claimed = await trx.raw("insert into customer_unification_checkpoints (pass_id, phase, step, result) values (?, 'match', ?, '{}') on conflict do nothing returning step", [passId, step]);
@@ -187,7 +197,6 @@ export function createMatchShardActivities(
       }));
       stats[`links.${names[step]}`] = links ?? Number((await db('customer_unification_checkpoints').where({ pass_id: passId, phase: 'match', step }).first('result')).result.links);
     }
-    return { stats: { ...stats, ...clock.stats } };
   }
 
   /** The shard's records for `step`: only the keys its rule reads, in id order (a retry loads the same records in the same order). */
@@ -292,6 +301,7 @@ export function createMatchShardActivities(
     const stats: PhaseStats = {};
     const add = (key: string, value: number, combine: (a: number, b: number) => number = (a, b) => a + b) => (stats[key] = combine(Number(stats[key] ?? 0), value));
     const loaded: number[] = [];
+    const heaps: number[] = [];
     const workers = new Set<string>();
     for (const { step, rule } of shardedRules(rules)) {
       const shards = byStep.get(step) ?? [];
@@ -308,6 +318,7 @@ export function createMatchShardActivities(
         merged.oversizedBlocks += Number(s.oversizedBlocks);
         merged.largestBlock = Math.max(merged.largestBlock, Number(s.largestBlock));
         loaded.push(Number(s.loaded));
+        heaps.push(Number(s.heapUsedMiB));
         workers.add(String(s.worker));
         for (const [key, value] of Object.entries(s)) {
           if (key.startsWith('time.')) add(key, Number(value));
@@ -339,6 +350,8 @@ export function createMatchShardActivities(
     const result: PhaseStats = {
       records, links, comparisons, oversizedBlocks: oversized, resumedFrom: null, ...perRule, ...stats, mode: 'full',
       shards: shardCount, 'shard.activities': loaded.length, 'shard.loadedMax': Math.max(...loaded), 'shard.loadedSum': loaded.reduce((a, b) => a + b, 0), 'shard.workers': workers.size,
+      // The worker's heap once the largest shard was loaded (the whole heap: other work of that worker included).
+      'shard.heapUsedMaxMiB': Math.max(...heaps),
     };
     log.info({ passId, ...result }, 'unification match done (sharded)');
     return { stats: result };

@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createCustomerUnificationActivities, type CustomerUnificationDeps } from '../../activities/customerUnification';
 import { loadConfig } from '../../config';
@@ -25,8 +27,8 @@ describe('customer unification: the match sharded over workers (dev server)', fu
   const db = () => fixture.database.db;
 
   /** A worker whose match shards hold at most about SHARD_RECORDS records. */
-  function shardingWorker(taskQueue: string, identity: string, hooks?: CustomerUnificationDeps['hooks']): Promise<RunningTestWorker> {
-    const customers = { ...loadConfig().customers, shardRecords: SHARD_RECORDS };
+  function shardingWorker(taskQueue: string, identity: string, hooks?: CustomerUnificationDeps['hooks'], settings: { shardRecords?: number; matchRulesFile?: string } = {}): Promise<RunningTestWorker> {
+    const customers = { ...loadConfig().customers, shardRecords: SHARD_RECORDS, ...settings };
     return startTestWorker(fixture.env, db(), taskQueue, {
       identity,
       wrapActivities: (activities) => ({ ...activities, ...createCustomerUnificationActivities({ db: db(), log: testLog, customers, hooks }) }),
@@ -192,6 +194,46 @@ describe('customer unification: the match sharded over workers (dev server)', fu
       assert.equal(after.get('LOYID_9001'), after.get('CNTID_1103'), 'the new record joined its contact');
     } finally {
       await worker.stop();
+    }
+  });
+
+  it('always-match overrides and source links, matched in SQL beside the shards, join what the one-activity match joins', async function () {
+    // Two records of different customers, joined by an override.
+    const before = await membership();
+    const [first, ...rest] = [...before.keys()].sort();
+    const second = rest.find((key) => before.get(key) !== before.get(first))!;
+    const sourceOf = async (key: string) => (await db()('customer_source_records').where({ source_key: key }).first('source')).source as string;
+    const rules = JSON.parse(fs.readFileSync(loadConfig().customers.matchRulesFile, 'utf8'));
+    rules.overrides.alwaysMatch = [[`${await sourceOf(first)}:${first}`, `${await sourceOf(second)}:${second}`]];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
+    const matchRulesFile = path.join(dir, 'customer-matching.json');
+    fs.writeFileSync(matchRulesFile, JSON.stringify(rules));
+    try {
+      const taskQueue = uniqueTaskQueue('shard');
+      const plain = await shardingWorker(taskQueue, 'plain-worker', undefined, { matchRulesFile, shardRecords: 200_000 });
+      let reference: PassView;
+      try {
+        reference = await unify(taskQueue, true);
+      } finally {
+        await plain.stop();
+      }
+      assert.equal(matchStats(reference).sharded, 'no');
+      const joined = await membership();
+      assert.equal(joined.get(first), joined.get(second), 'the override joined the two');
+
+      const sharding = await shardingWorker(taskQueue, 'shard-worker-a', undefined, { matchRulesFile });
+      let pass: PassView;
+      try {
+        pass = await unify(taskQueue, true);
+      } finally {
+        await sharding.stop();
+      }
+      assert.equal(matchStats(pass).sharded, 'yes');
+      assert.equal(matchStats(pass)['links.always_match'], 1);
+      assert.deepEqual([pass.summary!.created, pass.summary!.joined, pass.summary!.split], [0, 0, 0]);
+      assert.deepEqual(await membership(), joined, 'the same CustomerId for every record');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
