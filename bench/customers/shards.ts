@@ -110,6 +110,9 @@ export async function shardBench(argv: string[]): Promise<void> {
       const workers = await Promise.all(Array.from({ length: run.workers }, (_, w) => startWorker(env, url, taskQueue, `bench-worker-${index}-${w + 1}`, run.shardRecords)));
       let pass: PassView;
       const loadBefore = os.loadavg()[0];
+      // Each worker's RSS over time, to read its peak while the match phase ran.
+      const samples: Array<{ at: number; rss: number[] }> = [];
+      const sampler = setInterval(() => samples.push({ at: Date.now(), rss: workers.map((w) => rssOf(w.child.pid!).now) }), 200);
       try {
         started = Date.now();
         const ticket = await requestUnification(env.client, taskQueue, { trigger: 'cli', by: 'bench', full: true });
@@ -123,14 +126,19 @@ export async function shardBench(argv: string[]): Promise<void> {
         const now = await members();
         reference ??= now;
         const same = now.size === reference.size && [...now].every(([record, customer]) => reference!.get(record) === customer);
+        const during = samples.filter((x) => x.at >= Date.parse(match.startedAt) && x.at <= Date.parse(match.finishedAt!));
+        const matchRss = workers.map((_, w) => ({ peak: Math.max(0, ...during.map((x) => x.rss[w])), start: during[0]?.rss[w] ?? 0 }));
         const s = match.stats!;
+        const profile = Object.keys(s).filter((k) => k.startsWith('time.')).map((k) => `${k.slice(5)} ${secs(Number(s[k]))} s`).join(', ');
         const shardInfo = s.sharded === 'yes'
           ? `${s.shards} shards × rules = ${s['shard.activities']} shard activities, largest shard load ${fmt(Number(s['shard.loadedMax']))} records, ${s['shard.workers']} worker process(es) ran shards`
           : `not sharded: ${s.shardReason}`;
-        console.log(`\n[${run.label}] pass ${secs(ms)} s, match ${secs(matchMs)} s (${shardInfo}); comparisons ${fmt(Number(s.comparisons))}, links ${fmt(Number(s.links))}; `
+        console.log(`\n[${run.label}] pass ${secs(ms)} s, match ${secs(matchMs)} s (${shardInfo}); match steps (summed over shards) ${profile}; comparisons ${fmt(Number(s.comparisons))}, links ${fmt(Number(s.links))}; `
           + `${fmt(pass.summary!.customers)} customers (created ${pass.summary!.created}, joined ${pass.summary!.joined}, split ${pass.summary!.split}); CustomerIds ${same ? 'identical to' : 'DIFFERENT from'} the one-activity run; `
-          + `peak RSS per worker ${rss.map((r) => `${fmt(r.peak)} MiB (${fmt(r.ready)} MiB once ready)`).join(', ')}; load ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
+          + `peak RSS per worker ${rss.map((r) => `${fmt(r.peak)} MiB (${fmt(r.ready)} MiB once ready)`).join(', ')}; `
+          + `RSS while the match ran, per worker: ${matchRss.map((r) => `peak ${fmt(r.peak)} MiB (${fmt(r.start)} MiB at its start)`).join(', ')}${s.sharded === 'yes' ? `; heap once the largest shard was loaded ${fmt(Number(s['shard.heapUsedMaxMiB']))} MiB` : ''}; load ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
       } finally {
+        clearInterval(sampler);
         await Promise.all(workers.map((w) => w.stop()));
       }
     }
