@@ -209,16 +209,18 @@ export function createMatchShardActivities(
     let after = 0;
     let loaded = 0;
     for (;;) {
+      // Only the keys the rule reads, as text columns: no record's whole keys object is parsed.
       const { rows } = await db.raw(
-        `select k.record_id as id, r.source, k.keys from customer_record_keys k join customer_source_records r on r.id = k.record_id
+        `select k.record_id as id, r.source, ${wanted.map((_, i) => `k.keys->>? as k${i}`).join(', ')}
+         from customer_record_keys k join customer_source_records r on r.id = k.record_id
          where k.record_id > ? and (hashtext(${key.sql}) & 2147483647) % ? = ?
          order by k.record_id limit ?`,
-        [after, ...key.bindings, ref.shards, ref.shard, PAGE],
+        [...wanted, after, ...key.bindings, ref.shards, ref.shard, PAGE],
       );
       for (let i = 0; i < rows.length; i++) {
         const r = rows[i];
         const keys: Record<string, string | null> = {};
-        for (const id of wanted) keys[id] = r.keys[id] ?? null;
+        for (let c = 0; c < wanted.length; c++) keys[wanted[c]] = r[`k${c}`];
         // A match rule never looks a record up by its source key or follows its source links.
         matcher.add({ id: Number(r.id), source: r.source, sourceKey: '', keys, links: {} });
         if ((i & 1023) === 0) await pause();
