@@ -352,7 +352,7 @@ export function createMatchShardActivities(
     const result: PhaseStats = {
       records, links, comparisons, oversizedBlocks: oversized, resumedFrom: null, ...perRule, ...stats, mode: 'full',
       shards: shardCount, 'shard.activities': loaded.length, 'shard.loadedMax': Math.max(...loaded), 'shard.loadedSum': loaded.reduce((a, b) => a + b, 0), 'shard.workers': workers.size,
-      // The worker's heap once the largest shard was loaded (the whole heap: other work of that worker included).
+      // The largest heap a worker had right after loading a shard (its whole heap: garbage and other work included).
       'shard.heapUsedMaxMiB': Math.max(...heaps),
     };
     log.info({ passId, ...result }, 'unification match done (sharded)');
