@@ -153,6 +153,7 @@ describe('customer unification: the match sharded over workers (dev server)', fu
     const runs = await activityRuns(pass, await runOf(pass.passId!));
     const identities = new Set(runs.filter((r) => r.type === 'matchCustomerShard').map((r) => r.identity));
     assert.deepEqual([...identities].sort(), ['shard-worker-a', 'shard-worker-b'], 'both workers ran shards');
+    assert.equal(matchStats(pass)['shard.workers'], 2, 'the shard checkpoints name two worker processes');
     assert.deepEqual(await membership(), unsharded, 'the same CustomerId for every record');
     assert.deepEqual(await linksOf(pass.passId!), shardedLinks, 'the same links as with one worker');
   });
