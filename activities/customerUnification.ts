@@ -24,6 +24,7 @@ import { copyInto, withConnection, type CopyValue } from '../db/customers/copy';
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex';
 import { assignCustomersPaced, type ClusterResult } from '../domain/customers/clusters';
+import { createMatchShardActivities, type ShardHooks } from './customerUnificationShards';
 import { MAX_OVERSIZED_KEPT, Matcher, blockKey, blockSpec, recordKeys, stepNames, type ExtraValues, type Link } from '../domain/customers/matcher';
 import { pacer } from '../domain/customers/pace';
 import { mergeProfile, type MemberRecord, type Profile } from '../domain/customers/profile';
@@ -48,7 +49,7 @@ export interface CustomerUnificationDeps {
   /** Where the match rules live (config `customers`). */
   customers: CustomerConfig;
   /** Fault injection for tests: called once a checkpoint is durable. */
-  hooks?: { afterCheckpoint?: (phase: UnificationPhase, step: number) => void };
+  hooks?: { afterCheckpoint?: (phase: UnificationPhase, step: number) => void } & ShardHooks;
 }
 
 const BATCH = 5000;
@@ -895,6 +896,8 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     mergeCustomerProfiles,
     planUnificationPass,
     finishUnificationPass,
+    // A full pass's match spread over shards (activities/customerUnificationShards.ts).
+    ...createMatchShardActivities({ db, log, customers, hooks }, { passRules, reporter: (passId, phase) => progressReporter(db, passId, phase), stepClock }),
   };
 }
 

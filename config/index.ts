@@ -91,6 +91,13 @@ export interface CustomerConfig {
   unificationTimezone: string;
   /** CUSTOMER_IMPORT_MAX_MB: the largest file `POST /imports` accepts (default 1024). */
   importMaxBytes: number;
+  /**
+   * UNIFICATION_SHARD_RECORDS: person records per shard of a full pass's match (default 200000);
+   * fewer records than two shards' worth are matched in one activity.
+   */
+  shardRecords: number;
+  /** UNIFICATION_SHARD_SLOTS: match shards one worker runs at once (default 1: one JavaScript thread). */
+  shardSlots: number;
 }
 
 /** Lead imports from CSV files. */
@@ -249,6 +256,13 @@ function positiveMb(env: Env, name: string, fallback: number): number {
   return mb * 1024 * 1024;
 }
 
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const raw = str(env, name);
+  const n = raw === null ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive whole number, got "${raw}"`);
+  return n;
+}
+
 function customerConfig(env: Env): CustomerConfig {
   const cron = str(env, 'CUSTOMER_UNIFICATION_CRON') ?? '0 2 * * *';
   if (cron !== 'off' && cron.split(/\s+/).length !== 5) {
@@ -263,5 +277,7 @@ function customerConfig(env: Env): CustomerConfig {
     unificationCron: cron === 'off' ? null : cron,
     unificationTimezone: str(env, 'CUSTOMER_UNIFICATION_TIMEZONE') ?? 'UTC',
     importMaxBytes: importMaxMb * 1024 * 1024,
+    shardRecords: positiveInt(env, 'UNIFICATION_SHARD_RECORDS', 200_000),
+    shardSlots: positiveInt(env, 'UNIFICATION_SHARD_SLOTS', 1),
   };
 }

@@ -152,3 +152,26 @@ export interface ScheduledUnificationResult {
   requestId: string;
   via: 'started' | 'signaled';
 }
+
+/** One deterministic rule (its step) over one shard of the records, of `shards`. */
+export interface MatchShardRef {
+  passId: string;
+  step: number;
+  shard: number;
+  shards: number;
+}
+
+/**
+ * How a full pass's match runs: one activity per rule and shard (`shards`, concurrently, on any
+ * worker), or — `shards` empty — the one-activity match, `reason` saying why.
+ */
+export interface MatchShardPlan {
+  shards: Array<{ step: number; shard: number; rule: string }>;
+  shardCount: number;
+  /** Person records with keys: what the match reads. */
+  records: number;
+  reason: string;
+}
+
+/** The workflow change that may shard a full pass's match (passes begun before it match in one activity). */
+export const SHARDED_MATCH_PATCH = 'unification-sharded-match';

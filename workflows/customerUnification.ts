@@ -30,6 +30,7 @@ import {
   MAX_PASSES_PER_RUN,
   MAX_REQUESTS_KEPT,
   REUSE_PATCH,
+  SHARDED_MATCH_PATCH,
   UNIFICATION_PHASES,
   getUnificationStateQuery,
   requestUnificationSignal,
@@ -41,6 +42,8 @@ import {
   type UnificationRequest,
   type UnificationState,
   type UnificationSummary,
+  type MatchShardPlan,
+  type PhaseResult,
 } from './customerUnification.contract';
 
 /**
@@ -60,6 +63,12 @@ const BOOKKEEPING_ACTIVITY: ActivityOptions = {
 
 /** Planning a pass reads every record's keys once (the scope of an incremental pass): longer than bookkeeping. */
 const PLANNING_ACTIVITY: ActivityOptions = { ...BOOKKEEPING_ACTIVITY, startToCloseTimeout: '1 hour' };
+
+/**
+ * A match shard: as a phase, but never dispatched eagerly to the worker that scheduled it (eager
+ * dispatch would hand the whole fan-out to that one worker).
+ */
+const SHARD_ACTIVITY: ActivityOptions = { ...PHASE_ACTIVITY, allowEagerDispatch: false };
 
 const phases = proxyActivities<CustomerUnificationActivities>(PHASE_ACTIVITY);
 const bookkeeping = proxyActivities<CustomerUnificationActivities>(BOOKKEEPING_ACTIVITY);
@@ -144,7 +153,10 @@ class CustomerUnification {
         view.phase = phase;
         const phaseView = { phase, startedAt: iso(Date.now()), finishedAt: null as string | null, stats: null as PhaseStats | null };
         view.phases.push(phaseView);
-        const { stats } = await PHASE_ACTIVITIES[phase].executeWithOptions({ ...PHASE_ACTIVITY, summary: `Pass ${pass}. ${PHASE_SUMMARIES[phase]}` }, [{ passId }]);
+        const runPhase = () => PHASE_ACTIVITIES[phase].executeWithOptions({ ...PHASE_ACTIVITY, summary: `Pass ${pass}. ${PHASE_SUMMARIES[phase]}` }, [{ passId }]);
+        // A full pass may spread its match over shards any worker takes (passes begun before this
+        // code, and incremental ones, match in one activity).
+        const { stats } = phase === 'match' && view.mode === 'full' && patched(SHARDED_MATCH_PATCH) ? await this.match(pass, passId, runPhase) : await runPhase();
         phaseView.stats = stats;
         phaseView.finishedAt = iso(Date.now());
         // Same records, same rules as the published pass: its result stands, nothing is matched again.
@@ -178,6 +190,24 @@ class CustomerUnification {
     view.phase = null;
     view.finishedAt = iso(Date.now());
     this.markRequests(view, view.status === 'completed' ? 'completed' : 'failed');
+  }
+
+  /** The match of a full pass: sharded when the plan says it can be, else the one activity (with why not in its stats). */
+  private async match(pass: number, passId: string, runPhase: () => Promise<PhaseResult>): Promise<PhaseResult> {
+    const plan: MatchShardPlan = await planning.planMatchShards({ passId });
+    if (!plan.shards.length) {
+      const { stats } = await runPhase();
+      return { stats: { ...stats, sharded: 'no', shardReason: plan.reason } };
+    }
+    await Promise.all([
+      phases.matchCustomerSourceLinks.executeWithOptions({ ...SHARD_ACTIVITY, summary: `Pass ${pass}. Match: overrides and source links` }, [{ passId }]),
+      ...plan.shards.map(({ step, shard, rule }) => phases.matchCustomerShard.executeWithOptions(
+        { ...SHARD_ACTIVITY, summary: `Pass ${pass}. Match: rule ${rule}, shard ${shard + 1} of ${plan.shardCount}` },
+        [{ passId, step, shard, shards: plan.shardCount }],
+      )),
+    ]);
+    const { stats } = await bookkeeping.combineMatchShards({ passId, shardCount: plan.shardCount, records: plan.records });
+    return { stats: { ...stats, sharded: 'yes', shardReason: plan.reason } };
   }
 
   private markRequests(view: PassView, status: 'running' | 'completed' | 'failed'): void {

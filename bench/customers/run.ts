@@ -1,6 +1,7 @@
 /**
  * `npm run bench:customers -- [--sizes 10000,100000,1000000] [--work DIR]`
  * `npm run bench:customers -- generate --records N --out DIR`
+ * `npm run bench:customers -- shards [--records N] [--shard-records N]` (bench/customers/shards.ts: the sharded match, 1 and 2 worker processes)
  *
  * For each size (person records: eCommerce contacts + loyalty members, plus their purchases):
  * generates a noisy set (bench/customers/generate.ts), then on a fresh database of a throwaway
@@ -40,6 +41,7 @@ import type { PassView } from '../../workflows/customerUnification.contract';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 import { benchmarkSection, writeBenchmarkSection } from '../report';
 import { generate } from './generate';
+import { shardBench } from './shards';
 import { QUALITY_SECTION, qualityLines, readTruth, standardQuality } from './quality';
 
 /** Issue 10: our import ÷ plain COPY of the same files, in rows/s, same run. */
@@ -227,6 +229,7 @@ async function main(): Promise<void> {
     console.log(`generated ${fmt(set.personRecords)} person records (${fmt(set.persons)} people) and ${fmt(set.purchases)} purchases in ${set.dir}`);
     return;
   }
+  if (argv[0] === 'shards') return shardBench(argv.slice(1));
   const { values } = parseArgs({ args: argv, options: { sizes: { type: 'string', default: '10000,100000,1000000' }, work: { type: 'string' } } });
   const sizes = values.sizes!.split(',').map(Number);
   const config = loadConfig();
