@@ -221,6 +221,17 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     await trx('customer_unification_checkpoints').insert({ pass_id: passId, phase, step, result: JSON.stringify(result) }).onConflict(['pass_id', 'phase', 'step']).ignore();
   }
 
+  /**
+   * How many customers a pass published, as counted in its publishing transaction. An incremental
+   * pass counts from its base's (no pass published since: the base is the last to publish)
+   * instead of counting every customer.
+   */
+  async function publishedCustomers(passId: string): Promise<number> {
+    const published = (await checkpoints(passId, 'merge')).get(1)?.customers;
+    if (published === undefined) throw new Error(`pass ${passId} published no customers`);
+    return Number(published);
+  }
+
   /** Starts (or, on a retry, finds) the pass and freezes the rules it will apply. */
   async function beginUnificationPass(input: BeginPassInput): Promise<{ passId: string; rulesHash: string }> {
     let rules: CompiledRules;
@@ -475,10 +486,12 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     const result: ClusterResult = await clock.step('group', () => assignCustomersPaced(recordIds, links, previous, (smallest) => newCustomerId(passId, smallest), pause));
     const stats: PhaseStats = { ...result.stats };
     if (incremental) {
-      // The customers outside the scope stay as they are: counted as kept.
-      const untouched = await db('customers').whereNotIn('id', db('customer_members').whereIn('record_id', db('customer_unification_scope').where({ pass_id: passId }).select('record_id')).select('customer_id'))
-        .count<{ n: number }[]>({ n: '*' });
-      Object.assign(stats, { scope: result.stats.records, customers: result.stats.customers + Number(untouched[0].n), kept: result.stats.kept + Number(untouched[0].n), mode: 'incremental' });
+      // The customers outside the scope stay as they are, counted as kept: those the base pass
+      // published less those the scope's records belonged to.
+      const { rows: [{ reached }] } = await db.raw(
+        'select count(distinct m.customer_id)::int as reached from customer_unification_scope s join customer_members m on m.record_id = s.record_id where s.pass_id = ?', [passId]);
+      const untouched = (await publishedCustomers(row.base_pass_id!)) - Number(reached);
+      Object.assign(stats, { scope: result.stats.records, customers: result.stats.customers + untouched, kept: result.stats.kept + untouched, mode: 'incremental' });
     }
     await clock.step('write', () => copyPaced(db, {
       before: [['delete from customer_assignments where pass_id = $1', [passId]]],
@@ -576,7 +589,9 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     }
     await report({ step: 'publish' }, true);
     const redirects = ((await checkpoints(passId, 'cluster')).get(1)?.redirects ?? []) as unknown as Array<{ oldId: string; newId: string }>;
-    const incremental = (await passRow(passId)).mode === 'incremental';
+    const row = await passRow(passId);
+    const incremental = row.mode === 'incremental';
+    const basePublished = incremental ? await publishedCustomers(row.base_pass_id!) : undefined;
     const stats = await clock.step('publish', () => db.transaction(async (trx) => {
       if (incremental) {
         // The customers the scope's records belonged to: the only ones this pass may remove.
@@ -618,9 +633,12 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       // An id that is a live customer again is no longer a redirect.
       await trx.raw('delete from customer_id_redirects r where exists (select 1 from customers c where c.id = r.old_id)');
       await trx('customer_unification_passes').where({ id: passId }).update({ published_at: trx.fn.now() });
-      const [{ customers }] = await trx('customers').count<{ customers: number }[]>({ customers: '*' });
+      const created = Number(upserted.rows[0].created);
+      const customers = basePublished !== undefined
+        ? basePublished + created - (removed.rowCount ?? 0)
+        : Number((await trx('customers').count<{ customers: number }[]>({ customers: '*' }))[0].customers);
       const result: PhaseStats = {
-        customers: Number(customers), created: upserted.rows[0].created, changed: upserted.rows[0].changed, removed: removed.rowCount ?? 0, redirects: redirects.length,
+        customers, created, changed: upserted.rows[0].changed, removed: removed.rowCount ?? 0, redirects: redirects.length,
       };
       await checkpoint(trx, passId, 'merge', 1, result);
       return result;
@@ -705,13 +723,20 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     if (specs.some(({ step }) => !Array.isArray(baseMatch.get(step)?.oversizedKeys))) return 'the published pass did not keep its oversized blocks';
     const baseMap = await db('customer_unification_checkpoints').where({ pass_id: base.id, phase: 'map', step: 0 }).first('done_at');
     if (!baseMap) return 'the published pass left no map checkpoint';
-    const [{ members }] = await db('customer_members').count<{ members: number }[]>({ members: '*' });
-    if (Number(members) !== Number(base.stats?.records ?? -1)) return 'records were removed since the published pass';
-
+    // The records mapped since the base pass (an index on mapped_at).
     const changed = await db('customer_record_keys as k').join('customer_source_records as r', 'r.id', 'k.record_id')
       .where('k.mapped_at', '>', baseMap.done_at).select('r.id', 'r.source', 'r.source_key', 'r.links', 'k.keys');
     if (changed.length > INCREMENTAL_MAX_SHARE * records) return `${changed.length} of ${records} records changed: a full pass is as cheap`;
     const changedIds = changed.map((c: { id: string }) => Number(c.id));
+    /*
+     * A removed record takes its membership with it, and its customer may split: only a full pass
+     * sees that. The base pass gave every record it matched a membership; a record added since has
+     * none and was mapped since, so it is among the changed ones. Hence records now = the base's
+     * records + the changed records without a membership - the records removed, counted by index
+     * lookups instead of counting every membership.
+     */
+    const [{ added }] = (await db.raw('select count(*)::int as added from unnest(?::bigint[]) as c(id) where not exists (select 1 from customer_members m where m.record_id = c.id)', [changedIds])).rows;
+    if (Number(base.stats?.records ?? -1) + Number(added) !== records) return 'records were removed since the published pass';
     const previousKeys = (await db('customer_record_keys_previous').whereIn('record_id', changedIds).pluck('keys')) as Array<Record<string, string | null>>;
 
     // The blocks the changed records are in (`entered`), and those they left: `touched`.
@@ -831,15 +856,16 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
           [named.map(([source]: [string, string]) => source), named.map(([, key]: [string, string]) => key)]);
         for (const t of targets.rows) seeds.add(Number(t.id));
       }
-      const bySource = new Map<string, string[]>();
-      for (const c of changed) bySource.set(c.source, [...(bySource.get(c.source) ?? []), c.source_key]);
-      for (const [source, keys] of bySource) {
-        const naming = await db.raw('select r.id from customer_source_records r where r.links->>? = any(?::text[])', [source, keys]);
-        for (const n of naming.rows) seeds.add(Number(n.id));
-      }
+      // One lookup of the links' GIN index per changed record.
+      const naming = await db.raw('select n.id from unnest(?::jsonb[]) as t(link) cross join lateral (select r.id from customer_source_records r where r.links @> t.link) n',
+        [changed.map((c: { source: string; source_key: string }) => JSON.stringify({ [c.source]: c.source_key }))]);
+      for (const n of naming.rows) seeds.add(Number(n.id));
     }
     for (const [left, right] of rules.config.overrides.alwaysMatch) {
-      const ids = await db.raw('select r.id from customer_source_records r join unnest(?::text[]) as t(ref) on r.source || \':\' || r.source_key = t.ref', [[left, right]]);
+      // A reference is `source:key` (the key may hold colons): looked up by the (source, source_key) key.
+      const refs = [left, right].map((ref) => [ref.slice(0, ref.indexOf(':')), ref.slice(ref.indexOf(':') + 1)]);
+      const ids = await db.raw('select r.id from customer_source_records r join unnest(?::text[], ?::text[]) as t(source, key) on r.source = t.source and r.source_key = t.key',
+        [refs.map(([source]) => source), refs.map(([, key]) => key)]);
       const pair = ids.rows.map((x: { id: string }) => Number(x.id));
       if (pair.some((id: number) => seeds.has(id))) for (const id of pair) seeds.add(id);
     }
@@ -849,7 +875,8 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
         `insert into customer_unification_scope (pass_id, record_id)
          select ?::uuid, s.id from unnest(?::bigint[]) as s(id)
          union
-         select ?::uuid, m.record_id from customer_members m where m.customer_id in (select customer_id from customer_members where record_id = any(?::bigint[]))`,
+         select ?::uuid, m.record_id from (select distinct customer_id from customer_members where record_id = any(?::bigint[])) c
+           cross join lateral (select record_id from customer_members m where m.customer_id = c.customer_id) m`,
         [passId, [...seeds], passId, [...seeds]],
       );
       await checkpoint(trx, passId, 'plan', 0, {
