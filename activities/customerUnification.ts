@@ -274,19 +274,66 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     return Number(keys) === total ? earlier.id : null;
   }
 
+  /**
+   * What a map leaves besides its counts (map checkpoint step 1): the normalisations it mapped
+   * with, and the imports it had seen loaded before it read any record.
+   */
+  interface MapCoverage {
+    signature: string;
+    imports: string[];
+  }
+
+  async function mapCoverage(passId: string): Promise<MapCoverage | null> {
+    const row = await db('customer_unification_checkpoints').where({ pass_id: passId, phase: 'map', step: 1 }).first('result');
+    return (row?.result as MapCoverage | undefined) ?? null;
+  }
+
+  /**
+   * The imports loaded since the latest map, when that map used the same normalisations: only
+   * their records (and records no import names) can need mapping, found by an index instead of
+   * comparing every record's keys. Only the importer writes person records, and every row it
+   * inserts or changes names it (`last_import_id`) in the transaction that marks it `loaded`; a
+   * map that read the loaded imports before reading records left every record of those imports
+   * mapped (an import loaded during the map is not among them: the next map looks at it again).
+   * Null when the latest map left no coverage or used other normalisations: look at every record.
+   */
+  async function importsSinceLastMap(passId: string, signature: string, loaded: string[]): Promise<string[] | null> {
+    const latest = await db('customer_unification_checkpoints').where({ phase: 'map', step: 0 }).whereNot('pass_id', passId).orderBy('done_at', 'desc').first('pass_id');
+    const coverage = latest ? await mapCoverage(latest.pass_id) : null;
+    if (!coverage || coverage.signature !== signature) return null;
+    const seen = new Set(coverage.imports);
+    return loaded.filter((id) => !seen.has(id));
+  }
+
   async function mapPhase({ passId }: PassRef, report: Reporter): Promise<PhaseResult> {
     const rules = await passRules(passId);
     const resumed = previousDetails();
     const signature = rules.keysSignature;
+    // Read before any record (see importsSinceLastMap).
+    const loaded = (await db('customer_imports').where({ status: 'loaded' }).orderBy('id').pluck('id')) as string[];
     const [{ total }] = await db('customer_source_records').count<{ total: number }[]>({ total: '*' });
     const { fingerprint } = await passRow(passId);
     const sameAs = await mappedBefore(passId, fingerprint, Number(total));
     if (sameAs) {
       const stats: PhaseStats = { records: Number(total), mapped: 0, unchanged: Number(total), sameInputsAs: sameAs };
-      await checkpoint(db, passId, 'map', 0, stats);
+      // The same records as that pass read, so what its map had seen is what is mapped now.
+      const coverage = await mapCoverage(sameAs);
+      await db.transaction(async (trx) => {
+        await checkpoint(trx, passId, 'map', 0, stats);
+        if (coverage) await checkpoint(trx, passId, 'map', 1, coverage);
+      });
       await report(stats, true);
       log.info({ passId, ...stats }, 'unification map: nothing changed since an earlier pass with the same inputs');
       return { stats };
+    }
+    let fresh = await importsSinceLastMap(passId, signature, loaded);
+    if (fresh) {
+      // Keys deleted by hand (to force a remap) belong to no new import: then every record is looked at.
+      const [{ keys }] = await db('customer_record_keys').count<{ keys: number }[]>({ keys: '*' });
+      const { rows: [{ keyless }] } = await db.raw(
+        `select count(*)::int as keyless from customer_source_records r
+         where (r.last_import_id is null or r.last_import_id = any(?::uuid[])) and not exists (select 1 from customer_record_keys k where k.record_id = r.id)`, [fresh]);
+      if (Number(keys) + Number(keyless) !== Number(total)) fresh = null;
     }
     let after = 0;
     let mapped = 0;
@@ -297,6 +344,9 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
         .leftJoin('customer_record_keys as k', 'k.record_id', 'r.id')
         .where('r.id', '>', after)
         .where((q) => q.whereNull('k.record_id').orWhereRaw("k.basis <> r.row_hash || ':' || ?", [signature]))
+        .modify((q) => {
+          if (fresh) q.where((w) => w.whereNull('r.last_import_id').orWhereRaw('r.last_import_id = any(?::uuid[])', [fresh]));
+        })
         .orderBy('r.id')
         .limit(BATCH)
         .select(
@@ -326,8 +376,11 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       after = Number(rows[rows.length - 1].id);
       await report({ mapped, total: Number(total), after });
     }
-    const stats: PhaseStats = { records: Number(total), mapped, unchanged: Number(total) - mapped, ...clock.stats };
-    await checkpoint(db, passId, 'map', 0, stats);
+    const stats: PhaseStats = { records: Number(total), mapped, unchanged: Number(total) - mapped, scanned: fresh ? 'records of new imports' : 'every record', ...clock.stats };
+    await db.transaction(async (trx) => {
+      await checkpoint(trx, passId, 'map', 0, stats);
+      await checkpoint(trx, passId, 'map', 1, { signature, imports: loaded } satisfies MapCoverage);
+    });
     await report(stats, true);
     log.info({ passId, ...stats, resumedFrom: resumed ?? null }, 'unification map done');
     return { stats };

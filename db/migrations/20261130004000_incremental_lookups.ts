@@ -1,5 +1,6 @@
 /**
  * Lookups an incremental unification pass makes by index instead of by a scan of every record:
+ * the records of the imports loaded since the last map (`customer_source_records.last_import_id`),
  * the records mapped since the base pass (`customer_record_keys.mapped_at`), and the records
  * whose source link names a changed record (`customer_source_records.links @> {"contacts": key}`,
  * a GIN index over the links; most records have none, so the index stays small).
@@ -14,9 +15,11 @@ import type { Knex } from 'knex';
 export async function up(knex: Knex): Promise<void> {
   await knex.raw('create index customer_record_keys_mapped_at on customer_record_keys (mapped_at)');
   await knex.raw('create index customer_source_records_links on customer_source_records using gin (links jsonb_path_ops)');
+  await knex.raw('create index customer_source_records_last_import on customer_source_records (last_import_id)');
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.raw('drop index if exists customer_source_records_last_import');
   await knex.raw('drop index if exists customer_source_records_links');
   await knex.raw('drop index if exists customer_record_keys_mapped_at');
 }
