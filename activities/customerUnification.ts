@@ -788,8 +788,9 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
      * records + the changed records without a membership - the records removed, counted by index
      * lookups instead of counting every membership.
      */
-    const [{ added }] = (await db.raw('select count(*)::int as added from unnest(?::bigint[]) as c(id) where not exists (select 1 from customer_members m where m.record_id = c.id)', [changedIds])).rows;
-    if (Number(base.stats?.records ?? -1) + Number(added) !== records) return 'records were removed since the published pass';
+    const [{ members }] = (await db.raw('select count(*)::int as members from customer_members where record_id = any(?::bigint[])', [changedIds])).rows;
+    const added = changedIds.length - Number(members);
+    if (Number(base.stats?.records ?? -1) + added !== records) return 'records were removed since the published pass';
     const previousKeys = (await db('customer_record_keys_previous').whereIn('record_id', changedIds).pluck('keys')) as Array<Record<string, string | null>>;
 
     // The blocks the changed records are in (`entered`), and those they left: `touched`.
