@@ -222,6 +222,17 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     await trx('customer_unification_checkpoints').insert({ pass_id: passId, phase, step, result: JSON.stringify(result) }).onConflict(['pass_id', 'phase', 'step']).ignore();
   }
 
+  /**
+   * How many customers a pass published, as counted in its publishing transaction. An incremental
+   * pass counts from its base's (no pass published since: the base is the last to publish)
+   * instead of counting every customer.
+   */
+  async function publishedCustomers(passId: string): Promise<number> {
+    const published = (await checkpoints(passId, 'merge')).get(1)?.customers;
+    if (published === undefined) throw new Error(`pass ${passId} published no customers`);
+    return Number(published);
+  }
+
   /** Starts (or, on a retry, finds) the pass and freezes the rules it will apply. */
   async function beginUnificationPass(input: BeginPassInput): Promise<{ passId: string; rulesHash: string }> {
     let rules: CompiledRules;
@@ -264,19 +275,66 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     return Number(keys) === total ? earlier.id : null;
   }
 
+  /**
+   * What a map leaves besides its counts (map checkpoint step 1): the normalisations it mapped
+   * with, and the imports it had seen loaded before it read any record.
+   */
+  interface MapCoverage {
+    signature: string;
+    imports: string[];
+  }
+
+  async function mapCoverage(passId: string): Promise<MapCoverage | null> {
+    const row = await db('customer_unification_checkpoints').where({ pass_id: passId, phase: 'map', step: 1 }).first('result');
+    return (row?.result as MapCoverage | undefined) ?? null;
+  }
+
+  /**
+   * The imports loaded since the latest map, when that map used the same normalisations: only
+   * their records (and records no import names) can need mapping, found by an index instead of
+   * comparing every record's keys. Only the importer writes person records, and every row it
+   * inserts or changes names it (`last_import_id`) in the transaction that marks it `loaded`; a
+   * map that read the loaded imports before reading records left every record of those imports
+   * mapped (an import loaded during the map is not among them: the next map looks at it again).
+   * Null when the latest map left no coverage or used other normalisations: look at every record.
+   */
+  async function importsSinceLastMap(passId: string, signature: string, loaded: string[]): Promise<string[] | null> {
+    const latest = await db('customer_unification_checkpoints').where({ phase: 'map', step: 0 }).whereNot('pass_id', passId).orderBy('done_at', 'desc').first('pass_id');
+    const coverage = latest ? await mapCoverage(latest.pass_id) : null;
+    if (!coverage || coverage.signature !== signature) return null;
+    const seen = new Set(coverage.imports);
+    return loaded.filter((id) => !seen.has(id));
+  }
+
   async function mapPhase({ passId }: PassRef, report: Reporter): Promise<PhaseResult> {
     const rules = await passRules(passId);
     const resumed = previousDetails();
     const signature = rules.keysSignature;
+    // Read before any record (see importsSinceLastMap).
+    const loaded = (await db('customer_imports').where({ status: 'loaded' }).orderBy('id').pluck('id')) as string[];
     const [{ total }] = await db('customer_source_records').count<{ total: number }[]>({ total: '*' });
     const { fingerprint } = await passRow(passId);
     const sameAs = await mappedBefore(passId, fingerprint, Number(total));
     if (sameAs) {
       const stats: PhaseStats = { records: Number(total), mapped: 0, unchanged: Number(total), sameInputsAs: sameAs };
-      await checkpoint(db, passId, 'map', 0, stats);
+      // The same records as that pass read, so what its map had seen is what is mapped now.
+      const coverage = await mapCoverage(sameAs);
+      await db.transaction(async (trx) => {
+        await checkpoint(trx, passId, 'map', 0, stats);
+        if (coverage) await checkpoint(trx, passId, 'map', 1, coverage);
+      });
       await report(stats, true);
       log.info({ passId, ...stats }, 'unification map: nothing changed since an earlier pass with the same inputs');
       return { stats };
+    }
+    let fresh = await importsSinceLastMap(passId, signature, loaded);
+    if (fresh) {
+      // Keys deleted by hand (to force a remap) belong to no new import: then every record is looked at.
+      const [{ keys }] = await db('customer_record_keys').count<{ keys: number }[]>({ keys: '*' });
+      const { rows: [{ keyless }] } = await db.raw(
+        `select count(*)::int as keyless from customer_source_records r
+         where (r.last_import_id is null or r.last_import_id = any(?::uuid[])) and not exists (select 1 from customer_record_keys k where k.record_id = r.id)`, [fresh]);
+      if (Number(keys) + Number(keyless) !== Number(total)) fresh = null;
     }
     let after = 0;
     let mapped = 0;
@@ -287,6 +345,9 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
         .leftJoin('customer_record_keys as k', 'k.record_id', 'r.id')
         .where('r.id', '>', after)
         .where((q) => q.whereNull('k.record_id').orWhereRaw("k.basis <> r.row_hash || ':' || ?", [signature]))
+        .modify((q) => {
+          if (fresh) q.where((w) => w.whereNull('r.last_import_id').orWhereRaw('r.last_import_id = any(?::uuid[])', [fresh]));
+        })
         .orderBy('r.id')
         .limit(BATCH)
         .select(
@@ -316,8 +377,11 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       after = Number(rows[rows.length - 1].id);
       await report({ mapped, total: Number(total), after });
     }
-    const stats: PhaseStats = { records: Number(total), mapped, unchanged: Number(total) - mapped, ...clock.stats };
-    await checkpoint(db, passId, 'map', 0, stats);
+    const stats: PhaseStats = { records: Number(total), mapped, unchanged: Number(total) - mapped, scanned: fresh ? 'records of new imports' : 'every record', ...clock.stats };
+    await db.transaction(async (trx) => {
+      await checkpoint(trx, passId, 'map', 0, stats);
+      await checkpoint(trx, passId, 'map', 1, { signature, imports: loaded } satisfies MapCoverage);
+    });
     await report(stats, true);
     log.info({ passId, ...stats, resumedFrom: resumed ?? null }, 'unification map done');
     return { stats };
@@ -476,10 +540,12 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     const result: ClusterResult = await clock.step('group', () => assignCustomersPaced(recordIds, links, previous, (smallest) => newCustomerId(passId, smallest), pause));
     const stats: PhaseStats = { ...result.stats };
     if (incremental) {
-      // The customers outside the scope stay as they are: counted as kept.
-      const untouched = await db('customers').whereNotIn('id', db('customer_members').whereIn('record_id', db('customer_unification_scope').where({ pass_id: passId }).select('record_id')).select('customer_id'))
-        .count<{ n: number }[]>({ n: '*' });
-      Object.assign(stats, { scope: result.stats.records, customers: result.stats.customers + Number(untouched[0].n), kept: result.stats.kept + Number(untouched[0].n), mode: 'incremental' });
+      // The customers outside the scope stay as they are, counted as kept: those the base pass
+      // published less those the scope's records belonged to.
+      const { rows: [{ reached }] } = await db.raw(
+        'select count(distinct m.customer_id)::int as reached from customer_unification_scope s join customer_members m on m.record_id = s.record_id where s.pass_id = ?', [passId]);
+      const untouched = (await publishedCustomers(row.base_pass_id!)) - Number(reached);
+      Object.assign(stats, { scope: result.stats.records, customers: result.stats.customers + untouched, kept: result.stats.kept + untouched, mode: 'incremental' });
     }
     await clock.step('write', () => copyPaced(db, {
       before: [['delete from customer_assignments where pass_id = $1', [passId]]],
@@ -577,7 +643,9 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     }
     await report({ step: 'publish' }, true);
     const redirects = ((await checkpoints(passId, 'cluster')).get(1)?.redirects ?? []) as unknown as Array<{ oldId: string; newId: string }>;
-    const incremental = (await passRow(passId)).mode === 'incremental';
+    const row = await passRow(passId);
+    const incremental = row.mode === 'incremental';
+    const basePublished = incremental ? await publishedCustomers(row.base_pass_id!) : undefined;
     const stats = await clock.step('publish', () => db.transaction(async (trx) => {
       if (incremental) {
         // The customers the scope's records belonged to: the only ones this pass may remove.
@@ -619,9 +687,12 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       // An id that is a live customer again is no longer a redirect.
       await trx.raw('delete from customer_id_redirects r where exists (select 1 from customers c where c.id = r.old_id)');
       await trx('customer_unification_passes').where({ id: passId }).update({ published_at: trx.fn.now() });
-      const [{ customers }] = await trx('customers').count<{ customers: number }[]>({ customers: '*' });
+      const created = Number(upserted.rows[0].created);
+      const customers = basePublished !== undefined
+        ? basePublished + created - (removed.rowCount ?? 0)
+        : Number((await trx('customers').count<{ customers: number }[]>({ customers: '*' }))[0].customers);
       const result: PhaseStats = {
-        customers: Number(customers), created: upserted.rows[0].created, changed: upserted.rows[0].changed, removed: removed.rowCount ?? 0, redirects: redirects.length,
+        customers, created, changed: upserted.rows[0].changed, removed: removed.rowCount ?? 0, redirects: redirects.length,
       };
       await checkpoint(trx, passId, 'merge', 1, result);
       return result;
@@ -706,13 +777,21 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     if (specs.some(({ step }) => !Array.isArray(baseMatch.get(step)?.oversizedKeys))) return 'the published pass did not keep its oversized blocks';
     const baseMap = await db('customer_unification_checkpoints').where({ pass_id: base.id, phase: 'map', step: 0 }).first('done_at');
     if (!baseMap) return 'the published pass left no map checkpoint';
-    const [{ members }] = await db('customer_members').count<{ members: number }[]>({ members: '*' });
-    if (Number(members) !== Number(base.stats?.records ?? -1)) return 'records were removed since the published pass';
-
+    // The records mapped since the base pass (an index on mapped_at).
     const changed = await db('customer_record_keys as k').join('customer_source_records as r', 'r.id', 'k.record_id')
       .where('k.mapped_at', '>', baseMap.done_at).select('r.id', 'r.source', 'r.source_key', 'r.links', 'k.keys');
     if (changed.length > INCREMENTAL_MAX_SHARE * records) return `${changed.length} of ${records} records changed: a full pass is as cheap`;
     const changedIds = changed.map((c: { id: string }) => Number(c.id));
+    /*
+     * A removed record takes its membership with it, and its customer may split: only a full pass
+     * sees that. The base pass gave every record it matched a membership; a record added since has
+     * none and was mapped since, so it is among the changed ones. Hence records now = the base's
+     * records + the changed records without a membership - the records removed, counted by index
+     * lookups instead of counting every membership.
+     */
+    const [{ members }] = (await db.raw('select count(*)::int as members from customer_members where record_id = any(?::bigint[])', [changedIds])).rows;
+    const added = changedIds.length - Number(members);
+    if (Number(base.stats?.records ?? -1) + added !== records) return 'records were removed since the published pass';
     const previousKeys = (await db('customer_record_keys_previous').whereIn('record_id', changedIds).pluck('keys')) as Array<Record<string, string | null>>;
 
     // The blocks the changed records are in (`entered`), and those they left: `touched`.
@@ -832,15 +911,16 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
           [named.map(([source]: [string, string]) => source), named.map(([, key]: [string, string]) => key)]);
         for (const t of targets.rows) seeds.add(Number(t.id));
       }
-      const bySource = new Map<string, string[]>();
-      for (const c of changed) bySource.set(c.source, [...(bySource.get(c.source) ?? []), c.source_key]);
-      for (const [source, keys] of bySource) {
-        const naming = await db.raw('select r.id from customer_source_records r where r.links->>? = any(?::text[])', [source, keys]);
-        for (const n of naming.rows) seeds.add(Number(n.id));
-      }
+      // One lookup of the links' GIN index per changed record.
+      const naming = await db.raw('select n.id from unnest(?::jsonb[]) as t(link) cross join lateral (select r.id from customer_source_records r where r.links @> t.link) n',
+        [changed.map((c: { source: string; source_key: string }) => JSON.stringify({ [c.source]: c.source_key }))]);
+      for (const n of naming.rows) seeds.add(Number(n.id));
     }
     for (const [left, right] of rules.config.overrides.alwaysMatch) {
-      const ids = await db.raw('select r.id from customer_source_records r join unnest(?::text[]) as t(ref) on r.source || \':\' || r.source_key = t.ref', [[left, right]]);
+      // A reference is `source:key` (the key may hold colons): looked up by the (source, source_key) key.
+      const refs = [left, right].map((ref) => [ref.slice(0, ref.indexOf(':')), ref.slice(ref.indexOf(':') + 1)]);
+      const ids = await db.raw('select r.id from customer_source_records r join unnest(?::text[], ?::text[]) as t(source, key) on r.source = t.source and r.source_key = t.key',
+        [refs.map(([source]) => source), refs.map(([, key]) => key)]);
       const pair = ids.rows.map((x: { id: string }) => Number(x.id));
       if (pair.some((id: number) => seeds.has(id))) for (const id of pair) seeds.add(id);
     }
@@ -850,7 +930,8 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
         `insert into customer_unification_scope (pass_id, record_id)
          select ?::uuid, s.id from unnest(?::bigint[]) as s(id)
          union
-         select ?::uuid, m.record_id from customer_members m where m.customer_id in (select customer_id from customer_members where record_id = any(?::bigint[]))`,
+         select ?::uuid, m.record_id from (select distinct customer_id from customer_members where record_id = any(?::bigint[])) c
+           cross join lateral (select record_id from customer_members m where m.customer_id = c.customer_id) m`,
         [passId, [...seeds], passId, [...seeds]],
       );
       await checkpoint(trx, passId, 'plan', 0, {

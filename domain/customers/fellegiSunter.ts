@@ -25,7 +25,7 @@
  * adds up.
  */
 import { distance as levenshtein } from 'fastest-levenshtein';
-import { keyId, type BlockKey, type Comparison, type ComparisonLevel, type ProbabilisticRule } from './rules';
+import { keyId, keyPrefix, type BlockKey, type Comparison, type ComparisonLevel, type ProbabilisticRule } from './rules';
 
 export interface LevelWeights {
   label: string;
@@ -249,7 +249,7 @@ function blockKeysOf(keys: readonly BlockKey[], space: PairSpace): Array<string 
         key = '\u0001';
         break;
       }
-      key += `${prefix ? value.slice(0, prefix) : value}\u0000`;
+      key += `${prefix ? keyPrefix(value, prefix) : value}\u0000`;
     }
     out[i] = key === '\u0001' ? null : key;
   }

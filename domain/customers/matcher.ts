@@ -15,7 +15,7 @@ import StaticDisjointSet from 'mnemonist/static-disjoint-set';
 import { candidatePairs, estimateModel, explainPair, givenModel, scorePairs, termFrequencies, type FellegiSunterModel, type PairExplanation, type PairSpace, type TermFrequencies } from './fellegiSunter';
 import { normalize } from './normalize';
 import { pacer, type Pause } from './pace';
-import { extraColumnOf, keyId, thresholdOf, type CompiledRules, type Condition, type MatchRule, type ProbabilisticRule, type RulesConfig } from './rules';
+import { extraColumnOf, keyId, keyPrefix, thresholdOf, type CompiledRules, type Condition, type MatchRule, type ProbabilisticRule, type RulesConfig } from './rules';
 
 /** A person record as the map phase leaves it: normalised values by key id. */
 export interface MatchRecord {
@@ -134,7 +134,7 @@ export function blockSpec(rule: MatchRule): Array<{ keyId: string; prefix?: numb
 }
 
 /**
- * A record's block under a rule (each key's value, cut to its prefix, then U+0001), or null when
+ * A record's block under a rule (each key's value, cut to its prefix of code points, then U+0001), or null when
  * a key is missing: the record is then in no block of that rule.
  */
 export function blockKey(spec: ReadonlyArray<{ keyId: string; prefix?: number }>, keys: Record<string, string | null | undefined>): string | null {
@@ -142,7 +142,7 @@ export function blockKey(spec: ReadonlyArray<{ keyId: string; prefix?: number }>
   for (const b of spec) {
     const value = keys[b.keyId];
     if (value === null || value === undefined) return null;
-    key += `${b.prefix ? value.slice(0, b.prefix) : value}\u0001`;
+    key += `${b.prefix ? keyPrefix(value, b.prefix) : value}\u0001`;
   }
   return key;
 }
@@ -336,7 +336,7 @@ export class Matcher {
           complete = false;
           break;
         }
-        key += `${b.prefix ? value.slice(0, b.prefix) : value}\u0001`;
+        key += `${b.prefix ? keyPrefix(value, b.prefix) : value}\u0001`;
       }
       if (!complete) continue;
       const members = blocks.get(key);

@@ -53,9 +53,26 @@ const conditionSchema = z.strictObject({
 const blockSchema = z.strictObject({
   attribute: matchAttribute,
   normalize: z.array(z.enum(NORMALIZATIONS)).default([]),
-  /** Only the first N characters form the key. */
+  /** Only the first N characters (code points, as `keyPrefix` cuts them) form the key. */
   prefix: z.number().int().min(1).optional(),
 });
+
+/**
+ * The first `n` characters of a value, counted in code points as PostgreSQL's `left(value, n)`
+ * counts them in a UTF-8 database, not in UTF-16 units as `String.slice` does: a block key cut
+ * here and one cut in SQL (the incremental plan's scan of the touched blocks) must be the same
+ * key, also for a name that starts with a character outside the Basic Multilingual Plane.
+ */
+export function keyPrefix(value: string, n: number): string {
+  if (value.length <= n) return value;
+  let end = 0;
+  for (let count = 0; count < n && end < value.length; count++) {
+    const unit = value.charCodeAt(end);
+    const pair = unit >= 0xd800 && unit <= 0xdbff && end + 1 < value.length && (value.charCodeAt(end + 1) & 0xfc00) === 0xdc00;
+    end += pair ? 2 : 1;
+  }
+  return value.slice(0, end);
+}
 
 /**
  * One graded level of a probabilistic comparison, tried in order (the first that holds is the

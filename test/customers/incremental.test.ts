@@ -44,6 +44,8 @@ describe('customer unification: an incremental pass gives the customers a full p
       const match = incremental.phases.find((p) => p.phase === 'match')!.stats!;
       const records = Number(incremental.phases[0].stats!.records);
       assert.equal(incremental.phases[0].stats!.mapped, 3, 'the three changed records were normalised again');
+      assert.equal(first.phases[0].stats!.scanned, 'every record', 'no map before the first: every record is looked at');
+      assert.equal(incremental.phases[0].stats!.scanned, 'records of new imports', 'the map looked only at the records of the import since the last map');
       assert.ok(Number(match.records) > 3 && Number(match.records) < records / 10, `matched ${match.records} of ${records} records`);
       assert.equal(incremental.summary!.joined, 1, 'Wright and Hernandez joined');
       assert.ok(incremental.summary!.split >= 1, 'Gibson split');

@@ -162,4 +162,37 @@ describe('customer unification: an incremental pass matches only what the change
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a rule blocking on a prefix finds the block of a name that starts outside the Basic Multilingual Plane, as a full pass does', async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
+    const rules = JSON.parse(fs.readFileSync(loadConfig().customers.matchRulesFile, 'utf8'));
+    // The plan finds a touched block's records in SQL (left(), code points), the matcher in JavaScript.
+    rules.rules.push({
+      name: 'same_names', confidence: 0.8,
+      block: [{ attribute: 'firstName', prefix: 2 }, { attribute: 'lastName' }],
+      conditions: [{ attribute: 'firstName', precision: 'exact' }, { attribute: 'lastName', precision: 'exact' }],
+    });
+    const rulesFile = path.join(dir, 'customer-matching.json');
+    fs.writeFileSync(rulesFile, JSON.stringify(rules));
+    const taskQueue = uniqueTaskQueue('scope-astral');
+    const worker = await workerWithRules(taskQueue, rulesFile);
+    try {
+      await importCsv(fixture.database.db, { loyalty: `${LOYALTY}
+${member('LOYID_9401', '𝒜lice Żuk', '1911-01-01', 'az1@a.example', '555.040.4001')}
+` });
+      assert.equal((await unify(taskQueue)).mode, 'full', 'other rules: a full pass');
+      // Nothing but the names in common: only same_names links them, in the block "𝒜l", Żuk.
+      await importCsv(fixture.database.db, { loyalty: `${LOYALTY}
+${member('LOYID_9402', '𝒜lice Żuk', '1912-02-02', 'az2@b.example', '555.040.4002')}
+` });
+      const pass = await unify(taskQueue);
+      assert.equal(pass.mode, 'incremental');
+      const now = await membership();
+      assert.equal(now.get('LOYID_9402'), now.get('LOYID_9401'), 'the two 𝒜lice Żuks are one customer');
+      await sameAsFullPass(taskQueue, now);
+    } finally {
+      await worker.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

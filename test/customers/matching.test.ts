@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadMappings, loadRulesFile } from '../../config/customers';
 import { assignCustomers } from '../../domain/customers/clusters';
-import { Matcher, matchAll, recordKeys, type MatchRecord } from '../../domain/customers/matcher';
+import { Matcher, blockKey, matchAll, recordKeys, type MatchRecord } from '../../domain/customers/matcher';
 import { loadNormalizers, normalize } from '../../domain/customers/normalize';
 import { mergeProfile, type MemberRecord } from '../../domain/customers/profile';
-import { RulesError, compileRules, type CompiledRules } from '../../domain/customers/rules';
+import { RulesError, compileRules, keyPrefix, type CompiledRules } from '../../domain/customers/rules';
 
 const NAME = ['unicode', 'case', 'punctuation', 'whitespace', 'nameOrder'] as const;
 
@@ -155,6 +155,31 @@ describe('customer matching engine', function () {
       const pairs = result.links.map((l) => `${l.a}-${l.b}:${l.rule}`).sort();
       assert.deepEqual(pairs, ['1-2:source_link', '4-5:always_match']);
       assert.equal(result.stats[2].refusedByOverride, 2, 'C2 would have joined C1 directly and through L1');
+    });
+  });
+
+  describe('block key prefixes', function () {
+    it('cut the first N code points, as PostgreSQL\'s left() does, not N UTF-16 units', function () {
+      assert.equal(keyPrefix('𝒜lice', 2), '𝒜l', 'the script A is one character of two UTF-16 units');
+      assert.equal(keyPrefix('Alice', 2), 'Al');
+      assert.equal(keyPrefix('𝒜', 2), '𝒜');
+      assert.equal(blockKey([{ keyId: 'name', prefix: 2 }], { name: '𝒜lice' }), '𝒜l\u0001');
+      assert.equal(blockKey([{ keyId: 'name', prefix: 2 }, { keyId: 'dateOfBirth' }], { name: '𝒜mma', dateOfBirth: '1980-01-01' }), '𝒜m\u00011980-01-01\u0001');
+    });
+
+    it('the matcher blocks on the same prefix: 𝒜lice and 𝒜mma share no block of two characters', async function () {
+      const rules = await compileRules({
+        deduplicate: ['contacts'],
+        rules: [{ name: 'initials', block: [{ attribute: 'firstName', prefix: 2 }], conditions: [{ attribute: 'firstName', precision: 'low' }] }],
+      });
+      const result = await matchAll(records(rules, [
+        ['contacts', 'A', { firstName: '𝒜lice' }],
+        ['contacts', 'B', { firstName: '𝒜mma' }],
+        ['contacts', 'C', { firstName: '𝒜lica' }],
+      ]), rules);
+      assert.equal(result.stats[1].largestBlock, 2, '𝒜l holds two records, 𝒜m one (a cut of two UTF-16 units would put all three in 𝒜)');
+      assert.equal(result.stats[1].comparisons, 1, 'only 𝒜lice and 𝒜lica are compared');
+      assert.deepEqual(result.links.map((l) => `${l.a}-${l.b}`), ['1-3']);
     });
   });
 
