@@ -24,7 +24,7 @@ import { copyInto, withConnection, type CopyValue } from '../db/customers/copy';
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex';
 import { assignCustomersPaced, type ClusterResult } from '../domain/customers/clusters';
-import { createMatchShardActivities, type ShardHooks } from './customerUnificationShards';
+import { blockKeySql, createMatchShardActivities, type ShardHooks } from './customerUnificationShards';
 import { MAX_OVERSIZED_KEPT, Matcher, blockKey, blockSpec, recordKeys, stepNames, type ExtraValues, type Link } from '../domain/customers/matcher';
 import { pacer } from '../domain/customers/pace';
 import { mergeProfile, type MemberRecord, type Profile } from '../domain/customers/profile';
@@ -806,14 +806,14 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     for (const c of changed) addBlocks(c.keys, [entered, touched]);
     for (const keys of previousKeys) addBlocks(keys, [touched]);
     // Each rule's block key as SQL (blockKey's), and the test for a touched block.
-    const blockSql = specs.map(({ spec }) => spec.map((b) => `${b.prefix ? `left(k.keys->>'${b.keyId.replace(/'/g, "''")}', ${Number(b.prefix)})` : `(k.keys->>'${b.keyId.replace(/'/g, "''")}')`} || chr(1)`).join(' || '));
+    const blockSql = specs.map(({ spec }) => blockKeySql(spec));
     const conditions: string[] = [];
-    const params: string[][] = [];
+    const params: Array<string | string[]> = [];
     specs.forEach(({ step }, i) => {
       const keys = [...touched.get(step)!];
       if (!keys.length) return;
-      params.push(keys);
-      conditions.push(`${blockSql[i]} = any(?::text[])`);
+      params.push(...blockSql[i].bindings, keys);
+      conditions.push(`${blockSql[i].sql} = any(?::text[])`);
     });
 
     /*
@@ -834,7 +834,8 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     const blockMembers = new Map<number, Map<string, number[]>>(specs.map(({ step }) => [step, new Map<string, number[]>()]));
     if (conditions.length) {
       await clock.step('blocks', async () => {
-        const { rows } = await db.raw(`select k.record_id as id, ${blockSql.map((sql, i) => `${sql} as b${i}`).join(', ')} from customer_record_keys k where ${conditions.join(' or ')}`, params);
+        const { rows } = await db.raw(`select k.record_id as id, ${blockSql.map(({ sql }, i) => `${sql} as b${i}`).join(', ')} from customer_record_keys k where ${conditions.join(' or ')}`,
+          [...blockSql.flatMap(({ bindings }) => bindings), ...params]);
         for (let i = 0; i < rows.length; i++) {
           const row = rows[i] as Record<string, string | null>;
           specs.forEach(({ step }, s) => {
