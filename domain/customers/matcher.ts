@@ -366,6 +366,8 @@ export class Matcher {
       }
       if (focus && !members.some((m) => focus[m] === 1)) continue;
       for (let x = 0; x < members.length; x++) {
+        // A large block (up to maxBlockSize² / 2 pairs) lets the loop through between its rows too.
+        if ((x & 15) === 15) await pause();
         const i = members[x];
         for (let y = x + 1; y < members.length; y++) {
           const j = members[y];
