@@ -74,8 +74,13 @@ interface SizeResult {
   profile: string;
   rerunProfile: string;
   rerunReused: boolean;
+  /** Per pass of this size: the step where the event loop waited longest, and the slowest steps of the first pass. */
+  loopWorst: Array<{ pass: string; step: string; ms: number; gcMs: number }>;
+  slowest: Array<{ step: string; ms: number }>;
+  /** Load average (1 min) when the first pass ended: the machine is shared. */
+  load: number;
   /** After importing 1 % new records: the incremental pass, then a full pass over the same records. */
-  incremental: { newRecords: number; ms: number; mode: string; scope: number; profile: string; loopMaxMs: number; fullMs: number; fullProfile: string; fullLoopMaxMs: number; identical: boolean; fullSummary: string };
+  incremental: { newRecords: number; ms: number; mode: string; scope: number; profile: string; slowest: Array<{ step: string; ms: number }>; loopMaxMs: number; fullMs: number; fullProfile: string; fullLoopMaxMs: number; identical: boolean; fullSummary: string };
 }
 
 function lineCount(file: string): number {
@@ -155,6 +160,21 @@ function passProfile(pass: PassView): string {
   }).join(' · ');
 }
 
+/** The pass's steps, each with its time and the longest event-loop wait and GC pause in it. */
+function passSteps(pass: PassView): Array<{ step: string; ms: number; loopMs: number; gcMs: number }> {
+  return pass.phases.flatMap((p) => {
+    const stats = p.stats ?? {};
+    return Object.keys(stats).filter((k) => k.startsWith('time.')).map((k) => k.slice(5)).map((step) => ({
+      step: `${p.phase}.${step}`, ms: Number(stats[`time.${step}`]), loopMs: Number(stats[`loopMax.${step}`] ?? 0), gcMs: Number(stats[`gcMax.${step}`] ?? 0),
+    }));
+  });
+}
+
+function worstLoop(pass: PassView, label: string): { pass: string; step: string; ms: number; gcMs: number } {
+  const worst = passSteps(pass).reduce((a, b) => (b.loopMs > a.loopMs ? b : a), { step: '-', ms: 0, loopMs: 0, gcMs: 0 });
+  return { pass: label, step: worst.step, ms: worst.loopMs, gcMs: worst.gcMs };
+}
+
 /**
  * 1 % new person records: every 100th record of the set registers again in the loyalty scheme
  * under a new key (same name, e-mail, phone and birth date), so each new record joins a customer.
@@ -201,18 +221,19 @@ function unificationLines(results: SizeResult[]): string[] {
   }
   lines.push('');
   const worst = Math.max(...results.map((r) => Math.max(r.loopMaxMs, r.rerunLoopMaxMs, r.incremental.loopMaxMs, r.incremental.fullLoopMaxMs)));
-  lines.push(`Goal: no step blocks the worker's event loop for more than ${LOOP_GOAL_MS} ms: **${worst <= LOOP_GOAL_MS ? 'met' : 'not met'}** — the maximum delay measured over every pass of this run was ${fmt(worst)} ms.`);
+  const where = results.flatMap((r) => r.loopWorst.map((w) => ({ ...w, records: r.records }))).filter((w) => w.ms > LOOP_GOAL_MS).sort((a, b) => b.ms - a.ms);
+  lines.push(`Goal: no step blocks the worker's event loop for more than ${LOOP_GOAL_MS} ms: **${worst <= LOOP_GOAL_MS ? 'met' : 'not met'}** — the maximum delay measured over every pass of this run was ${fmt(worst)} ms${where.length ? `; above the goal: ${where.map((w) => `${fmt(w.ms)} ms in ${w.step} of the ${w.pass} at ${fmt(w.records)}${w.gcMs >= 50 ? ` (longest GC pause in that step ${fmt(w.gcMs)} ms)` : ''}`).join(', ')}. The delay counts every wait of the loop, also the time the process waits for a core on a shared machine (load ${results.map((r) => r.load.toFixed(1)).join(' / ')} when each size's first pass ended)` : ''}.`);
   const million = results.find((r) => r.records === 1_000_000);
   if (million) {
     const total = million.importMs + million.unifyMs;
-    lines.push(`Goal: 1M person records with their purchases imported and unified in ≤ 60 s, peak RSS ≤ 1.5 GiB: **${total <= 60_000 && million.rssMb <= 1536 ? 'met' : 'not met'}** — import ${secs(million.importMs)} s + unification ${secs(million.unifyMs)} s = ${secs(total)} s, peak RSS ${fmt(million.rssMb)} MiB.`);
+    lines.push(`Goal: 1M person records with their purchases imported and unified in ≤ 60 s, peak RSS ≤ 1.5 GiB: **${total <= 60_000 && million.rssMb <= 1536 ? 'met' : 'not met'}** — import ${secs(million.importMs)} s + unification ${secs(million.unifyMs)} s = ${secs(total)} s, peak RSS ${fmt(million.rssMb)} MiB (the benchmark process, sampled during the passes: the worker, and the heap the import left in the same process just before). Why: the plain COPY of the same files alone took ${secs(million.copyMs)} s; the import parses, types and checks every cell in Node (see the import goal); the pass's slowest steps were ${million.slowest.map((x) => `${x.step} ${secs(x.ms)} s`).join(', ')}, mostly reading and writing a million rows in PostgreSQL on the same two cores.`);
     lines.push(`Goal: unchanged re-run ≤ 5 % of a full pass at 1M: **${million.rerunMs <= 0.05 * million.unifyMs ? 'met' : 'not met'}** — ${secs(million.rerunMs)} s against ${secs(million.unifyMs)} s (${((100 * million.rerunMs) / million.unifyMs).toFixed(1)} %).`);
     const inc = million.incremental;
-    lines.push(`Goal: after importing 1 % new records, a pass costs about 1 % of a full pass plus a constant, with CustomerIds identical to a full pass: ${inc.mode === 'incremental' && inc.identical ? '**met in part**' : '**not met**'} — ${inc.mode} pass ${secs(inc.ms)} s (${((100 * inc.ms) / inc.fullMs).toFixed(1)} % of the ${secs(inc.fullMs)} s full pass), matching ${fmt(inc.scope)} of ${fmt(million.records + inc.newRecords)} records; CustomerIds ${inc.identical ? 'identical' : 'different'}. The constant is the scans of every record that find the changed records' reach (fingerprint, map check, scope query: see the profile).`);
+    lines.push(`Goal: after importing 1 % new records, a pass costs about 1 % of a full pass plus a constant, with CustomerIds identical to a full pass: ${inc.mode === 'incremental' && inc.identical ? '**met in part**' : '**not met**'} — ${inc.mode} pass ${secs(inc.ms)} s (${((100 * inc.ms) / inc.fullMs).toFixed(1)} % of the ${secs(inc.fullMs)} s full pass), matching ${fmt(inc.scope)} of ${fmt(million.records + inc.newRecords)} records; CustomerIds ${inc.identical ? 'identical' : 'different'}. Why more than 1 %: the scope is ${((100 * inc.scope) / (million.records + inc.newRecords)).toFixed(1)} % of the records (each new record brings its customer's records, old and new), and the pass's slowest steps were ${inc.slowest.map((x) => `${x.step} ${secs(x.ms)} s`).join(', ')}; the rest is the per-pass constant (bookkeeping activities, the fingerprint, the plan's scan of the touched blocks).`);
     const hundred = results.find((r) => r.records === 100_000);
     if (hundred) {
       const ratio = (million.unifyMs / million.records) / (hundred.unifyMs / hundred.records);
-      lines.push(`Goal: unification time per record flat from 100k to 1M within ±30 %: **${Math.abs(ratio - 1) <= 0.3 ? 'met' : 'not met'}** — ${fmt((hundred.unifyMs * 1000) / hundred.records)} µs at 100k, ${fmt((million.unifyMs * 1000) / million.records)} µs at 1M (×${ratio.toFixed(2)}).`);
+      lines.push(`Goal: unification time per record flat from 100k to 1M within ±30 %: **${Math.abs(ratio - 1) <= 0.3 ? 'met' : 'not met'}** — ${fmt((hundred.unifyMs * 1000) / hundred.records)} µs at 100k, ${fmt((million.unifyMs * 1000) / million.records)} µs at 1M (×${ratio.toFixed(2)}), at load ${hundred.load.toFixed(1)} and ${million.load.toFixed(1)} when the passes ended; the slowest steps at 1M: ${million.slowest.map((x) => `${x.step} ${fmt((x.ms * 1000) / million.records)} µs per record`).join(', ')}, against ${hundred.slowest.map((x) => `${x.step} ${fmt((x.ms * 1000) / hundred.records)}`).join(', ')} at 100k.`);
     }
   } else {
     lines.push('The 1M goals (≤ 60 s end to end, unchanged re-run ≤ 5 %, time per record flat from 100k) were not measured in this run.');
@@ -283,6 +304,7 @@ async function main(): Promise<void> {
         if (pass.status !== 'completed') throw new Error(`unification failed: ${pass.error}`);
         const phases = phaseTimes(pass);
         const profile = passProfile(pass);
+        const load = os.loadavg()[0];
         console.log(`[${fmt(size)}] unification end to end ${secs(unifyMs)} s (${Object.entries(phases).map(([p, ms]) => `${p} ${secs(ms)} s`).join(', ')}); ${fmt(pass.summary!.customers)} customers; event loop delay max ${fmt(loopMaxMs)} ms`);
         console.log(`[${fmt(size)}]   ${profile}`);
         started = Date.now();
@@ -317,6 +339,7 @@ async function main(): Promise<void> {
         const fs2 = fullPass.summary!;
         const incremental = {
           newRecords, ms: incMs, mode: inc.mode ?? 'full', scope: incScope, profile: passProfile(inc), loopMaxMs: incLoopMaxMs,
+          slowest: passSteps(inc).sort((a, b) => b.ms - a.ms).slice(0, 4).map(({ step, ms }) => ({ step, ms })),
           fullMs, fullProfile: passProfile(fullPass), fullLoopMaxMs, identical,
           fullSummary: `created ${fs2.created}, joined ${fs2.joined}, split ${fs2.split}, profiles changed ${fs2.profilesChanged}, removed ${fs2.profilesRemoved}`,
         };
@@ -329,7 +352,9 @@ async function main(): Promise<void> {
           perFile, steps,
           records: size, rows, copyMs, importMs, unifyMs, phases, rerunMs, customers: pass.summary!.customers,
           f1: quality.f1, precision: quality.precision, recall: quality.recall, rssMb: peakRss / 2 ** 20,
-          loopMaxMs, rerunLoopMaxMs, profile, rerunProfile, rerunReused, incremental,
+          loopMaxMs, rerunLoopMaxMs, profile, rerunProfile, rerunReused, incremental, load,
+          loopWorst: [worstLoop(pass, 'first pass'), worstLoop(again, 'unchanged re-run'), worstLoop(inc, 'incremental pass'), worstLoop(fullPass, 'full pass after it')],
+          slowest: passSteps(pass).sort((a, b) => b.ms - a.ms).slice(0, 4).map(({ step, ms }) => ({ step, ms })),
         });
       } finally {
         clearInterval(sampler);
