@@ -92,6 +92,16 @@ export function unificationFixture() {
       assert.equal(pass.status, 'completed', pass.error ?? '');
       return pass;
     },
+    /** A full pass over the same records changes no CustomerId and no profile: the pass before it gave what a full pass gives. */
+    async assertSameAsFullPass(taskQueue: string, before: Map<string, string>): Promise<void> {
+      const full = await fixture.unify(taskQueue, true);
+      assert.equal(full.mode, 'full');
+      assert.deepEqual(
+        { created: full.summary!.created, joined: full.summary!.joined, split: full.summary!.split, changed: full.summary!.profilesChanged, removed: full.summary!.profilesRemoved },
+        { created: 0, joined: 0, split: 0, changed: 0, removed: 0 },
+      );
+      assert.deepEqual(await fixture.membership(), before);
+    },
     /** Each source key's CustomerId. */
     async membership(): Promise<Map<string, string>> {
       const rows = await fixture.database.db('customer_members as m').join('customer_source_records as r', 'r.id', 'm.record_id').select('r.source_key', 'm.customer_id');

@@ -25,7 +25,7 @@ const member = (key: string, name: string, birth: string, email = '', phone = ''
 
 describe('customer unification: an incremental pass matches only what the changes reach (dev server)', function () {
   const fixture = unificationFixture();
-  const { unify, membership } = fixture;
+  const { unify, membership, assertSameAsFullPass } = fixture;
 
   /** The source keys an incremental pass matched again. */
   async function scopeOf(pass: PassView): Promise<Set<string>> {
@@ -34,16 +34,6 @@ describe('customer unification: an incremental pass matches only what the change
     return new Set(rows.map((r: { source_key: string }) => r.source_key));
   }
 
-  /** A full pass over the same records changes no CustomerId: the incremental pass gave what it gives. */
-  async function sameAsFullPass(taskQueue: string, afterIncremental: Map<string, string>): Promise<void> {
-    const full = await unify(taskQueue, true);
-    assert.equal(full.mode, 'full');
-    assert.deepEqual(
-      { created: full.summary!.created, joined: full.summary!.joined, split: full.summary!.split, changed: full.summary!.profilesChanged, removed: full.summary!.profilesRemoved },
-      { created: 0, joined: 0, split: 0, changed: 0, removed: 0 },
-    );
-    assert.deepEqual(await membership(), afterIncremental);
-  }
 
   /** A worker whose activities read the rules from `rulesFile`. */
   async function workerWithRules(taskQueue: string, rulesFile: string): Promise<RunningTestWorker> {
@@ -88,7 +78,7 @@ describe('customer unification: an incremental pass matches only what the change
       assert.ok(!scope.has('CNTID_1226') && !scope.has('LOYID_1231'), 'Sophia Salazar shares a block with Zebulon but is not like him: not matched again');
       assert.equal(pass.phases.find((p) => p.phase === 'match')!.stats!.records, 7);
 
-      await sameAsFullPass(taskQueue, after);
+      await assertSameAsFullPass(taskQueue, after);
     } finally {
       await worker.stop();
     }
@@ -156,7 +146,7 @@ describe('customer unification: an incremental pass matches only what the change
       now = await membership();
       assert.equal(now.get('LOYID_9201'), now.get('LOYID_9202'), 'the Quentins are one again');
       assert.ok(['LOYID_9302', 'LOYID_9305', 'LOYID_9306'].every((k) => now.get(k) === now.get('LOYID_9301')), 'the four Perpetuas are one');
-      await sameAsFullPass(taskQueue, now);
+      await assertSameAsFullPass(taskQueue, now);
     } finally {
       await worker.stop();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -189,7 +179,7 @@ ${member('LOYID_9402', '𝒜lice Żuk', '1912-02-02', 'az2@b.example', '555.040.
       assert.equal(pass.mode, 'incremental');
       const now = await membership();
       assert.equal(now.get('LOYID_9402'), now.get('LOYID_9401'), 'the two 𝒜lice Żuks are one customer');
-      await sameAsFullPass(taskQueue, now);
+      await assertSameAsFullPass(taskQueue, now);
     } finally {
       await worker.stop();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -54,6 +54,15 @@ describe('customer unification: the match sharded over workers (dev server)', fu
     };
   }
 
+  /** A full pass served by `worker`, which is stopped afterwards whatever happens. */
+  async function fullPassWith(worker: { stop(): Promise<void> }, taskQueue: string): Promise<PassView> {
+    try {
+      return await unify(taskQueue, true);
+    } finally {
+      await worker.stop();
+    }
+  }
+
   const matchStats = (pass: PassView) => pass.phases.find((p) => p.phase === 'match')!.stats!;
 
   /** The pass's links as `step:a:b`, sorted (duplicates kept, so a duplicate shows). */
@@ -86,24 +95,14 @@ describe('customer unification: the match sharded over workers (dev server)', fu
   it('a sharded full pass makes the customers the one-activity match makes, and each shard loads only its records', async function () {
     const taskQueue = uniqueTaskQueue('shard');
     const plain = await startTestWorker(fixture.env, db(), taskQueue);
-    let reference: PassView;
-    try {
-      reference = await unify(taskQueue, true);
-    } finally {
-      await plain.stop();
-    }
+    const reference = await fullPassWith(plain, taskQueue);
     assert.equal(matchStats(reference).sharded, 'no');
     assert.match(String(matchStats(reference).shardReason), /573 records fit one shard of 200000/);
     unsharded = await membership();
     assert.equal(new Set(unsharded.values()).size, 394);
 
     const sharding = await shardingWorker(taskQueue, 'shard-worker-a');
-    let pass: PassView;
-    try {
-      pass = await unify(taskQueue, true);
-    } finally {
-      await sharding.stop();
-    }
+    const pass = await fullPassWith(sharding, taskQueue);
     const stats = matchStats(pass);
     assert.equal(stats.sharded, 'yes', String(stats.shardReason));
     assert.equal(stats.shards, 4);
@@ -170,12 +169,7 @@ describe('customer unification: the match sharded over workers (dev server)', fu
       beforeShardCommit: (step, shard) => step === 2 && shard === 0 && failOnce('before the commit of rule 2, shard 0'),
       afterShardCheckpoint: (step, shard) => step === 3 && shard === 1 && failOnce('after the checkpoint of rule 3, shard 1'),
     });
-    let pass: PassView;
-    try {
-      pass = await unify(taskQueue, true);
-    } finally {
-      await worker.stop();
-    }
+    const pass = await fullPassWith(worker, taskQueue);
     assert.equal(failed.size, 2, 'both failures happened');
     const runs = await activityRuns(pass, await runOf(pass.passId!));
     assert.equal(runs.filter((r) => r.type === 'matchCustomerShard' && r.attempt >= 2).length, 2, 'the two shards ran a second attempt');
@@ -212,23 +206,13 @@ describe('customer unification: the match sharded over workers (dev server)', fu
     try {
       const taskQueue = uniqueTaskQueue('shard');
       const plain = await shardingWorker(taskQueue, 'plain-worker', undefined, { matchRulesFile, shardRecords: 200_000 });
-      let reference: PassView;
-      try {
-        reference = await unify(taskQueue, true);
-      } finally {
-        await plain.stop();
-      }
+      const reference = await fullPassWith(plain, taskQueue);
       assert.equal(matchStats(reference).sharded, 'no');
       const joined = await membership();
       assert.equal(joined.get(first), joined.get(second), 'the override joined the two');
 
       const sharding = await shardingWorker(taskQueue, 'shard-worker-a', undefined, { matchRulesFile });
-      let pass: PassView;
-      try {
-        pass = await unify(taskQueue, true);
-      } finally {
-        await sharding.stop();
-      }
+      const pass = await fullPassWith(sharding, taskQueue);
       assert.equal(matchStats(pass).sharded, 'yes');
       assert.equal(matchStats(pass)['links.always_match'], 1);
       assert.deepEqual([pass.summary!.created, pass.summary!.joined, pass.summary!.split], [0, 0, 0]);
