@@ -59,14 +59,20 @@ export async function startService(name: string, command: string, args: string[]
     fs.mkdirSync(path.dirname(options.pidFile), { recursive: true });
     fs.writeFileSync(options.pidFile, String(child.pid));
   }
+  // The last lines it wrote, for the warning when it fails (its output is logged at debug only).
+  const lastLines: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {
     readline.createInterface({ input: stream }).on('line', (line) => {
-      if (line.trim()) log.debug(line);
+      if (!line.trim()) return;
+      log.debug(line);
+      lastLines.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
+      if (lastLines.length > 20) lastLines.shift();
     });
   }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGINT') log.warn({ code, signal }, `${name} exited`);
+  // `close`, not `exit`: by then its output has been read to the end.
+  child.once('close', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGINT') log.warn({ code, signal, lastOutput: lastLines }, `${name} exited`);
   });
   return {
     name,
