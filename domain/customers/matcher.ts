@@ -172,7 +172,6 @@ export class Matcher {
   private readonly oversizedElsewhere = new Map<number, ReadonlySet<string>>();
   /** Record ids whose pairs alone a match rule compares (`focusOn`); null: every pair. */
   private focusIds: Set<number> | null = null;
-  private focus: Uint8Array | null = null;
   /** The weights each probabilistic rule applied in this matcher, by rule name (for `explain`). */
   private readonly models = new Map<string, { rule: ProbabilisticRule; model: FellegiSunterModel; tf: TermFrequencies }>();
 
@@ -199,7 +198,6 @@ export class Matcher {
    */
   focusOn(ids: Iterable<number>): void {
     this.focusIds = new Set(ids);
-    this.focus = null;
   }
 
   /**
@@ -384,17 +382,15 @@ export class Matcher {
     if (oversizedKeys.length <= MAX_OVERSIZED_KEPT) stats.oversizedKeys = oversizedKeys;
   }
 
-  /** The focus by record index (1: focused), once the records are in; null without focus. */
+  /** The focus by record index (1: focused); null without focus. */
   private focusIndex(): Uint8Array | null {
     if (!this.focusIds) return null;
-    if (!this.focus) {
-      this.focus = new Uint8Array(this.size);
-      for (const id of this.focusIds) {
-        const i = this.byId.get(id);
-        if (i !== undefined) this.focus[i] = 1;
-      }
+    const focus = new Uint8Array(this.size);
+    for (const id of this.focusIds) {
+      const i = this.byId.get(id);
+      if (i !== undefined) focus[i] = 1;
     }
-    return this.focus;
+    return focus;
   }
 
   private pairSpace(): PairSpace {

@@ -66,10 +66,11 @@ const blockSchema = z.strictObject({
 export function keyPrefix(value: string, n: number): string {
   if (value.length <= n) return value;
   let end = 0;
-  for (let count = 0; count < n && end < value.length; count++) {
-    const unit = value.charCodeAt(end);
-    const pair = unit >= 0xd800 && unit <= 0xdbff && end + 1 < value.length && (value.charCodeAt(end + 1) & 0xfc00) === 0xdc00;
-    end += pair ? 2 : 1;
+  let count = 0;
+  // A string's iterator yields code points.
+  for (const char of value) {
+    if (count++ === n) break;
+    end += char.length;
   }
   return value.slice(0, end);
 }
