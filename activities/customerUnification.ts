@@ -24,12 +24,12 @@ import { copyInto, withConnection, type CopyValue } from '../db/customers/copy';
 import type { Knex } from 'knex';
 import type { Db } from '../db/knex';
 import { assignCustomersPaced, type ClusterResult } from '../domain/customers/clusters';
-import { blockKeySql, createMatchShardActivities, type ShardHooks } from './customerUnificationShards';
+import { blockKeySql, createMatchShardActivities, matchTotals, type CheckpointPhase, type ShardHooks } from './customerUnificationShards';
 import { MAX_OVERSIZED_KEPT, Matcher, blockKey, blockSpec, recordKeys, stepNames, type ExtraValues, type Link } from '../domain/customers/matcher';
 import { pacer } from '../domain/customers/pace';
 import { mergeProfile, type MemberRecord, type Profile } from '../domain/customers/profile';
 import { MappingError } from '../domain/customers/mapping';
-import { RulesError, compileRules, type CompiledRules, type MatchRule } from '../domain/customers/rules';
+import { RulesError, compileRules, splitRecordRef, type CompiledRules, type MatchRule } from '../domain/customers/rules';
 import {
   UNIFICATION_FAILURES,
   type BeginPassInput,
@@ -213,12 +213,12 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     }
   }
 
-  async function checkpoints(passId: string, phase: UnificationPhase | 'plan'): Promise<Map<number, PhaseStats>> {
+  async function checkpoints(passId: string, phase: CheckpointPhase): Promise<Map<number, PhaseStats>> {
     const rows = await db('customer_unification_checkpoints').where({ pass_id: passId, phase }).select('step', 'result');
     return new Map(rows.map((r: { step: number; result: PhaseStats }) => [r.step, r.result]));
   }
 
-  async function checkpoint(trx: Db, passId: string, phase: UnificationPhase | 'plan', step: number, result: unknown): Promise<void> {
+  async function checkpoint(trx: Db, passId: string, phase: CheckpointPhase, step: number, result: unknown): Promise<void> {
     await trx('customer_unification_checkpoints').insert({ pass_id: passId, phase, step, result: JSON.stringify(result) }).onConflict(['pass_id', 'phase', 'step']).ignore();
   }
 
@@ -231,6 +231,14 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     const published = (await checkpoints(passId, 'merge')).get(1)?.customers;
     if (published === undefined) throw new Error(`pass ${passId} published no customers`);
     return Number(published);
+  }
+
+  /** The ids of the records with these (source, key) pairs, by `source:key`, in one lookup of the key. */
+  async function recordIdsByKey(refs: Array<{ source: string; key: string }>): Promise<Map<string, number>> {
+    if (!refs.length) return new Map();
+    const { rows } = await db.raw('select r.id, r.source, r.source_key from customer_source_records r join unnest(?::text[], ?::text[]) as t(source, key) on r.source = t.source and r.source_key = t.key',
+      [refs.map((r) => r.source), refs.map((r) => r.key)]);
+    return new Map(rows.map((r: { id: string; source: string; source_key: string }) => [`${r.source}:${r.source_key}`, Number(r.id)]));
   }
 
   /** Starts (or, on a retry, finds) the pass and freezes the rules it will apply. */
@@ -475,17 +483,7 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
       hooks?.afterCheckpoint?.('match', step);
       await report({ stepsDone: step + 1, steps: names.length, rule: names[step], links: links.length }, true);
     }
-    const perRule: PhaseStats = {};
-    let links = 0;
-    let comparisons = 0;
-    let oversized = 0;
-    for (const [step, stats] of [...done.entries()].sort(([a], [b]) => a - b)) {
-      perRule[`links.${names[step]}`] = Number(stats.links);
-      links += Number(stats.links);
-      comparisons += Number(stats.comparisons);
-      oversized += Number(stats.oversizedBlocks);
-    }
-    const stats: PhaseStats = { records: matcher.size, links, comparisons, oversizedBlocks: oversized, resumedFrom, ...perRule, ...clock.stats, mode: incremental ? 'incremental' : 'full' };
+    const stats: PhaseStats = { records: matcher.size, ...matchTotals(names, done), resumedFrom, ...clock.stats, mode: incremental ? 'incremental' : 'full' };
     log.info({ passId, ...stats }, 'unification match done');
     return { stats };
   }
@@ -906,24 +904,19 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     });
     if (rules.config.rules.some((r) => r.type === 'link')) {
       // Records a changed record names (loyalty's ContactId), and records naming a changed record.
-      const named = changed.flatMap((c: { links: Record<string, string> }) => Object.entries(c.links ?? {}));
-      if (named.length) {
-        const targets = await db.raw('select r.id from customer_source_records r join unnest(?::text[], ?::text[]) as t(source, key) on r.source = t.source and r.source_key = t.key',
-          [named.map(([source]: [string, string]) => source), named.map(([, key]: [string, string]) => key)]);
-        for (const t of targets.rows) seeds.add(Number(t.id));
-      }
+      const named = changed.flatMap((c: { links: Record<string, string> }) => Object.entries(c.links ?? {}).map(([source, key]) => ({ source, key })));
+      for (const id of (await recordIdsByKey(named)).values()) seeds.add(id);
       // One lookup of the links' GIN index per changed record.
       const naming = await db.raw('select n.id from unnest(?::jsonb[]) as t(link) cross join lateral (select r.id from customer_source_records r where r.links @> t.link) n',
         [changed.map((c: { source: string; source_key: string }) => JSON.stringify({ [c.source]: c.source_key }))]);
       for (const n of naming.rows) seeds.add(Number(n.id));
     }
-    for (const [left, right] of rules.config.overrides.alwaysMatch) {
-      // A reference is `source:key` (the key may hold colons): looked up by the (source, source_key) key.
-      const refs = [left, right].map((ref) => [ref.slice(0, ref.indexOf(':')), ref.slice(ref.indexOf(':') + 1)]);
-      const ids = await db.raw('select r.id from customer_source_records r join unnest(?::text[], ?::text[]) as t(source, key) on r.source = t.source and r.source_key = t.key',
-        [refs.map(([source]) => source), refs.map(([, key]) => key)]);
-      const pair = ids.rows.map((x: { id: string }) => Number(x.id));
-      if (pair.some((id: number) => seeds.has(id))) for (const id of pair) seeds.add(id);
+    // An always-match pair with one record in the scope brings the other.
+    const overrides = rules.config.overrides.alwaysMatch;
+    const byRef = await recordIdsByKey(overrides.flat().map(splitRecordRef));
+    for (const [left, right] of overrides) {
+      const pair = [left, right].map((ref) => byRef.get(ref)).filter((id): id is number => id !== undefined);
+      if (pair.some((id) => seeds.has(id))) for (const id of pair) seeds.add(id);
     }
     await db.transaction(async (trx) => {
       await trx('customer_unification_scope').where({ pass_id: passId }).delete();
@@ -979,7 +972,7 @@ export function createCustomerUnificationActivities({ db, log, customers, hooks 
     planUnificationPass,
     finishUnificationPass,
     // A full pass's match spread over shards (activities/customerUnificationShards.ts).
-    ...createMatchShardActivities({ db, log, customers, hooks }, { passRules, reporter: (passId, phase) => progressReporter(db, passId, phase), stepClock }),
+    ...createMatchShardActivities({ db, log, customers, hooks }, { passRules, checkpoints, checkpoint, reporter: (passId, phase) => progressReporter(db, passId, phase), stepClock }),
   };
 }
 

@@ -21,11 +21,29 @@ import { copyInto, withConnection } from '../db/customers/copy';
 import type { Db } from '../db/knex';
 import { MAX_OVERSIZED_KEPT, Matcher, blockSpec, stepNames, type StepStats } from '../domain/customers/matcher';
 import { pacer } from '../domain/customers/pace';
-import { keyId, type CompiledRules, type MatchRule } from '../domain/customers/rules';
+import { keyId, splitRecordRef, type CompiledRules, type MatchRule } from '../domain/customers/rules';
 import type { MatchShardPlan, MatchShardRef, PassRef, PhaseResult, PhaseStats, UnificationPhase } from '../workflows/customerUnification.contract';
 
 /** The checkpoints of a pass's shards: phase `match_shard`, step `rule step × SHARD_STEP + shard`. */
 const SHARD_PHASE = 'match_shard';
+
+/** What a checkpoint belongs to: a phase, an incremental pass's plan, or a shard of the match. */
+export type CheckpointPhase = UnificationPhase | 'plan' | typeof SHARD_PHASE;
+
+/**
+ * The match phase's totals from its rules' checkpoints (step → stats), as the one-activity match
+ * and the sharded one both report them: links, comparisons, oversized blocks, and each rule's links.
+ */
+export function matchTotals(names: string[], byStep: Map<number, PhaseStats>): PhaseStats {
+  const totals: PhaseStats = { links: 0, comparisons: 0, oversizedBlocks: 0 };
+  for (const [step, s] of [...byStep].sort(([a], [b]) => a - b)) {
+    totals.links = Number(totals.links) + Number(s.links);
+    totals.comparisons = Number(totals.comparisons) + Number(s.comparisons);
+    totals.oversizedBlocks = Number(totals.oversizedBlocks) + Number(s.oversizedBlocks);
+    totals[`links.${names[step]}`] = Number(s.links);
+  }
+  return totals;
+}
 const SHARD_STEP = 1000;
 const PAGE = 20_000;
 
@@ -44,6 +62,8 @@ interface Reporter {
 /** What the unification activities lend the shards (one copy of each mechanism). */
 export interface ShardSupport {
   passRules(passId: string): Promise<CompiledRules>;
+  checkpoints(passId: string, phase: CheckpointPhase): Promise<Map<number, PhaseStats>>;
+  checkpoint(trx: Db, passId: string, phase: CheckpointPhase, step: number, result: unknown): Promise<void>;
   reporter(passId: string, phase: UnificationPhase): Reporter;
   stepClock(): { step<T>(name: string, run: () => Promise<T>): Promise<T>; stats: PhaseStats };
 }
@@ -146,14 +166,15 @@ export function createMatchShardActivities(
     const clock = support.stepClock();
     const stats: PhaseStats = {};
     const steps: Array<{ step: number; confidence: number; select: string; bindings: string[][] }> = [];
-    const refs = rules.config.overrides.alwaysMatch.flat();
+    const lefts = rules.config.overrides.alwaysMatch.map(([left]) => splitRecordRef(left));
+    const rights = rules.config.overrides.alwaysMatch.map(([, right]) => splitRecordRef(right));
     steps.push({
-      step: 0, confidence: 1, bindings: [refs.filter((_, i) => i % 2 === 0), refs.filter((_, i) => i % 2 === 1)],
-      // A ref is `source:key`, split at its first colon as the matcher does.
-      select: `with pairs as (select l, r from unnest(?::text[], ?::text[]) as p(l, r)),
-                    ids as (select p.l, p.r, x.id as a, y.id as b from pairs p
-                      join customer_source_records x on x.source = split_part(p.l, ':', 1) and x.source_key = substr(p.l, strpos(p.l, ':') + 1)
-                      join customer_source_records y on y.source = split_part(p.r, ':', 1) and y.source_key = substr(p.r, strpos(p.r, ':') + 1)
+      step: 0, confidence: 1,
+      bindings: [lefts.map((r) => r.source), lefts.map((r) => r.key), rights.map((r) => r.source), rights.map((r) => r.key)],
+      select: `with pairs as (select ls, lk, rs, rk from unnest(?::text[], ?::text[], ?::text[], ?::text[]) as p(ls, lk, rs, rk)),
+                    ids as (select x.id as a, y.id as b from pairs p
+                      join customer_source_records x on x.source = p.ls and x.source_key = p.lk
+                      join customer_source_records y on y.source = p.rs and y.source_key = p.rk
                       where x.id <> y.id
                         and exists (select 1 from customer_record_keys k where k.record_id = x.id)
                         and exists (select 1 from customer_record_keys k where k.record_id = y.id))
@@ -297,9 +318,11 @@ export function createMatchShardActivities(
   async function combineMatchShards({ passId, shardCount, records }: { passId: string; shardCount: number; records: number }): Promise<PhaseResult> {
     const rules = await support.passRules(passId);
     const names = stepNames(rules.config);
-    const rows = await db('customer_unification_checkpoints').where({ pass_id: passId, phase: SHARD_PHASE }).orderBy('step').select('step', 'result');
     const byStep = new Map<number, Array<Record<string, number | string | null | string[]>>>();
-    for (const r of rows) byStep.set(Math.floor(r.step / SHARD_STEP), [...(byStep.get(Math.floor(r.step / SHARD_STEP)) ?? []), r.result]);
+    for (const [at, result] of [...await support.checkpoints(passId, SHARD_PHASE)].sort(([a], [b]) => a - b)) {
+      const step = Math.floor(at / SHARD_STEP);
+      byStep.set(step, [...(byStep.get(step) ?? []), result as Record<string, number | string | null | string[]>]);
+    }
     const stats: PhaseStats = {};
     const add = (key: string, value: number, combine: (a: number, b: number) => number = (a, b) => a + b) => (stats[key] = combine(Number(stats[key] ?? 0), value));
     const loaded: number[] = [];
@@ -327,30 +350,18 @@ export function createMatchShardActivities(
           else if (key.startsWith('loopMax.') || key.startsWith('gcMax.')) add(key, Number(value), Math.max);
         }
       }
-      await db('customer_unification_checkpoints').insert({ pass_id: passId, phase: 'match', step, result: JSON.stringify(merged) }).onConflict(['pass_id', 'phase', 'step']).ignore();
+      await support.checkpoint(db, passId, 'match', step, merged);
     }
     // Disabled rules match nothing; their checkpoints say so, as an unsharded match's do.
-    const checkpoints = new Map<number, PhaseStats>((await db('customer_unification_checkpoints').where({ pass_id: passId, phase: 'match' }).select('step', 'result'))
-      .map((r: { step: number; result: PhaseStats }) => [r.step, r.result]));
+    const checkpoints = await support.checkpoints(passId, 'match');
     for (let step = 0; step < names.length; step++) {
       if (checkpoints.has(step)) continue;
       const empty: StepStats = { step, rule: names[step], blocks: 0, comparisons: 0, links: 0, oversizedBlocks: 0, largestBlock: 0, refusedByOverride: 0, oversizedKeys: [] };
-      await db('customer_unification_checkpoints').insert({ pass_id: passId, phase: 'match', step, result: JSON.stringify(empty) }).onConflict(['pass_id', 'phase', 'step']).ignore();
+      await support.checkpoint(db, passId, 'match', step, empty);
       checkpoints.set(step, empty as unknown as PhaseStats);
     }
-    const perRule: PhaseStats = {};
-    let links = 0;
-    let comparisons = 0;
-    let oversized = 0;
-    for (let step = 0; step < names.length; step++) {
-      const s = checkpoints.get(step)!;
-      perRule[`links.${names[step]}`] = Number(s.links);
-      links += Number(s.links);
-      comparisons += Number(s.comparisons);
-      oversized += Number(s.oversizedBlocks);
-    }
     const result: PhaseStats = {
-      records, links, comparisons, oversizedBlocks: oversized, resumedFrom: null, ...perRule, ...stats, mode: 'full',
+      records, ...matchTotals(names, checkpoints), resumedFrom: null, ...stats, mode: 'full',
       shards: shardCount, 'shard.activities': loaded.length, 'shard.loadedMax': Math.max(...loaded), 'shard.loadedSum': loaded.reduce((a, b) => a + b, 0), 'shard.workers': workers.size,
       // The largest heap a worker had right after loading a shard (its whole heap: garbage and other work included).
       'shard.heapUsedMaxMiB': Math.max(...heaps),

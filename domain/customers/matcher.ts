@@ -15,7 +15,7 @@ import StaticDisjointSet from 'mnemonist/static-disjoint-set';
 import { candidatePairs, estimateModel, explainPair, givenModel, scorePairs, termFrequencies, type FellegiSunterModel, type PairExplanation, type PairSpace, type TermFrequencies } from './fellegiSunter';
 import { normalize } from './normalize';
 import { pacer, type Pause } from './pace';
-import { extraColumnOf, keyId, keyPrefix, thresholdOf, type CompiledRules, type Condition, type MatchRule, type ProbabilisticRule, type RulesConfig } from './rules';
+import { extraColumnOf, keyId, keyPrefix, splitRecordRef, thresholdOf, type CompiledRules, type Condition, type MatchRule, type ProbabilisticRule, type RulesConfig } from './rules';
 
 /** A person record as the map phase leaves it: normalised values by key id. */
 export interface MatchRecord {
@@ -503,8 +503,8 @@ export class Matcher {
   }
 
   private lookup(ref: string): number | undefined {
-    const colon = ref.indexOf(':');
-    return this.byKey.get(`${ref.slice(0, colon)}\u0000${ref.slice(colon + 1)}`);
+    const { source, key } = splitRecordRef(ref);
+    return this.byKey.get(`${source}\u0000${key}`);
   }
 }
 

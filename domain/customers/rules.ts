@@ -162,6 +162,12 @@ const ruleSchema = z.discriminatedUnion('type', [
 
 const recordRef = z.string().regex(/^[a-z][a-z0-9_]*:.+$/, 'source:key');
 
+/** An override's record reference, `source:key`, split at its first colon (a key may hold colons). */
+export function splitRecordRef(ref: string): { source: string; key: string } {
+  const colon = ref.indexOf(':');
+  return { source: ref.slice(0, colon), key: ref.slice(colon + 1) };
+}
+
 export const rulesSchema = z.strictObject({
   $comment: z.string().optional(),
   thresholds: z.strictObject({ high: z.number(), medium: z.number(), low: z.number() }).default(DEFAULT_THRESHOLDS),
