@@ -42,7 +42,7 @@ import { advanceDealUpdate, dealWorkflowId, type DealStage } from '../workflows/
 import { SequenceStore } from '../db/stores/sequences';
 import { DEFAULT_WORKING_HOURS } from '../domain/sequences/time';
 import { nurtureWorkflowId } from '../workflows/leadNurture.contract';
-import { cpuBetween, cpuByCommand, type CpuReading } from './lib/processCpu';
+import { cpuBetween, cpuByCommand, type CpuReading } from './lib/proc';
 import { writeBenchmarkSection } from './report';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);

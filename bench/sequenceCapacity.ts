@@ -45,7 +45,7 @@ import { createSalesWorker, workflowsPath } from '../worker/worker';
 import { ALL_SEARCH_ATTRIBUTES, CustomerTypeKey, LeadIdKey, NurtureStatusKey, NurtureStepKey, OwnerIdKey, SequenceIdKey, SequenceVersionKey } from '../workflows/searchAttributes';
 import { pauseEnrollmentSignal, resumeEnrollmentSignal, type SequenceEnrollmentInput } from '../workflows/sequenceEnrollment.contract';
 import type { sequenceEnrollmentWorkflow } from '../workflows/sequenceEnrollment';
-import { cpuByCommand, type CpuReading } from './lib/processCpu';
+import { cpuByCommand, rssOf, type CpuReading } from './lib/proc';
 import { writeBenchmarkSection } from './report';
 
 const arg = (name: string, fallback: string): string => {
@@ -103,11 +103,6 @@ const seconds = (from: bigint): number => Number(process.hrtime.bigint() - from)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const loadavg = (): string => os.loadavg().map((x) => x.toFixed(1)).join(' / ');
-
-function rssMiB(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
 
 /** Cores used by each kind of process between two cpuByCommand() readings `wall` seconds apart. */
 function coresUsed(before: CpuReading, after: CpuReading, wall: number): string {
@@ -218,13 +213,13 @@ async function timerRun(ctx: { db: Db; ownerId: string; bundle: string; testServ
     BENCH_TEMPORAL: env.address, BENCH_DB: DB_URL, BENCH_QUEUE: taskQueue,
     BENCH_CACHE: String(cache), BENCH_BUNDLE: ctx.bundle,
   }, heap);
-  const rss = (): number => workers.pids.reduce((sum, pid) => sum + rssMiB(pid), 0);
+  const rss = (): number => workers.pids.reduce((sum, pid) => sum + rssOf(pid).now, 0);
   // Peak RSS over the whole run (both waves included), sampled every second.
   let rssPeak = 0;
   let rssPeakPerProcess = 0;
   const sampler = setInterval(() => {
     try {
-      const each = workers.pids.map(rssMiB);
+      const each = workers.pids.map((pid) => rssOf(pid).now);
       rssPeak = Math.max(rssPeak, each.reduce((a, b) => a + b, 0));
       rssPeakPerProcess = Math.max(rssPeakPerProcess, ...each);
     } catch { /* a worker is gone */ }
@@ -440,7 +435,7 @@ async function bulkRun(ctx: { db: Db; bundle: string; temporalCli: string }, n: 
     }
     return {
       n, batcherRps: options.batcherRps, batchPause, batchResume, client, probe, cache: options.cache, heap: options.heap,
-      startsPerS, rss: rssMiB(workers.pids[0]), load: loadavg(),
+      startsPerS, rss: rssOf(workers.pids[0]).now, load: loadavg(),
     };
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));

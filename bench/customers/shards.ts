@@ -30,19 +30,13 @@ import { freePort } from '../../scripts/lib/services';
 import { toolPaths } from '../../scripts/lib/tools';
 import type { PassView } from '../../workflows/customerUnification.contract';
 import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
+import { rssOf } from '../lib/proc';
 import { writeBenchmarkSection } from '../report';
 import { generate } from './generate';
 
 const log = createLogger('warn', { pretty: true }).child({ component: 'bench' });
 const secs = (ms: number) => (ms / 1000).toFixed(1);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-
-/** A process's peak and current resident set, MiB (Linux /proc). */
-function rssOf(pid: number): { peak: number; now: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(/\s(\d+) kB/.exec(status.split('\n').find((l) => l.startsWith(field)) ?? '')?.[1] ?? 0);
-  return { peak: kb('VmHWM:') / 1024, now: kb('VmRSS:') / 1024 };
-}
 
 async function startWorker(env: TestWorkflowEnvironment, url: string, taskQueue: string, identity: string, shardRecords: number): Promise<{ child: ChildProcess; readyRss: number; stop(): Promise<void> }> {
   const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(__dirname, 'unificationWorker.ts')], {

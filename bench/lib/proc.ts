@@ -1,4 +1,7 @@
 /**
+ * What the benchmarks read of their processes from Linux's /proc: CPU by kind of process, and a
+ * process's resident memory.
+ *
  * CPU seconds (user + system) used so far by this process and its descendants, by kind of process
  * (from /proc): `bench` for this process, `postgres` for the cluster and its backends, else the
  * command name (`node` for a Node child such as the API, `temporal` for the dev server, `java` for
@@ -33,4 +36,11 @@ export function cpuByCommand(): CpuReading {
 /** CPU seconds by kind between two readings. */
 export function cpuBetween(before: CpuReading, after: CpuReading): CpuReading {
   return new Map([...after].map(([name, cpu]) => [name, cpu - (before.get(name) ?? 0)]));
+}
+
+/** A process's peak (VmHWM) and current (VmRSS) resident set, MiB. */
+export function rssOf(pid: number): { peak: number; now: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { peak: kb('VmHWM:') / 1024, now: kb('VmRSS:') / 1024 };
 }
